@@ -1,0 +1,75 @@
+"""Virtual time for the emulated durable execution service.
+
+Contract:
+- ``VirtualClock.now_ms`` is an integer number of milliseconds since the Unix epoch.
+  It starts at a fixed instant (``DEFAULT_EPOCH_MS``) so two runs with the same
+  inputs stamp identical timestamps, and it only moves when the engine moves it:
+  ``advance_to`` never goes backwards, so a wait of one year costs no real time.
+- ``SdkFrame`` translates service timestamps into the SDK's real-time frame for one
+  invocation. The SDK compares ``NextAttemptTimestamp`` and resume times with the
+  real ``datetime.now``/``time.time``; mapping "virtual now" onto "real now" at the
+  start of each invocation keeps every such comparison agreeing with the service.
+"""
+
+from __future__ import annotations
+
+import datetime
+import time
+from dataclasses import dataclass
+
+#: 2026-01-01T00:00:00Z. Any fixed instant works; a fixed one makes histories byte-identical.
+DEFAULT_EPOCH_MS = 1_767_225_600_000
+
+
+def ms_to_datetime(ms: int) -> datetime.datetime:
+    """Convert epoch milliseconds to an aware UTC datetime (the shape boto3 returns)."""
+    return datetime.datetime.fromtimestamp(ms / 1000, tz=datetime.UTC)
+
+
+class VirtualClock:
+    """A monotonic clock that moves only when told to."""
+
+    def __init__(self, start_ms: int = DEFAULT_EPOCH_MS) -> None:
+        self._now_ms = start_ms
+
+    @property
+    def now_ms(self) -> int:
+        """The current virtual time in epoch milliseconds."""
+        return self._now_ms
+
+    def now(self) -> datetime.datetime:
+        """The current virtual time as an aware UTC datetime."""
+        return ms_to_datetime(self._now_ms)
+
+    def advance_to(self, ms: int) -> None:
+        """Move the clock forward to ``ms``; an earlier ``ms`` is ignored (time never runs back)."""
+        if ms > self._now_ms:
+            self._now_ms = ms
+
+    def advance_by(self, seconds: float) -> None:
+        """Move the clock forward by ``seconds`` (must be >= 0)."""
+        if seconds < 0:
+            raise ValueError(f"cannot advance the virtual clock by a negative duration ({seconds}s)")
+        self._now_ms += round(seconds * 1000)
+
+
+@dataclass(frozen=True)
+class SdkFrame:
+    """Anchors one invocation's virtual time to the real time the SDK reads."""
+
+    virtual_anchor_ms: int
+    real_anchor_s: float
+
+    @classmethod
+    def start(cls, clock: VirtualClock) -> SdkFrame:
+        """Anchor ``clock.now`` to the real now."""
+        return cls(virtual_anchor_ms=clock.now_ms, real_anchor_s=time.time())
+
+    def to_sdk(self, virtual_ms: int) -> datetime.datetime:
+        """The real-frame datetime the SDK should see for a virtual timestamp."""
+        real = self.real_anchor_s + (virtual_ms - self.virtual_anchor_ms) / 1000
+        return datetime.datetime.fromtimestamp(real, tz=datetime.UTC)
+
+    def virtual_now_ms(self) -> int:
+        """The virtual time that corresponds to the SDK's real now (used for in-invocation refreshes)."""
+        return self.virtual_anchor_ms + int((time.time() - self.real_anchor_s) * 1000)

@@ -1,0 +1,97 @@
+"""Running one invocation of a handler, in this process, with a real-time bound.
+
+``InProcessInvoker.invoke`` calls the decorated handler on a daemon thread and waits at
+most ``hang_timeout_s`` real seconds. A handler that does not return in time is reported
+as an invocation timeout (``Sandbox.Timedout``) together with the stack it hung in; its
+thread cannot be killed, so it lives on as a zombie whose checkpoints the service rejects.
+Nothing here ever waits without a bound.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+import traceback
+from collections.abc import Callable, MutableMapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+OutcomeKind = Literal["returned", "raised", "crashed", "timed_out"]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How one invocation ended, as the service sees it."""
+
+    kind: OutcomeKind
+    output: MutableMapping[str, Any] | None = None
+    error_type: str | None = None
+    error_message: str | None = None
+    where: str | None = None
+
+
+@dataclass(frozen=True)
+class LambdaContextStub:
+    """The parts of the Lambda context object a durable handler can read."""
+
+    aws_request_id: str
+    function_name: str
+    invoked_function_arn: str
+    memory_limit_in_mb: int = 128
+    function_version: str = "$LATEST"
+    log_group_name: str = "/aws/lambda/chaosdurable"
+    log_stream_name: str = "chaosdurable"
+    tenant_id: str | None = None
+    remaining_ms: int = 900_000
+
+    def get_remaining_time_in_millis(self) -> int:
+        """Virtual invocations never run out of time; the engine bounds real time itself."""
+        return self.remaining_ms
+
+
+def is_durable_handler(handler: Callable[..., Any]) -> bool:
+    """True when ``handler`` is the wrapper that ``@durable_execution`` returns."""
+    code = getattr(handler, "__code__", None)
+    filename = getattr(code, "co_filename", "") or ""
+    return filename.replace("\\", "/").endswith("aws_durable_execution_sdk_python/execution.py")
+
+
+class InProcessInvoker:
+    """Calls handlers on a fresh daemon thread of this process."""
+
+    def __init__(self, hang_timeout_s: float) -> None:
+        self.hang_timeout_s = hang_timeout_s
+
+    def invoke(self, handler: Callable[..., Any], event: Any, context: Any) -> Outcome:
+        """Run ``handler(event, context)`` and report how it ended (bounded by ``hang_timeout_s``)."""
+        box: dict[str, Any] = {}
+        done = threading.Event()
+
+        def target() -> None:
+            try:
+                box["output"] = handler(event, context)
+            except BaseException as exc:
+                box["exc"] = exc
+            finally:
+                done.set()
+
+        thread = threading.Thread(target=target, name="chaosdurable-invocation", daemon=True)
+        thread.start()
+        if not done.wait(self.hang_timeout_s):
+            frame = sys._current_frames().get(thread.ident or -1)
+            where = "".join(traceback.format_stack(frame)[-6:]) if frame is not None else "unknown"
+            return Outcome(
+                kind="timed_out",
+                error_type="Sandbox.Timedout",
+                error_message=f"Task timed out after {self.hang_timeout_s:.2f} seconds",
+                where=where,
+            )
+        if "exc" in box:
+            exc = box["exc"]
+            return Outcome(
+                kind="raised",
+                error_type=type(exc).__name__,
+                error_message=str(exc),
+                where="".join(traceback.format_exception(exc)[-4:]),
+            )
+        return Outcome(kind="returned", output=box.get("output"))

@@ -1,0 +1,328 @@
+"""``DurableRunner``: the driving API, shaped like AWS's ``DurableFunctionTestRunner``.
+
+Typical use::
+
+    runner = DurableRunner(handler)
+    result = runner.run(input={"order": 1})      # to completion, in virtual time
+    assert result.status == "SUCCEEDED"
+
+or, step by step::
+
+    arn = runner.start(input="approve-me")        # runs until idle
+    cb = runner.pending_callbacks(arn)[0]
+    runner.send_callback_success(cb.callback_id, '"yes"')
+    result = runner.wait_for_result(arn)
+
+Every call is bounded: ``run``/``wait_for_result`` raise ``ExecutionStuckError`` (with the
+partial result attached) instead of waiting for something that cannot happen.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from chaosdurable.engine import speedups
+from chaosdurable.engine.clock import VirtualClock
+from chaosdurable.engine.errors import ExecutionStuckError, NotDurableHandlerError, PayloadNotJsonError
+from chaosdurable.engine.execution import Execution
+from chaosdurable.engine.history import to_json
+from chaosdurable.engine.invoker import InProcessInvoker, is_durable_handler
+from chaosdurable.engine.knobs import Knobs
+from chaosdurable.engine.service import Service, _not_durable_message
+
+Mode = Literal["inprocess", "subprocess"]
+_MISSING = object()
+
+
+@dataclass(frozen=True)
+class PendingCallback:
+    """A callback that is STARTED and waiting for an answer."""
+
+    callback_id: str
+    name: str | None
+    operation_id: str
+    execution_arn: str
+
+
+@dataclass(frozen=True)
+class ExecutionResult:
+    """An execution as ``GetDurableExecution`` + ``GetDurableExecutionHistory`` would report it."""
+
+    arn: str
+    status: str
+    result_payload: str | None
+    error: dict[str, Any] | None
+    history: list[dict[str, Any]]
+    operations: list[dict[str, Any]]
+    invocations: int
+    diagnostics: list[str] = field(default_factory=list)
+
+    @property
+    def result(self) -> Any:
+        """The JSON-decoded result (None when there is none)."""
+        if self.result_payload in (None, ""):
+            return None
+        return json.loads(self.result_payload)
+
+    def get_operation(self, name: str) -> dict[str, Any]:
+        """The first operation with this name (KeyError naming the known names otherwise)."""
+        for op in self.operations:
+            if op.get("Name") == name:
+                return op
+        known = sorted({str(op.get("Name")) for op in self.operations if op.get("Name")})
+        raise KeyError(f"no operation named {name!r}; operations: {known}")
+
+    def history_json(self) -> str:
+        """Canonical JSON of the history: equal runs give equal bytes."""
+        return to_json(self.history)
+
+
+class DurableRunner:
+    """Runs a ``@durable_execution`` handler on the in-memory service in virtual time.
+
+    Args:
+        handler: the decorated handler under test.
+        function_name: the name it is registered under.
+        execution_timeout: default ExecutionTimeout in (virtual) seconds.
+        seed: seeds every id, token and jitter draw; same seed, same history.
+        hang_timeout: real seconds an invocation may run before it counts as an invocation
+            timeout (``Sandbox.Timedout``).
+        faithful: True disables the SDK speed-ups (see ``engine.speedups``).
+        mode: "inprocess" (threads) or "subprocess" (a fresh Python process per invocation).
+        max_invocations: per-execution budget before ``ExecutionStuckError``.
+        knobs: service behaviours that are unknown on AWS (see ``engine.knobs``).
+    """
+
+    def __init__(
+        self,
+        handler: Callable[..., Any],
+        *,
+        function_name: str = "handler",
+        execution_timeout: int = 31_622_400,
+        seed: int = 0,
+        hang_timeout: float = 30.0,
+        faithful: bool = False,
+        mode: Mode = "inprocess",
+        max_invocations: int = 500,
+        knobs: Knobs | None = None,
+    ) -> None:
+        if not is_durable_handler(handler):
+            raise NotDurableHandlerError(_not_durable_message(handler))
+        if mode == "inprocess":
+            invoker: Any = InProcessInvoker(hang_timeout)
+        elif mode == "subprocess":
+            from chaosdurable.engine.subprocess_invoker import SubprocessInvoker
+
+            invoker = SubprocessInvoker(hang_timeout, seed=seed)
+        else:
+            raise ValueError(f"mode must be 'inprocess' or 'subprocess', not {mode!r}")
+        self.mode = mode
+        self.faithful = faithful
+        self.max_invocations = max_invocations
+        self.function_name = function_name
+        self.execution_timeout = execution_timeout
+        self.service = Service(clock=VirtualClock(), knobs=knobs, seed=seed, invoker=invoker)
+        self.service.register(function_name, handler, durable=True, execution_timeout_s=execution_timeout)
+        self._last_arn: str | None = None
+
+    # ------------------------------------------------------------ registry
+    def register_function(self, name: str, fn: Callable[..., Any]) -> DurableRunner:
+        """Register a plain Lambda function ``fn(event, context)`` as an invoke target."""
+        self.service.register(name, fn, durable=False)
+        return self
+
+    def register_durable_function(self, name: str, handler: Callable[..., Any],
+                                  execution_timeout: int | None = None) -> DurableRunner:
+        """Register a ``@durable_execution`` handler as an invoke target (runs as a child execution)."""
+        self.service.register(name, handler, durable=True,
+                              execution_timeout_s=execution_timeout or self.execution_timeout)
+        return self
+
+    # ------------------------------------------------------------- driving
+    def start(self, input: Any = None, *, payload: str | None = None, name: str | None = None,  # noqa: A002
+              execution_timeout: int | None = None) -> str:
+        """Start an execution and run until idle. Returns its ARN.
+
+        ``input`` is any JSON value (encoded for you); ``payload`` is raw JSON text instead.
+        """
+        if payload is None:
+            try:
+                payload = json.dumps(input)
+            except (TypeError, ValueError) as exc:
+                raise PayloadNotJsonError(
+                    f"input {input!r} is not JSON-serializable ({exc}): pass dicts, lists, strings, numbers, "
+                    "booleans or None, or raw JSON text as payload="
+                ) from None
+        ex = self.service.start_execution(self.function_name, payload, name=name,
+                                          execution_timeout_s=execution_timeout or self.execution_timeout)
+        self._last_arn = ex.arn
+        self.run_until_idle()
+        return ex.arn
+
+    def run(self, input: Any = None, *, payload: str | None = None, name: str | None = None,  # noqa: A002
+            execution_timeout: int | None = None, until_timeout: bool = False) -> ExecutionResult:
+        """Start an execution and drive it to its outcome in virtual time."""
+        arn = self.start(input, payload=payload, name=name, execution_timeout=execution_timeout)
+        return self.wait_for_result(arn, until_timeout=until_timeout)
+
+    def run_until_idle(self) -> None:
+        """Run invocations, targets and due timers until only the clock (or the outside world) can help."""
+        with speedups.active(not self.faithful and self.mode == "inprocess"):
+            while self.service.step():
+                self._check_budget()
+
+    def advance(self, seconds: float) -> None:
+        """Move virtual time forward by ``seconds``, firing every timer due on the way, in order."""
+        target = self.service.clock.now_ms + round(seconds * 1000)
+        while True:
+            self.run_until_idle()
+            due = self.service.next_timer_ms()
+            if due is None or due > target:
+                break
+            with speedups.active(not self.faithful and self.mode == "inprocess"):
+                self.service.advance_to_next_timer()
+        self.service.clock.advance_to(target)
+        self.run_until_idle()
+
+    def wait_for_result(self, arn: str | None = None, *, until_timeout: bool = False) -> ExecutionResult:
+        """Drive the execution to its outcome. Raises ``ExecutionStuckError`` if it cannot finish.
+
+        With ``until_timeout=False`` (default), an execution whose only hope is an external
+        answer (a callback nobody sends) is reported as stuck instead of silently running
+        into its execution timeout.
+        """
+        ex = self.service.get(arn or self._require_arn())
+        while True:
+            self.run_until_idle()
+            if ex.done:
+                return self.result(ex.arn)
+            if not until_timeout and self._only_external_hope(ex):
+                raise ExecutionStuckError(self._stuck_message(ex), self.result(ex.arn))
+            with speedups.active(not self.faithful and self.mode == "inprocess"):
+                if not self.service.advance_to_next_timer():
+                    raise ExecutionStuckError(self._stuck_message(ex), self.result(ex.arn))
+
+    # ----------------------------------------------------------- callbacks
+    def pending_callbacks(self, arn: str | None = None) -> list[PendingCallback]:
+        """Callbacks that are STARTED, oldest first (all executions when ``arn`` is None)."""
+        out = []
+        for ex in self.service.executions.values():
+            if arn is not None and ex.arn != arn:
+                continue
+            for op in ex.ops.values():
+                if op.type == "CALLBACK" and op.status == "STARTED" and op.callback_id:
+                    out.append(PendingCallback(op.callback_id, op.name, op.id, ex.arn))
+        return out
+
+    def send_callback_success(self, callback_id: str, result: str | bytes | None = None) -> None:
+        """Complete a callback with a raw result payload (usually JSON text), then run until idle."""
+        self.service.send_callback_success(callback_id, result)
+        self.run_until_idle()
+
+    def send_callback_failure(self, callback_id: str, error: dict[str, Any] | None = None) -> None:
+        """Fail a callback with an ErrorObject dict (``ErrorType``, ``ErrorMessage``...), then run until idle."""
+        self.service.send_callback_failure(callback_id, error)
+        self.run_until_idle()
+
+    def send_callback_heartbeat(self, callback_id: str) -> None:
+        """Heartbeat a callback, re-arming its heartbeat timeout."""
+        self.service.send_callback_heartbeat(callback_id)
+
+    def stop_execution(self, arn: str, error: dict[str, Any] | None = None) -> None:
+        """StopDurableExecution."""
+        self.service.stop_execution(arn, error)
+        self.run_until_idle()
+
+    # ------------------------------------------------------------- reading
+    def result(self, arn: str | None = None) -> ExecutionResult:
+        """The execution as it stands now (it may still be RUNNING)."""
+        ex = self.service.get(arn or self._require_arn())
+        return ExecutionResult(
+            arn=ex.arn,
+            status=ex.status,
+            result_payload=ex.result,
+            error=ex.error,
+            history=ex.history.events(),
+            operations=[op.snapshot() for op in ex.ops.values()],
+            invocations=len(ex.invocations),
+            diagnostics=list(ex.diagnostics),
+        )
+
+    def get_execution_history(self, arn: str | None = None, include_execution_data: bool = True) -> dict[str, Any]:
+        """``GetDurableExecutionHistory`` response: ``{"Events": [...]}``."""
+        ex = self.service.get(arn or self._require_arn())
+        return {"Events": ex.history.events(include_execution_data)}
+
+    def get_durable_execution(self, arn: str | None = None) -> dict[str, Any]:
+        """``GetDurableExecution`` response shape."""
+        ex = self.service.get(arn or self._require_arn())
+        spec = self.service.functions[ex.function_name]
+        out: dict[str, Any] = {
+            "DurableExecutionArn": ex.arn,
+            "DurableExecutionName": ex.name,
+            "FunctionArn": spec.arn,
+            "InputPayload": ex.input_payload,
+            "Status": ex.status,
+            "StartTimestamp": ex.history.events()[0]["EventTimestamp"],
+            "Version": "$LATEST",
+        }
+        if ex.result is not None:
+            out["Result"] = ex.result
+        if ex.error is not None:
+            out["Error"] = ex.error
+        if ex.end_ms is not None:
+            from chaosdurable.engine.clock import ms_to_datetime
+
+            out["EndTimestamp"] = ms_to_datetime(ex.end_ms)
+        return out
+
+    @property
+    def now_ms(self) -> int:
+        """Virtual time in epoch milliseconds."""
+        return self.service.clock.now_ms
+
+    # ------------------------------------------------------------ internals
+    def _require_arn(self) -> str:
+        if self._last_arn is None:
+            raise LookupError("no execution has been started on this runner yet: call start() or run() first")
+        return self._last_arn
+
+    def _check_budget(self) -> None:
+        for ex in self.service.executions.values():
+            if not ex.done and len(ex.invocations) > self.max_invocations:
+                raise ExecutionStuckError(
+                    f"execution {ex.name} used more than {self.max_invocations} invocations without finishing "
+                    f"(max_invocations={self.max_invocations}). {self._stuck_message(ex)}",
+                    self.result(ex.arn),
+                )
+
+    def _only_external_hope(self, ex: Execution) -> bool:
+        """True when nothing but an outside answer (or the execution timeout) can move ``ex``."""
+        due = self.service.next_timer_ms()
+        if due is None:
+            return True
+        live = [t for t in self.service._timers if self.service._timer_live(t)]
+        related = {ex.arn} | {e.arn for e in self.service.executions.values() if e.parent and e.parent[0] == ex.arn}
+        return all(t.kind == "exec_timeout" for t in live if t.arn in related) and any(
+            op.type == "CALLBACK" and op.status == "STARTED" for op in ex.ops.values()
+        )
+
+    def _stuck_message(self, ex: Execution) -> str:
+        waiting = []
+        for op in ex.ops.values():
+            if op.terminal or op.type == "EXECUTION":
+                continue
+            label = f"{op.type} {op.name or op.id}"
+            if op.type == "CALLBACK":
+                waiting.append(f"{label} (callback id {op.callback_id}) has had no answer: send one with "
+                               f"runner.send_callback_success({op.callback_id!r}, ...)")
+            elif op.type == "CHAINED_INVOKE":
+                waiting.append(f"{label} is waiting for function {op.function_name!r}")
+            else:
+                waiting.append(f"{label} is {op.status}")
+        detail = "; ".join(waiting) or "no operation is pending"
+        extra = ("\n" + "\n".join(ex.diagnostics)) if ex.diagnostics else ""
+        return f"execution {ex.name} is {ex.status} and cannot finish on its own: {detail}{extra}"

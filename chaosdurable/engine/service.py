@@ -1,0 +1,713 @@
+"""The in-memory durable execution service: executions, timers, invocations, callbacks, invokes.
+
+Contract:
+- Single driver thread. Handler code runs on invocation threads and reaches the service
+  only through ``checkpoint``/``get_execution_state`` (serialized by one lock).
+- Deterministic. Work is processed FIFO, timers in (due time, creation order); ids, tokens,
+  callback ids and request ids derive from the seed and counters; timestamps come from the
+  virtual clock. Jitter draws from ``random.Random(seed)``.
+- Bounded. Every invocation is bounded in real time (``hang_timeout_s``), and drivers stop
+  with ``ExecutionStuckError`` when nothing can make progress or the budget runs out.
+"""
+
+from __future__ import annotations
+
+import heapq
+import json
+import random
+import threading
+import uuid
+from collections import deque
+from collections.abc import Callable, MutableMapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from aws_durable_execution_sdk_python.execution import (
+    DurableExecutionInvocationInputWithClient,
+    InitialExecutionState,
+)
+from aws_durable_execution_sdk_python.lambda_service import (
+    CheckpointOutput,
+    CheckpointUpdatedExecutionState,
+    OperationUpdate,
+    StateOutput,
+)
+
+from chaosdurable.engine.client import EngineServiceClient
+from chaosdurable.engine.clock import SdkFrame, VirtualClock
+from chaosdurable.engine.errors import (
+    ExecutionNameConflictError,
+    NotDurableHandlerError,
+    PayloadNotJsonError,
+    UnknownCallbackError,
+    UnknownExecutionError,
+)
+from chaosdurable.engine.execution import (
+    INVALID_TOKEN,
+    CheckpointRejected,
+    Execution,
+    Invocation,
+)
+from chaosdurable.engine.history import error_field, payload_field
+from chaosdurable.engine.invoker import InProcessInvoker, LambdaContextStub, Outcome, is_durable_handler
+from chaosdurable.engine.knobs import Knobs
+from chaosdurable.engine.operations import OpRecord
+
+REGION = "us-east-1"
+ACCOUNT = "123456789012"
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    """A registered Lambda function: a durable handler or a plain one."""
+
+    name: str
+    handler: Callable[..., Any]
+    durable: bool
+    execution_timeout_s: int = 31_622_400
+
+    @property
+    def arn(self) -> str:
+        """The function ARN (qualified with ``$LATEST``)."""
+        return f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{self.name}:$LATEST"
+
+
+@dataclass(order=True)
+class _Timer:
+    due_ms: int
+    seq: int
+    kind: str = field(compare=False)
+    arn: str = field(compare=False)
+    op_id: str | None = field(compare=False, default=None)
+    generation: int = field(compare=False, default=0)
+
+
+class Service:
+    """The emulated Lambda durable execution service."""
+
+    def __init__(
+        self,
+        *,
+        clock: VirtualClock | None = None,
+        knobs: Knobs | None = None,
+        seed: int = 0,
+        hang_timeout_s: float = 30.0,
+        invoker: Any = None,
+    ) -> None:
+        self.clock = clock or VirtualClock()
+        self.knobs = knobs or Knobs()
+        self.seed = seed
+        self._rng = random.Random(seed)
+        self.functions: dict[str, FunctionSpec] = {}
+        self.executions: dict[str, Execution] = {}
+        self._by_name: dict[tuple[str, str], str] = {}
+        self._callbacks: dict[str, tuple[str, str]] = {}
+        self._timers: list[_Timer] = []
+        self._timer_seq = 0
+        self._heartbeat_gen: dict[tuple[str, str], int] = {}
+        self._work: deque[tuple[str, str, str | None]] = deque()
+        self._queued_invokes: set[str] = set()
+        self._lock = threading.RLock()
+        self._frames: dict[str, SdkFrame] = {}
+        self.invoker = invoker or InProcessInvoker(hang_timeout_s)
+        self.observers: list[Callable[[str, dict[str, Any]], None]] = []
+
+    # ================================================================= registry
+    def register(self, name: str, handler: Callable[..., Any], *, durable: bool | None = None,
+                 execution_timeout_s: int = 31_622_400) -> FunctionSpec:
+        """Register a function by name; ``durable`` defaults to whether it is ``@durable_execution``."""
+        is_durable = is_durable_handler(handler) if durable is None else durable
+        if durable and not is_durable_handler(handler):
+            raise NotDurableHandlerError(_not_durable_message(handler))
+        spec = FunctionSpec(name, handler, is_durable, execution_timeout_s)
+        self.functions[name] = spec
+        return spec
+
+    # =============================================================== executions
+    def start_execution(
+        self,
+        function_name: str,
+        payload: str,
+        *,
+        name: str | None = None,
+        execution_timeout_s: int | None = None,
+        parent: tuple[str, str] | None = None,
+        exec_id: str | None = None,
+    ) -> Execution:
+        """Start (or, for a known name and equal input, return) an execution. Idempotent by name."""
+        spec = self.functions.get(function_name)
+        if spec is None:
+            raise UnknownExecutionError(f"no function named {function_name!r} is registered")
+        if not spec.durable:
+            raise NotDurableHandlerError(_not_durable_message(spec.handler))
+        try:
+            json.loads(payload)
+        except (TypeError, ValueError) as exc:
+            raise PayloadNotJsonError(
+                f"execution input is not valid JSON ({exc}): pass a JSON text, e.g. '{{\"order\": 1}}' or '\"text\"'"
+            ) from None
+        limit = self.knobs.limits.max_input_bytes
+        if len(payload.encode()) > limit:
+            raise PayloadNotJsonError(f"execution input is {len(payload.encode())} bytes; the service accepts {limit}")
+        with self._lock:
+            if name is not None and (function_name, name) in self._by_name:
+                existing = self.executions[self._by_name[(function_name, name)]]
+                if existing.input_payload != payload:
+                    raise ExecutionNameConflictError(
+                        f"execution {name!r} of {function_name!r} already exists with a different input "
+                        "(DurableExecutionAlreadyStartedException): use a new name, or the same input to "
+                        "get the existing execution back"
+                    )
+                return existing
+            exec_id = exec_id or str(uuid.UUID(int=self._rng.getrandbits(128), version=4))
+            exec_name = name or exec_id
+            arn = f"{spec.arn}/durable-execution/{exec_name}/{exec_id}"
+            timeout = execution_timeout_s or spec.execution_timeout_s
+            now = self.clock.now_ms
+            ex = Execution(
+                arn=arn, exec_id=exec_id, name=exec_name, function_name=function_name,
+                input_payload=payload, timeout_s=timeout, start_ms=now, knobs=self.knobs, parent=parent,
+            )
+            op = OpRecord(id=exec_id, type="EXECUTION", status="STARTED", start_ms=now, name=exec_name,
+                          input_payload=payload)
+            ex.ops[exec_id] = op
+            ex.touch(op)
+            ex.event("ExecutionStarted", now, {"Input": payload_field(payload), "ExecutionTimeout": timeout})
+            self.executions[arn] = ex
+            if name is not None:
+                self._by_name[(function_name, name)] = arn
+            self._add_timer(now + timeout * 1000, "exec_timeout", arn)
+            self._enqueue_invoke(arn)
+            return ex
+
+    def get(self, arn: str) -> Execution:
+        """The execution with this ARN, or a clear ``UnknownExecutionError``."""
+        ex = self.executions.get(arn)
+        if ex is None:
+            raise UnknownExecutionError(f"no durable execution has the ARN {arn!r}")
+        return ex
+
+    def stop_execution(self, arn: str, error: dict[str, Any] | None = None) -> None:
+        """Stop a running execution (StopDurableExecution); a stopped execution cannot resume."""
+        with self._lock:
+            ex = self.get(arn)
+            self._finish(ex, "STOPPED", error=error or {"ErrorType": "Execution.Stopped",
+                                                         "ErrorMessage": "Execution stopped"})
+
+    # ============================================================== checkpoints
+    def checkpoint(self, arn: str, token: str, updates: list[OperationUpdate], invocation_index: int) -> CheckpointOutput:
+        """CheckpointDurableExecution: validate, apply all-or-nothing, rotate the token, return the delta."""
+        with self._lock:
+            ex = self.executions.get(arn)
+            if ex is None:
+                raise CheckpointRejected(f"Durable execution {arn} not found", "ResourceNotFoundException", 404)
+            ex.check_token(token)
+            inv = ex.live_invocation
+            if inv is None or inv.index != invocation_index:  # pragma: no cover - guarded by the token
+                raise CheckpointRejected(INVALID_TOKEN)
+            ex.validate_batch(updates)
+            now = self.clock.now_ms
+            completes_execution = False
+            for update in updates:
+                completes_execution |= self._apply(ex, update, now)
+            self._notify("checkpoint", {"arn": arn, "invocation": invocation_index,
+                                        "updates": [u.to_dict() for u in updates]})
+            frame = self._frames.get(arn)
+            if frame is not None:
+                self._fire_due_in_invocation(ex, frame)
+            if completes_execution:
+                ex.revoke_tokens()
+                return CheckpointOutput(checkpoint_token=None, new_execution_state=CheckpointUpdatedExecutionState())
+            new_token = ex.new_token(inv)
+            delta = ex.unseen_ops(inv.seen_seq)
+            inv.seen_seq = ex.seq
+            ops, marker = self._page(ex, delta, frame)
+            return CheckpointOutput(
+                checkpoint_token=new_token,
+                new_execution_state=CheckpointUpdatedExecutionState(operations=ops, next_marker=marker),
+            )
+
+    def get_execution_state(self, arn: str, token: str, marker: str, max_items: int, invocation_index: int) -> StateOutput:
+        """GetDurableExecutionState: one page of a paginated listing started by an invocation or a response."""
+        with self._lock:
+            ex = self.executions.get(arn)
+            if ex is None:
+                raise CheckpointRejected(f"Durable execution {arn} not found", "ResourceNotFoundException", 404)
+            ex.check_token(token)
+            rest = ex.pages.pop(marker, None)
+            if rest is None:
+                raise CheckpointRejected(f"Invalid marker {marker!r}")
+            frame = self._frames.get(arn) or SdkFrame.start(self.clock)
+            ops, next_marker = self._page(ex, rest, frame, max_items)
+            return StateOutput(operations=ops, next_marker=next_marker)
+
+    def _page(self, ex: Execution, records: list[OpRecord], frame: SdkFrame | None,
+              max_items: int | None = None) -> tuple[list[Any], str | None]:
+        size = min(self.knobs.limits.state_page_size, max_items or 1000)
+        frame = frame or SdkFrame.start(self.clock)
+        head, rest = records[:size], records[size:]
+        marker = None
+        if rest:
+            marker = f"{ex.exec_id}:page:{ex.token_counter}:{len(ex.pages)}:{len(rest)}"
+            ex.pages[marker] = rest
+        return [op.to_sdk(frame) for op in head], marker
+
+    def _apply(self, ex: Execution, u: OperationUpdate, now: int) -> bool:
+        """Apply one validated update and write its history event. True if it ends the execution."""
+        kind, action = u.operation_type.value, u.action.value
+        err = u.error.to_dict() if u.error else None
+        if kind == "EXECUTION":
+            ex.checkpointed_outcome = ("SUCCEEDED", u.payload, None) if action == "SUCCEED" else ("FAILED", None, err)
+            return True
+        op = ex.ops.get(u.operation_id)
+        if op is None:
+            op = OpRecord(id=u.operation_id, type=kind, status="STARTED", start_ms=now, sub_type=u.sub_type,
+                          name=u.name, parent_id=u.parent_id)
+            ex.ops[op.id] = op
+        if kind == "STEP":
+            self._apply_step(ex, op, u, action, err, now)
+        elif kind == "WAIT":
+            if action == "START":
+                seconds = u.wait_options.wait_seconds if u.wait_options else 1
+                op.wait_seconds = seconds
+                op.scheduled_end_ms = now + seconds * 1000
+                ex.event("WaitStarted", now, {"Duration": seconds,
+                                              "ScheduledEndTimestamp": _dt(op.scheduled_end_ms)}, op)
+                self._add_timer(op.scheduled_end_ms, "wait", ex.arn, op.id)
+            else:
+                op.status, op.end_ms, op.error = "CANCELLED", now, err
+                ex.event("WaitCancelled", now, {"Error": error_field(err)} if err else {}, op)
+        elif kind == "CALLBACK":
+            if action == "START":
+                opts = u.callback_options
+                op.callback_timeout_s = opts.timeout_seconds if opts else 0
+                op.heartbeat_timeout_s = opts.heartbeat_timeout_seconds if opts else 0
+                op.callback_id = ex.callback_id_for(op.id)
+                self._callbacks[op.callback_id] = (ex.arn, op.id)
+                details: dict[str, Any] = {"CallbackId": op.callback_id}
+                if op.heartbeat_timeout_s:
+                    details["HeartbeatTimeout"] = op.heartbeat_timeout_s
+                    self._arm_heartbeat(ex, op, now)
+                if op.callback_timeout_s:
+                    details["Timeout"] = op.callback_timeout_s
+                    self._add_timer(now + op.callback_timeout_s * 1000, "cb_timeout", ex.arn, op.id)
+                ex.event("CallbackStarted", now, details, op)
+            else:
+                op.status, op.end_ms = "CANCELLED", now
+        elif kind == "CONTEXT":
+            if action == "START":
+                ex.event("ContextStarted", now, {}, op)
+            elif action == "SUCCEED":
+                op.status, op.end_ms, op.result = "SUCCEEDED", now, u.payload
+                op.replay_children = bool(u.context_options and u.context_options.replay_children)
+                ex.event("ContextSucceeded", now, {"Result": payload_field(u.payload)}, op)
+            else:
+                op.status, op.end_ms, op.error = "FAILED", now, err
+                ex.event("ContextFailed", now, {"Error": error_field(err)}, op)
+        elif kind == "CHAINED_INVOKE":
+            self._apply_invoke_start(ex, op, u, now)
+        ex.touch(op)
+        return False
+
+    def _apply_step(self, ex: Execution, op: OpRecord, u: OperationUpdate, action: str,
+                    err: dict[str, Any] | None, now: int) -> None:
+        if action == "START":
+            op.status = "STARTED"
+            op.next_attempt_ms = None
+            if self.knobs.clear_step_result_on_start:
+                op.result = None
+            ex.event("StepStarted", now, {}, op)
+            return
+        op.attempt += 1
+        retry: dict[str, Any] = {"CurrentAttempt": op.attempt}
+        if action == "RETRY":
+            delay = u.step_options.next_attempt_delay_seconds if u.step_options else 1
+            op.status, op.error = "PENDING", err
+            if u.payload is not None:
+                op.result = u.payload
+            op.next_attempt_ms = now + delay * 1000
+            retry["NextAttemptDelaySeconds"] = delay
+            self._add_timer(op.next_attempt_ms, "retry", ex.arn, op.id)
+            if err is None:
+                ex.event("StepSucceeded", now, {"Result": payload_field(u.payload), "RetryDetails": retry}, op)
+            else:
+                ex.event("StepFailed", now, {"Error": error_field(err), "RetryDetails": retry}, op)
+        elif action == "SUCCEED":
+            op.status, op.end_ms, op.result, op.error = "SUCCEEDED", now, u.payload, None
+            op.next_attempt_ms = None
+            details: dict[str, Any] = {}
+            if u.payload is not None:
+                details["Result"] = payload_field(u.payload)
+            details["RetryDetails"] = retry
+            ex.event("StepSucceeded", now, details, op)
+        else:
+            op.status, op.end_ms, op.error = "FAILED", now, err
+            op.next_attempt_ms = None
+            ex.event("StepFailed", now, {"Error": error_field(err), "RetryDetails": retry}, op)
+
+    def _apply_invoke_start(self, ex: Execution, op: OpRecord, u: OperationUpdate, now: int) -> None:
+        opts = u.chained_invoke_options
+        fn = opts.function_name if opts else ""
+        op.function_name, op.tenant_id, op.input_payload = fn, (opts.tenant_id if opts else None), u.payload
+        spec = self.functions.get(fn)
+        if spec is not None and spec.durable:
+            child_id = str(uuid.UUID(int=self._rng.getrandbits(128), version=4))
+            op.child_arn = f"{spec.arn}/durable-execution/{child_id}/{child_id}"
+        details: dict[str, Any] = {
+            "FunctionName": spec.arn if spec else fn,
+            "Input": payload_field(u.payload),
+            "ExecutedVersion": "$LATEST",
+            # UNKNOWN for plain targets on AWS; we report the invoked function's execution ARN slot anyway.
+            "DurableExecutionArn": op.child_arn or (f"{spec.arn}/invocation/{op.id}" if spec else ""),
+        }
+        if op.tenant_id:
+            details["TenantId"] = op.tenant_id
+        ex.event("ChainedInvokeStarted", now, details, op)
+        if spec is None:
+            known = ", ".join(sorted(self.functions)) or "none"
+            message = (f"Function not found: {fn!r} is not a registered invoke target (registered: {known}). "
+                       f"Register it with runner.register_function({fn!r}, fn) or "
+                       f"runner.register_durable_function({fn!r}, handler).")
+            ex.diagnostics.append(message)
+            self._complete_invoke(ex, op, "FAILED", error={"ErrorType": "ResourceNotFoundException",
+                                                           "ErrorMessage": message}, touch=False)
+            return
+        self._work.append(("target", ex.arn, op.id))
+
+    # ================================================================ callbacks
+    def _callback_op(self, callback_id: str) -> tuple[Execution, OpRecord]:
+        where = self._callbacks.get(callback_id)
+        if where is None:
+            pending = [op.callback_id for ex in self.executions.values() for op in ex.ops.values()
+                       if op.type == "CALLBACK" and op.status == "STARTED"]
+            raise UnknownCallbackError(
+                f"no callback has the id {callback_id!r} (ResourceNotFoundException). "
+                f"Pending callbacks: {pending or 'none'}; list them with runner.pending_callbacks()."
+            )
+        ex = self.executions[where[0]]
+        op = ex.ops[where[1]]
+        if op.status != "STARTED" or ex.done:
+            state = f"execution {ex.status}" if ex.done else f"callback {op.status}"
+            raise UnknownCallbackError(
+                f"callback {op.name or callback_id!r} ({callback_id}) is already closed ({state}); the service "
+                "rejects it with CallbackTimeoutException: a callback completes exactly once"
+            )
+        return ex, op
+
+    def send_callback_success(self, callback_id: str, result: str | bytes | None = None) -> None:
+        """SendDurableExecutionCallbackSuccess."""
+        with self._lock:
+            ex, op = self._callback_op(callback_id)
+            payload = result.decode() if isinstance(result, bytes) else result
+            now = self.clock.now_ms
+            op.status, op.end_ms, op.result = "SUCCEEDED", now, payload
+            ex.event("CallbackSucceeded", now, {"Result": payload_field(payload)}, op)
+            self._changed(ex, op)
+
+    def send_callback_failure(self, callback_id: str, error: dict[str, Any] | None = None) -> None:
+        """SendDurableExecutionCallbackFailure (``error`` is an ErrorObject dict)."""
+        with self._lock:
+            ex, op = self._callback_op(callback_id)
+            now = self.clock.now_ms
+            err = dict(error or {"ErrorType": "CallbackError", "ErrorMessage": "Callback failed"})
+            op.status, op.end_ms, op.error = "FAILED", now, err
+            ex.event("CallbackFailed", now, {"Error": error_field(err)}, op)
+            self._changed(ex, op)
+
+    def send_callback_heartbeat(self, callback_id: str) -> None:
+        """SendDurableExecutionCallbackHeartbeat: re-arms the heartbeat timeout."""
+        with self._lock:
+            ex, op = self._callback_op(callback_id)
+            if op.heartbeat_timeout_s:
+                self._arm_heartbeat(ex, op, self.clock.now_ms)
+
+    def _arm_heartbeat(self, ex: Execution, op: OpRecord, now: int) -> None:
+        key = (ex.arn, op.id)
+        gen = self._heartbeat_gen.get(key, 0) + 1
+        self._heartbeat_gen[key] = gen
+        self._add_timer(now + op.heartbeat_timeout_s * 1000, "cb_heartbeat", ex.arn, op.id, gen)
+
+    # =================================================================== timers
+    def _add_timer(self, due_ms: int, kind: str, arn: str, op_id: str | None = None, generation: int = 0) -> None:
+        self._timer_seq += 1
+        heapq.heappush(self._timers, _Timer(due_ms, self._timer_seq, kind, arn, op_id, generation))
+
+    def next_timer_ms(self) -> int | None:
+        """When the next live timer is due, or None."""
+        while self._timers and not self._timer_live(self._timers[0]):
+            heapq.heappop(self._timers)
+        return self._timers[0].due_ms if self._timers else None
+
+    def _timer_live(self, t: _Timer) -> bool:
+        ex = self.executions.get(t.arn)
+        if ex is None or ex.done:
+            return False
+        if t.op_id is None:
+            return True
+        op = ex.ops.get(t.op_id)
+        if op is None:
+            return False
+        if t.kind == "wait":
+            return op.status == "STARTED"
+        if t.kind == "retry":
+            return op.status == "PENDING" and op.next_attempt_ms == t.due_ms
+        if t.kind == "cb_timeout":
+            return op.status == "STARTED"
+        if t.kind == "cb_heartbeat":
+            return op.status == "STARTED" and self._heartbeat_gen.get((t.arn, t.op_id)) == t.generation
+        return True
+
+    def _fire(self, t: _Timer) -> None:
+        ex = self.executions[t.arn]
+        at = t.due_ms
+        if t.kind == "exec_timeout":
+            self._finish(ex, "TIMED_OUT", error={"ErrorType": "Execution.TimedOut",
+                                                 "ErrorMessage": f"Execution timed out after {ex.timeout_s} seconds"},
+                         at=at)
+            return
+        if t.kind == "reinvoke":
+            self._enqueue_invoke(ex.arn)
+            return
+        op = ex.ops[t.op_id or ""]
+        if t.kind == "wait":
+            op.status, op.end_ms = "SUCCEEDED", at
+            ex.event("WaitSucceeded", at, {"Duration": op.wait_seconds}, op)
+        elif t.kind == "retry":
+            op.status = "READY"
+        elif t.kind in ("cb_timeout", "cb_heartbeat"):
+            etype = "Callback.Timeout" if t.kind == "cb_timeout" else "Callback.Heartbeat"
+            msg = "Callback timed out" if t.kind == "cb_timeout" else "Callback heartbeat timed out"
+            op.status, op.end_ms, op.error = "TIMED_OUT", at, {"ErrorType": etype, "ErrorMessage": msg}
+            ex.event("CallbackTimedOut", at, {"Error": error_field(op.error)}, op)
+        self._changed(ex, op)
+
+    def _fire_due_in_invocation(self, ex: Execution, frame: SdkFrame) -> None:
+        """Complete this execution's wait/retry timers that the SDK's real clock has passed.
+
+        Map and parallel branches resume in-process by waiting real time and then sending a
+        (possibly empty) refresh checkpoint; the service must complete due timers then.
+        The completion is stamped with the timer's own due time, so it stays deterministic.
+        """
+        horizon = frame.virtual_now_ms()
+        due = sorted(t for t in self._timers if t.arn == ex.arn and t.kind in ("wait", "retry")
+                     and t.due_ms <= horizon and self._timer_live(t))
+        for t in due:
+            self._timers.remove(t)
+            self.clock.advance_to(t.due_ms)
+            self._fire(t)
+        if due:
+            heapq.heapify(self._timers)
+
+    # ============================================================ invocations
+    def _changed(self, ex: Execution, op: OpRecord) -> None:
+        ex.touch(op)
+        if ex.live_invocation is None:
+            self._enqueue_invoke(ex.arn)
+
+    def _enqueue_invoke(self, arn: str) -> None:
+        if arn not in self._queued_invokes:
+            self._queued_invokes.add(arn)
+            self._work.append(("invoke", arn, None))
+
+    def step(self) -> bool:
+        """Do one unit of work at the current virtual time. False when idle (only the clock can help)."""
+        if self._work:
+            kind, arn, op_id = self._work.popleft()
+            if kind == "invoke":
+                self._queued_invokes.discard(arn)
+                self._invoke(self.executions[arn])
+            else:
+                self._run_target(self.executions[arn], op_id or "")
+            return True
+        due = self.next_timer_ms()
+        if due is not None and due <= self.clock.now_ms:
+            with self._lock:
+                self._fire(heapq.heappop(self._timers))
+            return True
+        return False
+
+    def advance_to_next_timer(self) -> bool:
+        """Jump the clock to the next live timer and fire it. False if there is none."""
+        due = self.next_timer_ms()
+        if due is None:
+            return False
+        self.clock.advance_to(due)
+        with self._lock:
+            self._fire(heapq.heappop(self._timers))
+        return True
+
+    def _invoke(self, ex: Execution) -> None:
+        if ex.done:
+            return
+        spec = self.functions[ex.function_name]
+        with self._lock:
+            index = len(ex.invocations) + 1
+            request_id = str(uuid.UUID(int=self._rng.getrandbits(128), version=4))
+            inv = Invocation(index=index, request_id=request_id, start_ms=self.clock.now_ms, seen_seq=ex.seq)
+            ex.invocations.append(inv)
+            ex.live_invocation = inv
+            token = ex.new_token(inv)
+            frame = SdkFrame.start(self.clock)
+            self._frames[ex.arn] = frame
+            updated = [op.id for op in ex.ops.values() if op.mod_seq > ex.seen_seq and op.type != "EXECUTION"]
+            ops, marker = self._page(ex, list(ex.ops.values()), frame)
+            ex.checkpointed_outcome = None
+        event = DurableExecutionInvocationInputWithClient(
+            durable_execution_arn=ex.arn,
+            checkpoint_token=token,
+            initial_execution_state=InitialExecutionState(operations=ops, next_marker=marker or ""),
+            updated_operation_ids=updated,
+            service_client=EngineServiceClient(self, ex.arn, index),
+        )
+        context = LambdaContextStub(aws_request_id=request_id, function_name=spec.name, invoked_function_arn=spec.arn)
+        self._notify("invocation_start", {"arn": ex.arn, "invocation": index})
+        outcome: Outcome = self.invoker.invoke(spec.handler, event, context)
+        with self._lock:
+            ex.live_invocation = None
+            self._frames.pop(ex.arn, None)
+            ex.revoke_tokens()
+            ex.seen_seq = inv.seen_seq
+            self._notify("invocation_end", {"arn": ex.arn, "invocation": index, "outcome": outcome.kind})
+            self._settle(ex, inv, outcome)
+
+    def _settle(self, ex: Execution, inv: Invocation, outcome: Outcome) -> None:
+        """Turn an invocation's outcome into history, the execution's status and what happens next."""
+        now = self.clock.now_ms
+        failure: dict[str, Any] | None = None
+        output: MutableMapping[str, Any] | None = outcome.output
+        if outcome.kind == "timed_out":
+            inv.zombie = True
+            ex.diagnostics.append(
+                f"invocation {inv.index} did not return within the hang timeout; it was treated as an "
+                f"invocation timeout (Sandbox.Timedout). It was stuck at:\n{outcome.where}"
+            )
+        if outcome.kind != "returned":
+            failure = {"ErrorType": outcome.error_type or "Runtime.Unknown",
+                       "ErrorMessage": outcome.error_message or ""}
+        elif not isinstance(output, MutableMapping) or output.get("Status") not in ("SUCCEEDED", "FAILED", "PENDING"):
+            failure = {"ErrorType": "Runtime.InvalidOutput",
+                       "ErrorMessage": f"handler returned {type(output).__name__}, not a durable invocation output"}
+        elif len(json.dumps(output, default=str).encode()) > self.knobs.limits.max_response_bytes:
+            failure = {"ErrorType": "Function.ResponseSizeTooLarge",
+                       "ErrorMessage": f"Response payload size exceeded maximum allowed payload size "
+                                       f"({self.knobs.limits.max_response_bytes} bytes)."}
+        elif output["Status"] == "PENDING" and not self._has_work(ex, inv) and self.knobs.pending_without_work_is_failure:
+            failure = {"ErrorType": "Runtime.InvalidOutput",
+                       "ErrorMessage": "invocation returned PENDING but no operation can ever wake the execution"}
+        details: dict[str, Any] = {"StartTimestamp": _dt(inv.start_ms), "EndTimestamp": _dt(now),
+                                   "RequestId": inv.request_id}
+        if failure is not None:
+            details["Error"] = error_field(failure)
+        ex.event("InvocationCompleted", now, details)
+        if failure is not None:
+            ex.consecutive_failures += 1
+            self._add_timer(now + self._backoff_ms(ex.consecutive_failures), "reinvoke", ex.arn)
+            return
+        ex.consecutive_failures = 0
+        assert output is not None
+        status = output["Status"]
+        checkpointed = ex.checkpointed_outcome
+        if status == "SUCCEEDED":
+            result = output.get("Result")
+            if result == "" and checkpointed and checkpointed[0] == "SUCCEEDED":
+                result = checkpointed[1]
+            self._finish(ex, "SUCCEEDED", result=result)
+        elif status == "FAILED":
+            error = output.get("Error") or (checkpointed[2] if checkpointed else None) or {}
+            if "not JSON serializable" in str(error.get("ErrorMessage", "")):
+                ex.diagnostics.append(
+                    "the handler's result is not JSON-serializable, so the execution FAILED: return only "
+                    f"dicts, lists, strings, numbers, booleans or None ({error.get('ErrorMessage')})"
+                )
+            self._finish(ex, "FAILED", error=dict(error))
+        elif ex.seq > inv.seen_seq or self._needs_handler(ex):
+            self._enqueue_invoke(ex.arn)
+
+    def _needs_handler(self, ex: Execution) -> bool:
+        """True when an operation is waiting on the handler itself (READY step, interrupted STARTED step)."""
+        return any(op.type == "STEP" and op.status in ("READY", "STARTED") for op in ex.ops.values())
+
+    def _has_work(self, ex: Execution, inv: Invocation) -> bool:
+        if ex.seq > inv.seen_seq or self._needs_handler(ex) or any(w[1] == ex.arn for w in self._work):
+            return True
+        return any(
+            (op.type in ("WAIT", "CALLBACK", "CHAINED_INVOKE") and op.status == "STARTED")
+            or (op.type == "STEP" and op.status == "PENDING")
+            for op in ex.ops.values()
+        )
+
+    def _backoff_ms(self, failures: int) -> int:
+        policy = self.knobs.invocation_retry
+        seconds = min(policy.initial_seconds * policy.rate ** (failures - 1), policy.max_seconds)
+        if policy.jitter:
+            seconds *= self._rng.random()
+        return max(1, round(seconds * 1000))
+
+    def _finish(self, ex: Execution, status: str, *, result: str | None = None,
+                error: dict[str, Any] | None = None, at: int | None = None) -> None:
+        if ex.done:
+            return
+        ex.finish(status, at if at is not None else self.clock.now_ms, result, error)
+        self._notify("execution_end", {"arn": ex.arn, "status": status})
+        if ex.parent is not None:
+            parent = self.executions[ex.parent[0]]
+            op = parent.ops[ex.parent[1]]
+            self._complete_invoke(parent, op, status, result=result, error=error)
+
+    # ========================================================== chained invoke
+    def _run_target(self, ex: Execution, op_id: str) -> None:
+        op = ex.ops[op_id]
+        if op.terminal or ex.done:
+            return
+        spec = self.functions[op.function_name or ""]
+        if spec.durable:
+            child_id = (op.child_arn or "").rsplit("/", 1)[-1] or None
+            self.start_execution(spec.name, op.input_payload or "null", parent=(ex.arn, op.id), exec_id=child_id)
+            return
+        context = LambdaContextStub(aws_request_id=f"{ex.exec_id}-{op.id[:8]}", function_name=spec.name,
+                                    invoked_function_arn=spec.arn, tenant_id=op.tenant_id)
+        try:
+            value = spec.handler(json.loads(op.input_payload) if op.input_payload else None, context)
+            payload = json.dumps(value)
+        except Exception as exc:  # the target's own failure is the invoke's result
+            with self._lock:
+                self._complete_invoke(ex, op, "FAILED", error={"ErrorType": type(exc).__name__,
+                                                              "ErrorMessage": str(exc)})
+            return
+        with self._lock:
+            self._complete_invoke(ex, op, "SUCCEEDED", result=payload)
+
+    def _complete_invoke(self, ex: Execution, op: OpRecord, status: str, *, result: str | None = None,
+                         error: dict[str, Any] | None = None, touch: bool = True) -> None:
+        if op.terminal or ex.done:
+            return
+        now = self.clock.now_ms
+        op.status, op.end_ms = status, now
+        kind = {"SUCCEEDED": "Succeeded", "FAILED": "Failed", "TIMED_OUT": "TimedOut", "STOPPED": "Stopped"}[status]
+        if status == "SUCCEEDED":
+            op.result = result
+            ex.event("ChainedInvokeSucceeded", now, {"Result": payload_field(result)}, op)
+        else:
+            op.error = error or {}
+            ex.event(f"ChainedInvoke{kind}", now, {"Error": error_field(op.error)}, op)
+        if touch:
+            self._changed(ex, op)
+
+    # ================================================================== misc
+    def _notify(self, what: str, data: dict[str, Any]) -> None:
+        for observer in self.observers:
+            observer(what, data)
+
+
+def _dt(ms: int) -> Any:
+    from chaosdurable.engine.clock import ms_to_datetime
+
+    return ms_to_datetime(ms)
+
+
+def _not_durable_message(handler: Callable[..., Any]) -> str:
+    name = f"{getattr(handler, '__module__', '?')}.{getattr(handler, '__qualname__', repr(handler))}"
+    return (
+        f"{name} is not a durable handler: decorate it with @durable_execution "
+        "(from aws_durable_execution_sdk_python import durable_execution) so the SDK can checkpoint and replay it"
+    )

@@ -19,8 +19,9 @@ partial result attached) instead of waiting for something that cannot happen.
 
 from __future__ import annotations
 
+import contextlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -31,6 +32,7 @@ from chaosdurable.engine.execution import Execution
 from chaosdurable.engine.history import to_json
 from chaosdurable.engine.invoker import InProcessInvoker, is_durable_handler
 from chaosdurable.engine.knobs import Knobs
+from chaosdurable.engine.logcapture import LogCapture
 from chaosdurable.engine.service import Service, _not_durable_message
 
 Mode = Literal["inprocess", "subprocess"]
@@ -108,6 +110,7 @@ class DurableRunner:
         mode: Mode = "inprocess",
         max_invocations: int = 500,
         knobs: Knobs | None = None,
+        capture_logs: bool = False,
     ) -> None:
         if not is_durable_handler(handler):
             raise NotDurableHandlerError(_not_durable_message(handler))
@@ -127,6 +130,9 @@ class DurableRunner:
         self.service = Service(clock=VirtualClock(), knobs=knobs, seed=seed, invoker=invoker)
         self.service.register(function_name, handler, durable=True, execution_timeout_s=execution_timeout)
         self._last_arn: str | None = None
+        self.logs = LogCapture() if capture_logs else None
+        if self.logs is not None and mode == "subprocess":
+            invoker.log_sink = self.logs
 
     # ------------------------------------------------------------ registry
     def register_function(self, name: str, fn: Callable[..., Any]) -> DurableRunner:
@@ -170,7 +176,7 @@ class DurableRunner:
 
     def run_until_idle(self) -> None:
         """Run invocations, targets and due timers until only the clock (or the outside world) can help."""
-        with speedups.active(not self.faithful and self.mode == "inprocess"):
+        with self._driving():
             while self.service.step():
                 self._check_budget()
 
@@ -182,7 +188,7 @@ class DurableRunner:
             due = self.service.next_timer_ms()
             if due is None or due > target:
                 break
-            with speedups.active(not self.faithful and self.mode == "inprocess"):
+            with self._driving():
                 self.service.advance_to_next_timer()
         self.service.clock.advance_to(target)
         self.run_until_idle()
@@ -201,9 +207,20 @@ class DurableRunner:
                 return self.result(ex.arn)
             if not until_timeout and self._only_external_hope(ex):
                 raise ExecutionStuckError(self._stuck_message(ex), self.result(ex.arn))
-            with speedups.active(not self.faithful and self.mode == "inprocess"):
+            with self._driving():
                 if not self.service.advance_to_next_timer():
                     raise ExecutionStuckError(self._stuck_message(ex), self.result(ex.arn))
+
+    def advance_to_next_timer(self) -> bool:
+        """Jump virtual time to the next timer, fire it and run until idle. False if no timer is left."""
+        with self._driving():
+            fired = self.service.advance_to_next_timer()
+        self.run_until_idle()
+        return fired
+
+    def describe_stuck(self, arn: str | None = None) -> str:
+        """What the execution is waiting for, in words."""
+        return self._stuck_message(self.service.get(arn or self._require_arn()))
 
     # ----------------------------------------------------------- callbacks
     def pending_callbacks(self, arn: str | None = None) -> list[PendingCallback]:
@@ -285,6 +302,14 @@ class DurableRunner:
         return self.service.clock.now_ms
 
     # ------------------------------------------------------------ internals
+    @contextlib.contextmanager
+    def _driving(self) -> Iterator[None]:
+        with contextlib.ExitStack() as stack:
+            stack.enter_context(speedups.active(not self.faithful and self.mode == "inprocess"))
+            if self.logs is not None and self.mode == "inprocess":
+                stack.enter_context(self.logs.capturing())
+            yield
+
     def _require_arn(self) -> str:
         if self._last_arn is None:
             raise LookupError("no execution has been started on this runner yet: call start() or run() first")

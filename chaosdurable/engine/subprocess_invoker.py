@@ -1,0 +1,170 @@
+"""Subprocess mode: every invocation runs in a fresh Python process, like a Lambda cold start.
+
+A handler that calls ``os._exit`` or is killed by a signal really crashes: the service sees
+the process end without an output and records ``Runtime.ExitError``. Module state starts
+empty each time and ``PYTHONHASHSEED`` differs per invocation (derived from the seed, so it
+is still reproducible).
+
+Wire protocol (one JSON object per line; child -> parent on the child's fd ``CHAOSDURABLE_FD``,
+parent -> child on its stdin):
+- parent sends ``{"handler", "sys_path", "event", "context"}`` first;
+- child sends ``{"type": "checkpoint"|"state", ...}`` and blocks for ``{"ok": ...}`` or
+  ``{"error": {"code", "message", "status"}}``;
+- child streams ``{"type": "log", "record": ...}`` as it logs (nothing is lost to a crash);
+- child ends with ``{"type": "result", "output": ...}`` or ``{"type": "raised", ...}``.
+Every read has a deadline: a child silent past ``hang_timeout_s`` is killed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import selectors
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import asdict
+from typing import Any
+
+from aws_durable_execution_sdk_python.exceptions import BotoClientError
+from aws_durable_execution_sdk_python.lambda_service import OperationUpdate
+
+from chaosdurable.engine.errors import NotDurableHandlerError
+from chaosdurable.engine.invoker import Outcome
+from chaosdurable.engine.logcapture import LogCapture
+
+
+def handler_ref(handler: Callable[..., Any]) -> str:
+    """``module:qualname`` of a handler, or a clear error if a fresh process cannot import it."""
+    module = getattr(handler, "__module__", None)
+    qualname = getattr(handler, "__qualname__", "")
+    if not module or module == "__main__" or "<locals>" in qualname:
+        raise NotDurableHandlerError(
+            f"subprocess mode imports the handler in a fresh process, but {module}.{qualname} is not importable "
+            "(defined in __main__ or inside a function): move it to module level in an importable module"
+        )
+    return f"{module}:{qualname}"
+
+
+class SubprocessInvoker:
+    """Runs each invocation in ``python -m chaosdurable.engine.subprocess_worker``."""
+
+    def __init__(self, hang_timeout_s: float, seed: int = 0) -> None:
+        self.hang_timeout_s = hang_timeout_s
+        self.seed = seed
+        self.count = 0
+        self.log_sink: LogCapture | None = None
+
+    def invoke(self, handler: Callable[..., Any], event: Any, context: Any) -> Outcome:
+        """Run one invocation in a new process and serve its service calls until it ends."""
+        self.count += 1
+        client = event.service_client
+        first = {
+            "handler": handler_ref(handler),
+            "sys_path": [p for p in sys.path if p],
+            "event": event.to_json_dict(),
+            "context": asdict(context),
+        }
+        read_fd, write_fd = os.pipe()
+        env = dict(os.environ, PYTHONHASHSEED=str((self.seed * 7919 + self.count) % 4_294_967_295),
+                   CHAOSDURABLE_FD=str(write_fd), PYTHONUNBUFFERED="1")
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "chaosdurable.engine.subprocess_worker"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+            pass_fds=(write_fd,), env=env,
+        )
+        os.close(write_fd)
+        assert proc.stdin is not None and proc.stdout is not None
+        proc.stdin.write((json.dumps(first) + "\n").encode())
+        proc.stdin.flush()
+        try:
+            return self._serve(proc, read_fd, client)
+        finally:
+            os.close(read_fd)
+            if proc.poll() is None:
+                proc.kill()
+            proc.wait(timeout=10)
+            for stream in (proc.stdin, proc.stdout):
+                if stream is not None:
+                    stream.close()
+
+    def _serve(self, proc: subprocess.Popen[bytes], read_fd: int, client: Any) -> Outcome:
+        selector = selectors.DefaultSelector()
+        selector.register(read_fd, selectors.EVENT_READ, "protocol")
+        assert proc.stdout is not None
+        selector.register(proc.stdout, selectors.EVENT_READ, "stdout")
+        buffers = {"protocol": b"", "stdout": b""}
+        deadline = time.monotonic() + self.hang_timeout_s
+        open_streams = 2
+        outcome: Outcome | None = None
+        while open_streams:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                proc.kill()
+                return Outcome(kind="timed_out", error_type="Sandbox.Timedout",
+                               error_message=f"Task timed out after {self.hang_timeout_s:.2f} seconds",
+                               where="(subprocess; killed)")
+            for key, _ in selector.select(timeout=remaining):
+                fd = key.fd
+                chunk = os.read(fd, 65536)
+                if not chunk:
+                    selector.unregister(key.fileobj)
+                    open_streams -= 1
+                    continue
+                buffers[key.data] += chunk
+                while b"\n" in buffers[key.data]:
+                    line, buffers[key.data] = buffers[key.data].split(b"\n", 1)
+                    if key.data == "stdout":
+                        if line.strip() and self.log_sink is not None:
+                            from chaosdurable.engine.logcapture import parse_line
+
+                            self.log_sink.extend([parse_line(line.decode(errors="replace"))])
+                        continue
+                    result = self._handle(json.loads(line), proc, client)
+                    if result is not None:
+                        outcome = result
+        selector.close()
+        if outcome is not None:
+            return outcome
+        code = proc.wait(timeout=10)
+        status = f"signal: {-code}" if code < 0 else f"exit status {code}"
+        return Outcome(kind="crashed", error_type="Runtime.ExitError",
+                       error_message=f"Runtime exited with error: {status}")
+
+    def _handle(self, msg: dict[str, Any], proc: subprocess.Popen[bytes], client: Any) -> Outcome | None:
+        kind = msg.get("type")
+        if kind == "log":
+            if self.log_sink is not None:
+                self.log_sink.extend([msg["record"]])
+            return None
+        if kind == "result":
+            return Outcome(kind="returned", output=msg["output"])
+        if kind == "raised":
+            return Outcome(kind="raised", error_type=msg["error_type"], error_message=msg["message"],
+                           where=msg.get("where"))
+        try:
+            if kind == "checkpoint":
+                updates = [OperationUpdate.from_dict(u) for u in msg["updates"]]
+                out = client.checkpoint(msg["arn"], msg["token"], updates, msg.get("client_token"))
+                reply: dict[str, Any] = {"ok": {
+                    "CheckpointToken": out.checkpoint_token,
+                    "Operations": [op.to_json_dict() for op in out.new_execution_state.operations],
+                    "NextMarker": out.new_execution_state.next_marker,
+                }}
+            else:
+                state = client.get_execution_state(msg["arn"], msg["token"], msg["marker"], msg.get("max_items", 1000))
+                reply = {"ok": {"Operations": [op.to_json_dict() for op in state.operations],
+                                "NextMarker": state.next_marker}}
+        except BotoClientError as exc:
+            error = exc.error or {}
+            status = (exc.response_metadata or {}).get("HTTPStatusCode", 400)
+            reply = {"error": {"code": error.get("Code"), "message": error.get("Message") or str(exc),
+                               "status": status}}
+        assert proc.stdin is not None
+        try:
+            proc.stdin.write((json.dumps(reply, default=str) + "\n").encode())
+            proc.stdin.flush()
+        except BrokenPipeError:
+            pass
+        return None

@@ -105,13 +105,13 @@ def match_history(expected: list[dict[str, Any]], actual: list[dict[str, Any]], 
 def strict_extras(expected: list[dict[str, Any]], actual: list[dict[str, Any]]) -> list[str]:
     """Our stricter reading: no unlisted event may sit between listed ones, nor follow them
     except the execution's own events (ExecutionStarted first, the terminal event last)."""
-    listed = {e.get("EventId") for e in expected}
+    listed = {e["EventId"] for e in expected if isinstance(e.get("EventId"), int)}
     if not listed:
         return []
-    last = max(x for x in listed if isinstance(x, int))
+    last = max(listed)
     errors = []
     for event in actual:
-        eid = event.get("EventId")
+        eid = int(event["EventId"])
         if eid in listed or str(event.get("EventType", "")).startswith("Execution"):
             continue
         if eid < last:

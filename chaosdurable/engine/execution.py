@@ -1,6 +1,6 @@
 """One durable execution as the service stores it: operations, history, tokens.
 
-This module applies checkpoint batches with the service's state machine (S1–S7 in the
+This module applies checkpoint batches with the service's state machine (S1-S7 in the
 notes) and nothing else: it never runs handler code and never moves the clock. The
 ``Service`` (service.py) owns the clock, timers and invocations and calls in here.
 """
@@ -180,7 +180,8 @@ class Execution:
                     and action != "START"
                 ):
                     raise CheckpointRejected(
-                        f"Operation {u.operation_id} appears twice in one checkpoint ({first.action.value} then {action})"
+                        f"Operation {u.operation_id} appears twice in one checkpoint "
+                        f"({first.action.value} then {action})"
                     )
             seen_in_batch.setdefault(u.operation_id, []).append(u)
             if u.payload is not None and len(u.payload.encode()) > limits.max_payload_bytes and kind != "EXECUTION":
@@ -211,7 +212,8 @@ class Execution:
             if prior:  # START earlier in this batch
                 status = "STARTED"
             if existing is not None:
-                for attr, new in (("type", kind), ("sub_type", u.sub_type), ("name", u.name), ("parent_id", u.parent_id)):
+                immutable = (("type", kind), ("sub_type", u.sub_type), ("name", u.name), ("parent_id", u.parent_id))
+                for attr, new in immutable:
                     old = getattr(existing, attr)
                     if new is not None and old != new:
                         raise CheckpointRejected(

@@ -148,7 +148,7 @@ class DurableRunner:
         return self
 
     # ------------------------------------------------------------- driving
-    def start(self, input: Any = None, *, payload: str | None = None, name: str | None = None,  # noqa: A002
+    def start(self, input: Any = None, *, payload: str | None = None, name: str | None = None,
               execution_timeout: int | None = None) -> str:
         """Start an execution and run until idle. Returns its ARN.
 
@@ -168,7 +168,7 @@ class DurableRunner:
         self.run_until_idle()
         return ex.arn
 
-    def run(self, input: Any = None, *, payload: str | None = None, name: str | None = None,  # noqa: A002
+    def run(self, input: Any = None, *, payload: str | None = None, name: str | None = None,
             execution_timeout: int | None = None, until_timeout: bool = False) -> ExecutionResult:
         """Start an execution and drive it to its outcome in virtual time."""
         arn = self.start(input, payload=payload, name=name, execution_timeout=execution_timeout)
@@ -233,6 +233,24 @@ class DurableRunner:
                 if op.type == "CALLBACK" and op.status == "STARTED" and op.callback_id:
                     out.append(PendingCallback(op.callback_id, op.name, op.id, ex.arn))
         return out
+
+    def wait_for_callback(self, arn: str | None = None, name: str | None = None) -> str:
+        """Run (advancing virtual time) until a callback (named ``name``, if given) is pending; return its id.
+
+        Raises ``ExecutionStuckError`` if the execution ends or stalls before one appears.
+        """
+        arn = arn or self._require_arn()
+        while True:
+            self.run_until_idle()
+            for cb in self.pending_callbacks(arn):
+                if name is None or cb.name == name:
+                    return cb.callback_id
+            ex = self.service.get(arn)
+            if ex.done or not self.advance_to_next_timer():
+                raise ExecutionStuckError(
+                    f"no callback{f' named {name!r}' if name else ''} became pending: " + self._stuck_message(ex),
+                    self.result(arn),
+                )
 
     def send_callback_success(self, callback_id: str, result: str | bytes | None = None) -> None:
         """Complete a callback with a raw result payload (usually JSON text), then run until idle."""

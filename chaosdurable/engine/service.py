@@ -195,7 +195,9 @@ class Service:
                                                          "ErrorMessage": "Execution stopped"})
 
     # ============================================================== checkpoints
-    def checkpoint(self, arn: str, token: str, updates: list[OperationUpdate], invocation_index: int) -> CheckpointOutput:
+    def checkpoint(
+        self, arn: str, token: str, updates: list[OperationUpdate], invocation_index: int
+    ) -> CheckpointOutput:
         """CheckpointDurableExecution: validate, apply all-or-nothing, rotate the token, return the delta."""
         with self._lock:
             ex = self.executions.get(arn)
@@ -227,7 +229,9 @@ class Service:
                 new_execution_state=CheckpointUpdatedExecutionState(operations=ops, next_marker=marker),
             )
 
-    def get_execution_state(self, arn: str, token: str, marker: str, max_items: int, invocation_index: int) -> StateOutput:
+    def get_execution_state(
+        self, arn: str, token: str, marker: str, max_items: int, invocation_index: int
+    ) -> StateOutput:
         """GetDurableExecutionState: one page of a paginated listing started by an invocation or a response."""
         with self._lock:
             ex = self.executions.get(arn)
@@ -255,7 +259,7 @@ class Service:
     def _apply(self, ex: Execution, u: OperationUpdate, now: int) -> bool:
         """Apply one validated update and write its history event. True if it ends the execution."""
         kind, action = u.operation_type.value, u.action.value
-        err = u.error.to_dict() if u.error else None
+        err = dict(u.error.to_dict()) if u.error else None
         if kind == "EXECUTION":
             ex.checkpointed_outcome = ("SUCCEEDED", u.payload, None) if action == "SUCCEED" else ("FAILED", None, err)
             return True
@@ -591,7 +595,8 @@ class Service:
             failure = {"ErrorType": "Function.ResponseSizeTooLarge",
                        "ErrorMessage": f"Response payload size exceeded maximum allowed payload size "
                                        f"({self.knobs.limits.max_response_bytes} bytes)."}
-        elif output["Status"] == "PENDING" and not self._has_work(ex, inv) and self.knobs.pending_without_work_is_failure:
+        elif (output["Status"] == "PENDING" and self.knobs.pending_without_work_is_failure
+              and not self._has_work(ex, inv)):
             failure = {"ErrorType": "Runtime.InvalidOutput",
                        "ErrorMessage": "invocation returned PENDING but no operation can ever wake the execution"}
         details: dict[str, Any] = {"StartTimestamp": _dt(inv.start_ms), "EndTimestamp": _dt(now),

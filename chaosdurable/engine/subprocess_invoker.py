@@ -157,8 +157,8 @@ class SubprocessInvoker:
                 reply = {"ok": {"Operations": [op.to_json_dict() for op in state.operations],
                                 "NextMarker": state.next_marker}}
         except BotoClientError as exc:
-            error = exc.error or {}
-            status = (exc.response_metadata or {}).get("HTTPStatusCode", 400)
+            error: dict[str, Any] = dict(exc.error or {})
+            status = dict(exc.response_metadata or {}).get("HTTPStatusCode", 400)
             reply = {"error": {"code": error.get("Code"), "message": error.get("Message") or str(exc),
                                "status": status}}
         assert proc.stdin is not None

@@ -1,0 +1,115 @@
+"""The ``chaosdurable`` command.
+
+- ``chaosdurable demo``: run the order workflow (scenarios/order.py) through the engine,
+  answer its shipping callback, and print the history and timings.
+- ``chaosdurable run module:handler --input JSON``: run any durable handler to completion.
+- ``chaosdurable conformance``: check that the pinned AWS conformance suite is available.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import logging
+import sys
+import time
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from chaosdurable.engine.errors import ChaosDurableError
+from chaosdurable.engine.runner import DurableRunner, ExecutionResult
+
+
+def _history_table(result: ExecutionResult, title: str) -> Table:
+    table = Table(title=title, show_lines=False)
+    for column in ("#", "virtual time", "event", "name"):
+        table.add_column(column, no_wrap=True)
+    table.add_column("details", no_wrap=True, overflow="ellipsis", max_width=60)
+    start = result.history[0]["EventTimestamp"]
+    for event in result.history:
+        offset = event["EventTimestamp"] - start
+        details = {k: v for k, v in event.items() if k.endswith("Details")}
+        text = "" if event["EventType"] == "InvocationCompleted" else json.dumps(
+            next(iter(details.values()), {}), default=str)
+        table.add_row(str(event["EventId"]), f"+{offset}", event["EventType"], event.get("Name") or "", text)
+    return table
+
+
+def _load(ref: str) -> Any:
+    module_name, _, attr = ref.partition(":")
+    if not attr:
+        raise SystemExit(f"handler must be given as module:function, got {ref!r}")
+    target: Any = importlib.import_module(module_name)
+    for part in attr.split("."):
+        target = getattr(target, part)
+    return target
+
+
+def demo(console: Console, faithful: bool) -> int:
+    """Run the order workflow end to end in virtual time."""
+    from chaosdurable.scenarios.order import SAMPLE_ORDER, order_workflow
+
+    logging.getLogger("aws_durable_execution_sdk_python").setLevel(logging.CRITICAL)
+    started = time.perf_counter()
+    runner = DurableRunner(order_workflow, faithful=faithful)
+    arn = runner.start(SAMPLE_ORDER, name="demo-order")
+    callback_id = runner.wait_for_callback(arn)
+    console.print("[bold]the workflow waits for the warehouse[/bold]; it answers after 3 virtual hours")
+    runner.advance(3 * 3600)
+    runner.send_callback_success(callback_id, json.dumps({"tracking": "TRK-778"}))
+    result = runner.wait_for_result(arn)
+    elapsed = (time.perf_counter() - started) * 1000
+    console.print(_history_table(result, "order workflow: execution history"))
+    span = result.history[-1]["EventTimestamp"] - result.history[0]["EventTimestamp"]
+    console.print(f"status [bold]{result.status}[/bold], result {json.dumps(result.result)}")
+    console.print(f"{result.invocations} invocations, {len(result.history)} events, "
+                  f"{span} of virtual time in {elapsed:.0f} ms of real time "
+                  f"({'faithful' if faithful else 'fast'} mode)")
+    return 0 if result.status == "SUCCEEDED" else 1
+
+
+def run(console: Console, ref: str, payload: str, mode: str, faithful: bool) -> int:
+    """Run one handler to completion and print its history."""
+    runner = DurableRunner(_load(ref), mode=mode, faithful=faithful)  # type: ignore[arg-type]
+    result = runner.run(payload=payload)
+    console.print(_history_table(result, ref))
+    console.print(f"status [bold]{result.status}[/bold] result {result.result_payload} error {result.error}")
+    for line in result.diagnostics:
+        console.print(f"[yellow]note:[/yellow] {line}")
+    return 0 if result.status == "SUCCEEDED" else 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``chaosdurable`` console script."""
+    parser = argparse.ArgumentParser(prog="chaosdurable", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    p_demo = sub.add_parser("demo", help="run the example order workflow through the engine")
+    p_demo.add_argument("--faithful", action="store_true", help="disable the SDK speed-ups")
+    p_run = sub.add_parser("run", help="run a durable handler to completion")
+    p_run.add_argument("handler", help="module:function of a @durable_execution handler")
+    p_run.add_argument("--input", default="null", help="the execution input as JSON text")
+    p_run.add_argument("--mode", choices=["inprocess", "subprocess"], default="inprocess")
+    p_run.add_argument("--faithful", action="store_true")
+    sub.add_parser("conformance", help="fetch and verify the pinned AWS conformance suite")
+    args = parser.parse_args(argv)
+    console = Console()
+    try:
+        if args.command == "demo":
+            return demo(console, args.faithful)
+        if args.command == "run":
+            return run(console, args.handler, args.input, args.mode, args.faithful)
+        from chaosdurable.conformance.suite import load_suite, wheel_path
+
+        console.print(f"{len(load_suite())} requirements, wheel {wheel_path()}")
+        return 0
+    except ChaosDurableError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

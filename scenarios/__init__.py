@@ -1,0 +1,1 @@
+"""WORKLOAD: realistic durable workflows, shipped as ``chaosdurable.scenarios``."""

@@ -49,6 +49,20 @@ class LambdaContextStub:
         return self.remaining_ms
 
 
+def _stacks_of_new_threads(before: set[int | None], exclude: int | None) -> str:
+    """The innermost frames of every thread started since ``before`` (the SDK runs the handler
+    on its own ``dex-handler`` threads, so that is where a hanging handler is found)."""
+    frames = sys._current_frames()
+    parts = []
+    for t in threading.enumerate():
+        if t.ident in before or t.ident == exclude or t.ident not in frames:
+            continue
+        stack = traceback.format_stack(frames[t.ident])
+        user = [line for line in stack if "/threading.py" not in line and "/concurrent/futures/" not in line]
+        parts.append(f"thread {t.name}:\n" + "".join((user or stack)[-4:]))
+    return "\n".join(parts) or "unknown"
+
+
 def is_durable_handler(handler: Callable[..., Any]) -> bool:
     """True when ``handler`` is the wrapper that ``@durable_execution`` returns."""
     code = getattr(handler, "__code__", None)
@@ -75,11 +89,11 @@ class InProcessInvoker:
             finally:
                 done.set()
 
+        before = {t.ident for t in threading.enumerate()}
         thread = threading.Thread(target=target, name="chaosdurable-invocation", daemon=True)
         thread.start()
         if not done.wait(self.hang_timeout_s):
-            frame = sys._current_frames().get(thread.ident or -1)
-            where = "".join(traceback.format_stack(frame)[-6:]) if frame is not None else "unknown"
+            where = _stacks_of_new_threads(before, exclude=thread.ident)
             return Outcome(
                 kind="timed_out",
                 error_type="Sandbox.Timedout",

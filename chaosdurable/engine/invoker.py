@@ -49,13 +49,13 @@ class LambdaContextStub:
         return self.remaining_ms
 
 
-def _stacks_of_new_threads(before: set[int | None], exclude: int | None) -> str:
+def _stacks_of_new_threads(before: set[threading.Thread], exclude: int | None) -> str:
     """The innermost frames of every thread started since ``before`` (the SDK runs the handler
     on its own ``dex-handler`` threads, so that is where a hanging handler is found)."""
     frames = sys._current_frames()
     parts = []
     for t in threading.enumerate():
-        if t.ident in before or t.ident == exclude or t.ident not in frames:
+        if t in before or t.ident == exclude or t.ident not in frames:
             continue
         stack = traceback.format_stack(frames[t.ident])
         user = [line for line in stack if "/threading.py" not in line and "/concurrent/futures/" not in line]
@@ -89,7 +89,7 @@ class InProcessInvoker:
             finally:
                 done.set()
 
-        before = {t.ident for t in threading.enumerate()}
+        before = set(threading.enumerate())
         thread = threading.Thread(target=target, name="chaosdurable-invocation", daemon=True)
         thread.start()
         if not done.wait(self.hang_timeout_s):

@@ -40,10 +40,16 @@ def to_sdk_error(rejection: CheckpointRejected, kind: type[BotoClientError]) -> 
 class EngineServiceClient:
     """A ``DurableServiceClient`` bound to one invocation of one execution."""
 
-    def __init__(self, service: Service, arn: str, invocation_index: int) -> None:
+    def __init__(self, service: Service, arn: str, invocation_index: int, copy: int = 0) -> None:
         self._service = service
         self._arn = arn
         self._invocation_index = invocation_index
+        self.copy = copy
+
+    @property
+    def invocation(self) -> tuple[str, int, int]:
+        """(execution ARN, invocation index, delivery copy) this client serves."""
+        return (self._arn, self._invocation_index, self.copy)
 
     def checkpoint(
         self,
@@ -55,7 +61,7 @@ class EngineServiceClient:
         """Apply one batch through the service; rejections become ``CheckpointError``."""
         try:
             return self._service.checkpoint(
-                durable_execution_arn, checkpoint_token, list(updates), self._invocation_index
+                durable_execution_arn, checkpoint_token, list(updates), self._invocation_index, self.copy
             )
         except CheckpointRejected as rejected:
             raise to_sdk_error(rejected, CheckpointError) from None

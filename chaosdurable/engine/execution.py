@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -44,6 +45,15 @@ class Invocation:
     seen_seq: int
     token: str | None = None
     zombie: bool = False
+    #: set when the nemesis kills the invocation ("crashed") or times it out ("timed_out")
+    dead: str | None = None
+    abort: threading.Event = field(default_factory=threading.Event)
+    #: duplicate delivery: how many copies run, whether concurrently, and the gate between them
+    copies: int = 1
+    concurrent: bool = False
+    arrived: set[int] = field(default_factory=set)
+    processed: set[int] = field(default_factory=set)
+    finished: set[int] = field(default_factory=set)
 
 
 @dataclass

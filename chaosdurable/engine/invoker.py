@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import sys
 import threading
+import time
 import traceback
 from collections.abc import Callable, MutableMapping
 from dataclasses import dataclass
@@ -63,6 +64,19 @@ def _stacks_of_new_threads(before: set[threading.Thread], exclude: int | None) -
     return "\n".join(parts) or "unknown"
 
 
+def _wait_either(done: threading.Event, abort: threading.Event | None, timeout: float) -> bool:
+    """Wait until ``done`` or ``abort`` is set; False only when ``timeout`` real seconds passed."""
+    if abort is None:
+        return done.wait(timeout)
+    deadline = time.monotonic() + timeout
+    while not done.is_set() and not abort.is_set():
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return False
+        done.wait(min(remaining, 0.005))
+    return True
+
+
 def is_durable_handler(handler: Callable[..., Any]) -> bool:
     """True when ``handler`` is the wrapper that ``@durable_execution`` returns."""
     code = getattr(handler, "__code__", None)
@@ -76,8 +90,13 @@ class InProcessInvoker:
     def __init__(self, hang_timeout_s: float) -> None:
         self.hang_timeout_s = hang_timeout_s
 
-    def invoke(self, handler: Callable[..., Any], event: Any, context: Any) -> Outcome:
-        """Run ``handler(event, context)`` and report how it ended (bounded by ``hang_timeout_s``)."""
+    def invoke(self, handler: Callable[..., Any], event: Any, context: Any,
+               abort: threading.Event | None = None) -> Outcome:
+        """Run ``handler(event, context)`` and report how it ended (bounded by ``hang_timeout_s``).
+
+        ``abort`` set by the service (an injected crash or timeout) ends the wait at once; the
+        thread lives on as a zombie that the service no longer listens to.
+        """
         box: dict[str, Any] = {}
         done = threading.Event()
 
@@ -92,7 +111,7 @@ class InProcessInvoker:
         before = set(threading.enumerate())
         thread = threading.Thread(target=target, name="chaosdurable-invocation", daemon=True)
         thread.start()
-        if not done.wait(self.hang_timeout_s):
+        if not _wait_either(done, abort, self.hang_timeout_s):
             where = _stacks_of_new_threads(before, exclude=thread.ident)
             return Outcome(
                 kind="timed_out",
@@ -100,6 +119,8 @@ class InProcessInvoker:
                 error_message=f"Task timed out after {self.hang_timeout_s:.2f} seconds",
                 where=where,
             )
+        if not done.is_set():
+            return Outcome(kind="crashed", error_type="Runtime.ExitError", error_message="killed (injected)")
         if "exc" in box:
             exc = box["exc"]
             return Outcome(

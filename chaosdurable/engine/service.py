@@ -13,14 +13,16 @@ Contract:
 from __future__ import annotations
 
 import heapq
+import importlib
 import json
 import random
+import sys
 import threading
 import uuid
 from collections import deque
 from collections.abc import Callable, MutableMapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from aws_durable_execution_sdk_python.execution import (
     DurableExecutionInvocationInputWithClient,
@@ -49,6 +51,7 @@ from chaosdurable.engine.execution import (
     Invocation,
 )
 from chaosdurable.engine.history import error_field, payload_field
+from chaosdurable.engine.interception import PROCEED, CheckpointSite, Intervention, NoInterceptor
 from chaosdurable.engine.invoker import InProcessInvoker, LambdaContextStub, Outcome, is_durable_handler
 from chaosdurable.engine.knobs import Knobs
 from chaosdurable.engine.operations import OpRecord
@@ -111,6 +114,8 @@ class Service:
         self._frames: dict[str, SdkFrame] = {}
         self.invoker = invoker or InProcessInvoker(hang_timeout_s)
         self.observers: list[Callable[[str, dict[str, Any]], None]] = []
+        self.interceptor: Any = NoInterceptor()
+        self._gate = threading.Condition()
 
     # ================================================================= registry
     def register(self, name: str, handler: Callable[..., Any], *, durable: bool | None = None,
@@ -196,25 +201,53 @@ class Service:
 
     # ============================================================== checkpoints
     def checkpoint(
-        self, arn: str, token: str, updates: list[OperationUpdate], invocation_index: int
+        self, arn: str, token: str, updates: list[OperationUpdate], invocation_index: int, copy: int = 0
     ) -> CheckpointOutput:
-        """CheckpointDurableExecution: validate, apply all-or-nothing, rotate the token, return the delta."""
+        """CheckpointDurableExecution: validate, apply all-or-nothing, rotate the token, return the delta.
+
+        The interceptor may reject the call, kill the invocation before or after persisting,
+        time it out, or answer without a token; every such decision is recorded.
+        """
+        ex = self.executions.get(arn)
+        if ex is None:
+            raise CheckpointRejected(f"Durable execution {arn} not found", "ResourceNotFoundException", 404)
+        inv = next((i for i in ex.invocations if i.index == invocation_index), None)
+        if inv is not None and inv.copies > 1 and inv.concurrent:
+            self._duplicate_gate(inv, copy)
+        try:
+            return self._checkpoint(ex, inv, token, updates, copy)
+        finally:
+            if inv is not None and inv.copies > 1:
+                with self._gate:
+                    inv.processed.add(copy)
+                    self._gate.notify_all()
+
+    def _checkpoint(self, ex: Execution, inv: Invocation | None, token: str, updates: list[OperationUpdate],
+                    copy: int) -> CheckpointOutput:
         with self._lock:
-            ex = self.executions.get(arn)
-            if ex is None:
-                raise CheckpointRejected(f"Durable execution {arn} not found", "ResourceNotFoundException", 404)
-            ex.check_token(token)
-            inv = ex.live_invocation
-            if inv is None or inv.index != invocation_index:  # pragma: no cover - guarded by the token
-                raise CheckpointRejected(INVALID_TOKEN)
-            ex.validate_batch(updates)
+            site = self._site(ex, inv, updates, copy)
+            record = {"arn": ex.arn, "invocation": inv.index if inv else None, "copy": copy,
+                      "updates": [dict(u.to_dict()) for u in updates]}
+            try:
+                ex.check_token(token)
+                if inv is None or ex.live_invocation is not inv:  # pragma: no cover - guarded by the token
+                    raise CheckpointRejected(INVALID_TOKEN)
+                self._intervene(ex, inv, self.interceptor.before_checkpoint(site), persisted=False)
+                ex.validate_batch(updates)
+            except CheckpointRejected as rejected:
+                self._notify("checkpoint", record | {"accepted": False, "error": rejected.message})
+                raise
             now = self.clock.now_ms
             completes_execution = False
             for update in updates:
                 completes_execution |= self._apply(ex, update, now)
-            self._notify("checkpoint", {"arn": arn, "invocation": invocation_index,
-                                        "updates": [u.to_dict() for u in updates]})
-            frame = self._frames.get(arn)
+            self._notify("checkpoint", record | {"accepted": True})
+            after = self.interceptor.after_checkpoint(site)
+            if after.verb == "no_token":
+                ex.revoke_tokens()
+                return CheckpointOutput(checkpoint_token=None, new_execution_state=CheckpointUpdatedExecutionState())
+            self._intervene(ex, inv, after, persisted=True)
+            frame = self._frames.get(ex.arn)
             if frame is not None:
                 self._fire_due_in_invocation(ex, frame)
             if completes_execution:
@@ -228,6 +261,70 @@ class Service:
                 checkpoint_token=new_token,
                 new_execution_state=CheckpointUpdatedExecutionState(operations=ops, next_marker=marker),
             )
+
+    def _intervene(self, ex: Execution, inv: Invocation, action: Intervention, persisted: bool) -> None:
+        """Carry out a nemesis decision (raises ``CheckpointRejected`` for every verb but proceed)."""
+        if action is PROCEED or action.verb == "proceed":
+            return
+        if action.verb == "reject":
+            raise CheckpointRejected(action.message, action.code, action.status)
+        self.kill(ex, inv, "crashed" if action.verb == "crash" else "timed_out")
+        if action.verb == "crash":
+            raise CheckpointRejected("the invocation crashed (injected)", "ServiceException", 500)
+        raise CheckpointRejected(INVALID_TOKEN)
+
+    def kill(self, ex: Execution, inv: Invocation, how: str) -> None:
+        """End an invocation from outside: it "crashed" (nothing more of it may happen) or
+        "timed_out" (it lives on as a zombie whose checkpoints are rejected)."""
+        if inv.dead is None:
+            inv.dead = how
+        if ex.live_invocation is inv:
+            ex.revoke_tokens()
+        inv.abort.set()
+
+    def _site(self, ex: Execution, inv: Invocation | None, updates: list[OperationUpdate], copy: int) -> CheckpointSite:
+        names: list[str | None] = []
+        paths: list[str | None] = []
+        attempts: list[int | None] = []
+        for u in updates:
+            names.append(u.name)
+            paths.append(self._path(ex, u.parent_id, u.name))
+            existing = ex.ops.get(u.operation_id)
+            if u.operation_type.value == "STEP":
+                attempts.append((existing.attempt if existing else 0) + 1)
+            else:
+                attempts.append(None)
+        return CheckpointSite(ex.arn, inv.index if inv else 0, copy, tuple(updates), tuple(names), tuple(paths),
+                              tuple(attempts))
+
+    def _path(self, ex: Execution, parent_id: str | None, name: str | None) -> str | None:
+        parts = [name or "?"]
+        seen = 0
+        while parent_id and parent_id in ex.ops and seen < 64:
+            parent = ex.ops[parent_id]
+            parts.append(parent.name or "?")
+            parent_id = parent.parent_id
+            seen += 1
+        return "/".join(reversed(parts))
+
+    def op_path(self, ex: Execution, op: OpRecord) -> str | None:
+        """The name path of an operation through its parent contexts."""
+        return self._path(ex, op.parent_id, op.name)
+
+    def _duplicate_gate(self, inv: Invocation, copy: int) -> None:
+        """Make concurrent duplicates deterministic: copy 0's first checkpoint is processed first,
+        and only once copy 1 has reached its own first checkpoint (or finished). Bounded waits."""
+        deadline = 5.0
+        with self._gate:
+            if copy in inv.arrived:
+                return
+            inv.arrived.add(copy)
+            self._gate.notify_all()
+            other = 1 - copy
+            if copy == 0:
+                self._gate.wait_for(lambda: other in inv.arrived or other in inv.finished, timeout=deadline)
+            else:
+                self._gate.wait_for(lambda: 0 in inv.processed or 0 in inv.finished, timeout=deadline)
 
     def get_execution_state(
         self, arn: str, token: str, marker: str, max_items: int, invocation_index: int
@@ -277,6 +374,8 @@ class Service:
                 op.scheduled_end_ms = now + seconds * 1000
                 ex.event("WaitStarted", now, {"Duration": seconds,
                                               "ScheduledEndTimestamp": _dt(op.scheduled_end_ms)}, op)
+                late = self.interceptor.timer_delay_ms(ex.arn, "wait", op.name, self.op_path(ex, op))
+                op.scheduled_end_ms += late
                 self._add_timer(op.scheduled_end_ms, "wait", ex.arn, op.id)
             else:
                 op.status, op.end_ms, op.error = "CANCELLED", now, err
@@ -329,7 +428,8 @@ class Service:
             op.status, op.error = "PENDING", err
             if u.payload is not None:
                 op.result = u.payload
-            op.next_attempt_ms = now + delay * 1000
+            op.next_attempt_ms = now + delay * 1000 + self.interceptor.timer_delay_ms(
+                ex.arn, "retry", op.name, self.op_path(ex, op))
             retry["NextAttemptDelaySeconds"] = delay
             self._add_timer(op.next_attempt_ms, "retry", ex.arn, op.id)
             if err is None:
@@ -548,6 +648,7 @@ class Service:
             index = len(ex.invocations) + 1
             request_id = str(uuid.UUID(int=self._rng.getrandbits(128), version=4))
             inv = Invocation(index=index, request_id=request_id, start_ms=self.clock.now_ms, seen_seq=ex.seq)
+            inv.copies, inv.concurrent = self.interceptor.invocation_copies(ex.arn, index)
             ex.invocations.append(inv)
             ex.live_invocation = inv
             token = ex.new_token(inv)
@@ -556,16 +657,23 @@ class Service:
             updated = [op.id for op in ex.ops.values() if op.mod_seq > ex.seen_seq and op.type != "EXECUTION"]
             ops, marker = self._page(ex, list(ex.ops.values()), frame)
             ex.checkpointed_outcome = None
-        event = DurableExecutionInvocationInputWithClient(
-            durable_execution_arn=ex.arn,
-            checkpoint_token=token,
-            initial_execution_state=InitialExecutionState(operations=ops, next_marker=marker or ""),
-            updated_operation_ids=updated,
-            service_client=EngineServiceClient(self, ex.arn, index),
-        )
+        if self.interceptor.cold_start(ex.arn, index):
+            spec = self._cold_start(spec)
+        initial = InitialExecutionState(operations=ops, next_marker=marker or "")
+
+        def event_for(copy: int) -> DurableExecutionInvocationInputWithClient:
+            return DurableExecutionInvocationInputWithClient(
+                durable_execution_arn=ex.arn, checkpoint_token=token, initial_execution_state=initial,
+                updated_operation_ids=updated, service_client=EngineServiceClient(self, ex.arn, index, copy))
+
         context = LambdaContextStub(aws_request_id=request_id, function_name=spec.name, invoked_function_arn=spec.arn)
-        self._notify("invocation_start", {"arn": ex.arn, "invocation": index})
-        outcome: Outcome = self.invoker.invoke(spec.handler, event, context)
+        self._notify("invocation_start", {"arn": ex.arn, "invocation": index, "copies": inv.copies})
+        late_copy: Any = None
+        if inv.copies > 1 and inv.concurrent:
+            late_copy = self._run_copy_in_background(spec, event_for(1), context, inv)
+        outcome: Outcome = self._run_copy(spec, event_for(0), context, inv, 0)
+        if late_copy is not None:
+            late_copy.join(self.invoker.hang_timeout_s + 1)
         with self._lock:
             ex.live_invocation = None
             self._frames.pop(ex.arn, None)
@@ -573,13 +681,57 @@ class Service:
             ex.seen_seq = inv.seen_seq
             self._notify("invocation_end", {"arn": ex.arn, "invocation": index, "outcome": outcome.kind})
             self._settle(ex, inv, outcome)
+        if inv.copies > 1 and not inv.concurrent:
+            # Redelivered after it ended, with its original (now stale) token and state.
+            stale = Invocation(index=index, request_id=request_id, start_ms=inv.start_ms, seen_seq=inv.seen_seq)
+            stale.dead = "redelivered"
+            replay = self._run_copy(spec, event_for(1), context, stale, 1)
+            self._notify("invocation_end", {"arn": ex.arn, "invocation": index, "copy": 1, "outcome": replay.kind})
+
+    def _run_copy(self, spec: FunctionSpec, event: Any, context: Any, inv: Invocation, copy: int) -> Outcome:
+        try:
+            return self.invoker.invoke(spec.handler, event, context, abort=inv.abort)
+        finally:
+            with self._gate:
+                inv.finished.add(copy)
+                self._gate.notify_all()
+
+    def _run_copy_in_background(self, spec: FunctionSpec, event: Any, context: Any, inv: Invocation) -> Any:
+        def run() -> None:
+            outcome = self._run_copy(spec, event, context, inv, 1)
+            self._notify("invocation_end", {"arn": event.durable_execution_arn, "invocation": inv.index,
+                                            "copy": 1, "outcome": outcome.kind})
+
+        thread = threading.Thread(target=run, name="chaosdurable-duplicate", daemon=True)
+        thread.start()
+        return thread
+
+    def _cold_start(self, spec: FunctionSpec) -> FunctionSpec:
+        """Reload the handler's module so module state starts fresh (subprocess mode is always cold)."""
+        module = sys.modules.get(getattr(spec.handler, "__module__", ""))
+        if module is None or getattr(self.invoker, "always_cold", False):
+            return spec
+        fresh: Any = importlib.reload(module)
+        for part in spec.handler.__qualname__.split("."):
+            fresh = getattr(fresh, part)
+        new = FunctionSpec(spec.name, fresh, spec.durable, spec.execution_timeout_s)
+        self.functions[spec.name] = new
+        self._notify("cold_start", {"function": spec.name})
+        return new
 
     def _settle(self, ex: Execution, inv: Invocation, outcome: Outcome) -> None:
         """Turn an invocation's outcome into history, the execution's status and what happens next."""
         now = self.clock.now_ms
         failure: dict[str, Any] | None = None
         output: MutableMapping[str, Any] | None = outcome.output
-        if outcome.kind == "timed_out":
+        if inv.dead is not None and outcome.kind != "timed_out":
+            kind: Literal["crashed", "timed_out"] = "crashed" if inv.dead == "crashed" else "timed_out"
+            outcome = Outcome(kind=kind,
+                              error_type="Runtime.ExitError" if kind == "crashed" else "Sandbox.Timedout",
+                              error_message="Runtime exited with error: signal: killed (injected crash)"
+                              if kind == "crashed" else "Task timed out (injected invocation timeout)")
+            inv.zombie = kind == "timed_out"
+        elif outcome.kind == "timed_out":
             inv.zombie = True
             ex.diagnostics.append(
                 f"invocation {inv.index} did not return within the hang timeout; it was treated as an "

@@ -22,6 +22,7 @@ import os
 import selectors
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict
@@ -56,8 +57,15 @@ class SubprocessInvoker:
         self.count = 0
         self.log_sink: LogCapture | None = None
 
-    def invoke(self, handler: Callable[..., Any], event: Any, context: Any) -> Outcome:
-        """Run one invocation in a new process and serve its service calls until it ends."""
+    #: every invocation already starts with fresh module state
+    always_cold = True
+
+    def invoke(self, handler: Callable[..., Any], event: Any, context: Any,
+               abort: threading.Event | None = None) -> Outcome:
+        """Run one invocation in a new process and serve its service calls until it ends.
+
+        ``abort`` set by the service (an injected crash) kills the process at once.
+        """
         self.count += 1
         client = event.service_client
         first = {
@@ -79,7 +87,7 @@ class SubprocessInvoker:
         proc.stdin.write((json.dumps(first) + "\n").encode())
         proc.stdin.flush()
         try:
-            return self._serve(proc, read_fd, client)
+            return self._serve(proc, read_fd, client, abort)
         finally:
             os.close(read_fd)
             if proc.poll() is None:
@@ -89,7 +97,8 @@ class SubprocessInvoker:
                 if stream is not None:
                     stream.close()
 
-    def _serve(self, proc: subprocess.Popen[bytes], read_fd: int, client: Any) -> Outcome:
+    def _serve(self, proc: subprocess.Popen[bytes], read_fd: int, client: Any,
+               abort: threading.Event | None) -> Outcome:
         selector = selectors.DefaultSelector()
         selector.register(read_fd, selectors.EVENT_READ, "protocol")
         assert proc.stdout is not None
@@ -105,7 +114,11 @@ class SubprocessInvoker:
                 return Outcome(kind="timed_out", error_type="Sandbox.Timedout",
                                error_message=f"Task timed out after {self.hang_timeout_s:.2f} seconds",
                                where="(subprocess; killed)")
-            for key, _ in selector.select(timeout=remaining):
+            if abort is not None and abort.is_set():
+                proc.kill()
+                return Outcome(kind="crashed", error_type="Runtime.ExitError",
+                               error_message="Runtime exited with error: signal: killed (injected)")
+            for key, _ in selector.select(timeout=min(remaining, 0.05) if abort is not None else remaining):
                 fd = key.fd
                 chunk = os.read(fd, 65536)
                 if not chunk:

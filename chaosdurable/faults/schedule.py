@@ -1,0 +1,296 @@
+"""NEMESIS: fault schedules as immutable values that serialize to JSON and read as plain words.
+
+A ``FaultSchedule`` is a tuple of ``Fault`` values. Each fault names *where* it strikes by
+stable coordinates only, never by call counts or wall time:
+
+- ``op``: the operation's name (``"charge"``), a name path through contexts
+  (``"order/charge"``), or its operation id;
+- ``action``: the checkpoint action (START, SUCCEED, FAIL, RETRY) of that operation;
+- ``attempt``: the step attempt (1-based, as the step body sees it);
+- ``invocation``: the 1-based index of the invocation within the execution;
+- ``effect``: the name of a side effect recorded with ``chaosdurable.effect`` (or
+  ``"aws:<service>.<operation>"`` for boto3 calls).
+
+A coordinate left as ``None`` matches anything. Every fault fires at most once. A fault
+whose coordinates are never reached is reported as "not reached", never dropped silently.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any, ClassVar, Literal
+
+Phase = Literal["before_persist", "after_persist"]
+CheckpointErrorKind = Literal["throttle", "server_error", "stale_token", "client_error", "no_token"]
+CallbackBehaviour = Literal["delay", "duplicate", "after_timeout", "failure", "miss_heartbeats", "after_end"]
+
+
+class ScheduleError(ValueError):
+    """A schedule that cannot be read or cannot apply; the message says what and how to fix it."""
+
+
+@dataclass(frozen=True)
+class Fault:
+    """Base class: one fault. Subclasses set ``kind`` and add their coordinates."""
+
+    kind: ClassVar[str] = "fault"
+    #: faults whose firing may legitimately change the execution's outcome
+    changes_outcome: ClassVar[bool] = False
+
+    def describe(self) -> str:  # pragma: no cover - every subclass overrides
+        """This fault in plain words."""
+        raise NotImplementedError
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready dict with the ``kind`` discriminator and the non-default coordinates."""
+        out: dict[str, Any] = {"kind": self.kind}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if value != f.default:
+                out[f.name] = value
+        return out
+
+
+def _where(op: str | None, action: str | None, attempt: int | None, invocation: int | None) -> str:
+    parts = []
+    if invocation is not None:
+        parts.append(f"in invocation {invocation}")
+    if op is not None:
+        parts.append(f"on operation {op!r}")
+    if action is not None:
+        parts.append(f"at its {action} checkpoint")
+    if attempt is not None:
+        parts.append(f"(attempt {attempt})")
+    return " ".join(parts) or "at the first checkpoint"
+
+
+@dataclass(frozen=True)
+class CrashAtCheckpoint(Fault):
+    """The process dies at a checkpoint: before it is persisted, or after (the lost response)."""
+
+    kind: ClassVar[str] = "crash_at_checkpoint"
+    op: str | None = None
+    action: str | None = None
+    attempt: int | None = None
+    invocation: int | None = None
+    phase: Phase = "before_persist"
+
+    def describe(self) -> str:
+        """In words."""
+        when = ("before it is persisted" if self.phase == "before_persist"
+                else "after it is persisted but before the response reaches the SDK")
+        return f"crash {_where(self.op, self.action, self.attempt, self.invocation)}, {when}"
+
+
+@dataclass(frozen=True)
+class CrashAfterEffect(Fault):
+    """The process dies inside a step body right after a named side effect happened."""
+
+    kind: ClassVar[str] = "crash_after_effect"
+    effect: str = ""
+    op: str | None = None
+    attempt: int | None = None
+    invocation: int | None = None
+
+    def describe(self) -> str:
+        """In words."""
+        where = _where(self.op, None, self.attempt, self.invocation)
+        return (f"crash right after effect {self.effect!r} ran {where}, "
+                "before the step's result is checkpointed")
+
+
+@dataclass(frozen=True)
+class CheckpointApiError(Fault):
+    """The checkpoint API answers with an error (nothing is persisted), or without a new token."""
+
+    kind: ClassVar[str] = "checkpoint_error"
+    error: CheckpointErrorKind = "server_error"
+    op: str | None = None
+    action: str | None = None
+    attempt: int | None = None
+    invocation: int | None = None
+
+    @property
+    def changes_outcome_now(self) -> bool:
+        """A non-retryable 4xx fails the execution: a legitimate change of outcome."""
+        return self.error == "client_error"
+
+    def describe(self) -> str:
+        """In words."""
+        what = {
+            "throttle": "throttles (429)",
+            "server_error": "fails with a 5xx",
+            "stale_token": "rejects the token as invalid",
+            "client_error": "rejects the call with a non-retryable 400",
+            "no_token": "accepts the checkpoint but returns no new token",
+        }[self.error]
+        return f"the checkpoint API {what} {_where(self.op, self.action, self.attempt, self.invocation)}"
+
+
+@dataclass(frozen=True)
+class DuplicateInvocation(Fault):
+    """The same invocation is delivered twice: concurrently, or again after the first ended."""
+
+    kind: ClassVar[str] = "duplicate_invocation"
+    invocation: int = 1
+    concurrent: bool = True
+
+    def describe(self) -> str:
+        """In words."""
+        how = "twice at the same time" if self.concurrent else "again after it ended (with its old token)"
+        return f"deliver invocation {self.invocation} {how}"
+
+
+@dataclass(frozen=True)
+class InvocationTimeout(Fault):
+    """The invocation times out at a checkpoint: the service starts a new one, the old one
+    goes on as a zombie whose later checkpoints are rejected."""
+
+    kind: ClassVar[str] = "invocation_timeout"
+    op: str | None = None
+    action: str | None = None
+    attempt: int | None = None
+    invocation: int | None = None
+
+    def describe(self) -> str:
+        """In words."""
+        return (f"time out the invocation {_where(self.op, self.action, self.attempt, self.invocation)}; "
+                "it lives on as a zombie")
+
+
+@dataclass(frozen=True)
+class CallbackFault(Fault):
+    """The outside world answers a callback badly."""
+
+    kind: ClassVar[str] = "callback"
+    behaviour: CallbackBehaviour = "delay"
+    op: str | None = None
+    seconds: float = 60.0
+
+    @property
+    def changes_outcome_now(self) -> bool:
+        """Failure, a late answer or missed heartbeats legitimately change the outcome."""
+        return self.behaviour in ("after_timeout", "failure", "miss_heartbeats")
+
+    def describe(self) -> str:
+        """In words."""
+        target = f"callback {self.op!r}" if self.op else "the first callback"
+        return {
+            "delay": f"answer {target} {self.seconds:g}s late",
+            "duplicate": f"answer {target} twice",
+            "after_timeout": f"answer {target} only after its timeout",
+            "failure": f"answer {target} with a failure instead of success",
+            "miss_heartbeats": f"send no heartbeats for {target}",
+            "after_end": f"answer {target} again after the execution ended",
+        }[self.behaviour]
+
+
+@dataclass(frozen=True)
+class LateTimer(Fault):
+    """A wait completes, or a step retry becomes due, later than scheduled."""
+
+    kind: ClassVar[str] = "late_timer"
+    op: str | None = None
+    seconds: float = 30.0
+
+    def describe(self) -> str:
+        """In words."""
+        target = f"of {self.op!r}" if self.op else ""
+        return f"fire the timer {target} {self.seconds:g}s late".replace("  ", " ")
+
+
+@dataclass(frozen=True)
+class ColdStart(Fault):
+    """The invocation runs with fresh module state (a new process in subprocess mode)."""
+
+    kind: ClassVar[str] = "cold_start"
+    invocation: int = 2
+
+    def describe(self) -> str:
+        """In words."""
+        return f"run invocation {self.invocation} on a cold start (module state reset)"
+
+
+@dataclass(frozen=True)
+class TransientFailure(Fault):
+    """A dependency fails: the named effect (or boto3 call) raises at the given attempt."""
+
+    kind: ClassVar[str] = "transient_failure"
+    effect: str = ""
+    op: str | None = None
+    attempt: int | None = 1
+    invocation: int | None = None
+
+    def describe(self) -> str:
+        """In words."""
+        return f"make effect {self.effect!r} fail {_where(self.op, None, self.attempt, self.invocation)}"
+
+
+FAULT_TYPES: dict[str, type[Fault]] = {
+    t.kind: t
+    for t in (CrashAtCheckpoint, CrashAfterEffect, CheckpointApiError, DuplicateInvocation, InvocationTimeout,
+              CallbackFault, LateTimer, ColdStart, TransientFailure)
+}
+
+
+def fault_from_json(data: dict[str, Any]) -> Fault:
+    """Read one fault; a clear ``ScheduleError`` names what is wrong."""
+    if not isinstance(data, dict) or "kind" not in data:
+        raise ScheduleError(f"a fault must be an object with a 'kind' field, got {data!r}")
+    kind = data["kind"]
+    cls = FAULT_TYPES.get(kind)
+    if cls is None:
+        raise ScheduleError(f"unknown fault kind {kind!r}; known kinds: {sorted(FAULT_TYPES)}")
+    allowed = {f.name for f in fields(cls)}
+    unknown = set(data) - allowed - {"kind"}
+    if unknown:
+        raise ScheduleError(f"fault {kind!r} has no field(s) {sorted(unknown)}; it takes {sorted(allowed)}")
+    try:
+        return cls(**{k: v for k, v in data.items() if k != "kind"})
+    except TypeError as exc:
+        raise ScheduleError(f"fault {kind!r}: {exc}") from None
+
+
+@dataclass(frozen=True)
+class FaultSchedule:
+    """An ordered, immutable set of faults."""
+
+    faults: tuple[Fault, ...] = field(default_factory=tuple)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "faults", tuple(self.faults))
+
+    def __len__(self) -> int:
+        return len(self.faults)
+
+    def __iter__(self) -> Iterator[Fault]:
+        return iter(self.faults)
+
+    def describe(self) -> str:
+        """The schedule in plain words, one fault per line."""
+        if not self.faults:
+            return "no faults"
+        return "\n".join(f"{i + 1}. {f.describe()}" for i, f in enumerate(self.faults))
+
+    def to_json(self) -> str:
+        """Canonical JSON (sorted keys)."""
+        return json.dumps({"faults": [f.to_json() for f in self.faults]}, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> FaultSchedule:
+        """Parse a schedule; malformed input raises ``ScheduleError`` saying what is wrong."""
+        try:
+            data = json.loads(text)
+        except ValueError as exc:
+            raise ScheduleError(f"a fault schedule must be JSON: {exc}") from None
+        if isinstance(data, list):
+            data = {"faults": data}
+        if not isinstance(data, dict) or not isinstance(data.get("faults"), list):
+            raise ScheduleError('a fault schedule is {"faults": [ {"kind": ...}, ... ]}')
+        return cls(tuple(fault_from_json(f) for f in data["faults"]))
+
+    def as_dicts(self) -> list[dict[str, Any]]:
+        """The faults as plain dicts (for reports)."""
+        return [asdict(f) | {"kind": f.kind} for f in self.faults]

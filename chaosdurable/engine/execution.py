@@ -34,6 +34,25 @@ class CheckpointRejected(Exception):
 
 INVALID_TOKEN = "Invalid checkpoint token"
 
+#: (type, action) -> statuses the operation may be in (None: it does not exist yet). Notes §2.3.
+_ALLOWED: dict[tuple[str, str], frozenset[str | None]] = {
+    ("STEP", "START"): frozenset({None, "READY"}),
+    ("STEP", "RETRY"): frozenset({"STARTED", "READY"}),
+    ("STEP", "SUCCEED"): frozenset({"STARTED", "READY"}),
+    ("STEP", "FAIL"): frozenset({"STARTED", "READY"}),
+    ("WAIT", "START"): frozenset({None}),
+    ("WAIT", "CANCEL"): frozenset({"STARTED"}),
+    ("CALLBACK", "START"): frozenset({None}),
+    ("CALLBACK", "CANCEL"): frozenset({"STARTED"}),
+    ("CONTEXT", "START"): frozenset({None}),
+    ("CONTEXT", "SUCCEED"): frozenset({None, "STARTED"}),
+    ("CONTEXT", "FAIL"): frozenset({None, "STARTED"}),
+    ("CHAINED_INVOKE", "START"): frozenset({None}),
+    ("CHAINED_INVOKE", "CANCEL"): frozenset({"STARTED"}),
+}
+_ALLOWED_LENIENT = {key: (value | {None} if key[0] == "STEP" and key[1] != "START" else value)
+                    for key, value in _ALLOWED.items()}
+
 
 @dataclass
 class Invocation:
@@ -237,24 +256,7 @@ class Execution:
             self._check_transition(kind, action, status, u)
 
     def _check_transition(self, kind: str, action: str, status: str | None, u: OperationUpdate) -> None:
-        allowed: dict[tuple[str, str], set[str | None]] = {
-            ("STEP", "START"): {None, "READY"},
-            ("STEP", "RETRY"): {"STARTED", "READY"},
-            ("STEP", "SUCCEED"): {"STARTED", "READY"},
-            ("STEP", "FAIL"): {"STARTED", "READY"},
-            ("WAIT", "START"): {None},
-            ("WAIT", "CANCEL"): {"STARTED"},
-            ("CALLBACK", "START"): {None},
-            ("CALLBACK", "CANCEL"): {"STARTED"},
-            ("CONTEXT", "START"): {None},
-            ("CONTEXT", "SUCCEED"): {None, "STARTED"},
-            ("CONTEXT", "FAIL"): {None, "STARTED"},
-            ("CHAINED_INVOKE", "START"): {None},
-            ("CHAINED_INVOKE", "CANCEL"): {"STARTED"},
-        }
-        if self.knobs.accept_step_completion_without_start:
-            for act in ("SUCCEED", "FAIL", "RETRY"):
-                allowed[("STEP", act)] = allowed[("STEP", act)] | {None}
+        allowed = _ALLOWED_LENIENT if self.knobs.accept_step_completion_without_start else _ALLOWED
         legal = allowed.get((kind, action))
         if legal is None:
             raise CheckpointRejected(f"{kind} does not accept the action {action}")

@@ -77,7 +77,7 @@ class History:
 
 
 def _copy_event(event: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: _deep(v) for k, v in event.items()}
+    return {k: (_deep(v) if type(v) is dict else v) for k, v in event.items()}
 
 
 def _keep(value: Any) -> Any:
@@ -85,9 +85,10 @@ def _keep(value: Any) -> Any:
 
 
 def _deep(value: Any) -> Any:
-    if isinstance(value, dict):
+    kind = type(value)
+    if kind is dict:
         return {k: _deep(v) for k, v in value.items()}
-    if isinstance(value, list):
+    if kind is list:
         return [_deep(v) for v in value]
     return value
 

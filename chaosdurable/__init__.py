@@ -1,5 +1,6 @@
 """chaosdurable: property-based correctness and chaos testing for AWS Lambda durable functions."""
 
+from chaosdurable.checks import Violation
 from chaosdurable.engine import (
     ChaosDurableError,
     DurableRunner,
@@ -10,15 +11,47 @@ from chaosdurable.engine import (
     PayloadNotJsonError,
     UnknownCallbackError,
 )
+from chaosdurable.faults import (
+    CallbackFault,
+    CheckpointApiError,
+    ColdStart,
+    CrashAfterEffect,
+    CrashAtCheckpoint,
+    DuplicateInvocation,
+    FaultSchedule,
+    InvocationTimeout,
+    LateTimer,
+    ScheduleError,
+    TransientFailure,
+)
+from chaosdurable.history.ledger import effect
+from chaosdurable.run import Answer
+from chaosdurable.verdict import Verdict, check
 
 __all__ = [
+    "Answer",
+    "CallbackFault",
     "ChaosDurableError",
+    "CheckpointApiError",
+    "ColdStart",
+    "CrashAfterEffect",
+    "CrashAtCheckpoint",
+    "DuplicateInvocation",
     "DurableRunner",
     "ExecutionResult",
     "ExecutionStuckError",
+    "FaultSchedule",
+    "InvocationTimeout",
     "Knobs",
+    "LateTimer",
     "NotDurableHandlerError",
     "PayloadNotJsonError",
+    "ScheduleError",
+    "TransientFailure",
     "UnknownCallbackError",
+    "Verdict",
+    "Violation",
+    "check",
+    "effect",
 ]
 __version__ = "0.1.0"

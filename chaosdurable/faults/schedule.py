@@ -53,7 +53,8 @@ class Fault:
         return out
 
 
-def _where(op: str | None, action: str | None, attempt: int | None, invocation: int | None) -> str:
+def _where(op: str | None, action: str | None, attempt: int | None, invocation: int | None,
+           anywhere: str = "at the first checkpoint") -> str:
     parts = []
     if invocation is not None:
         parts.append(f"in invocation {invocation}")
@@ -63,7 +64,7 @@ def _where(op: str | None, action: str | None, attempt: int | None, invocation: 
         parts.append(f"at its {action} checkpoint")
     if attempt is not None:
         parts.append(f"(attempt {attempt})")
-    return " ".join(parts) or "at the first checkpoint"
+    return " ".join(parts) or anywhere
 
 
 @dataclass(frozen=True)
@@ -96,7 +97,7 @@ class CrashAfterEffect(Fault):
 
     def describe(self) -> str:
         """In words."""
-        where = _where(self.op, None, self.attempt, self.invocation)
+        where = _where(self.op, None, self.attempt, self.invocation, "the first time")
         return (f"crash right after effect {self.effect!r} ran {where}, "
                 "before the step's result is checkpointed")
 
@@ -225,7 +226,7 @@ class TransientFailure(Fault):
 
     def describe(self) -> str:
         """In words."""
-        return f"make effect {self.effect!r} fail {_where(self.op, None, self.attempt, self.invocation)}"
+        return f"make effect {self.effect!r} fail {_where(self.op, None, self.attempt, self.invocation, 'once')}"
 
 
 FAULT_TYPES: dict[str, type[Fault]] = {

@@ -1,0 +1,50 @@
+"""CHECKERS: each a plain function ``(reference, chaotic, ledger) -> list[Violation]``.
+
+| checker | property |
+|---|---|
+| ``exactly_once`` | a committed step never runs again; at-most-once attempts run once; committed attempts ran |
+| ``resumption`` | the chaotic run ends with the fault-free run's status and result |
+| ``determinism`` | replays issue the same operations with the same values as the fault-free run |
+| ``idempotency`` | the external world (moto) and the explicit effects equal the fault-free run's |
+| ``effects_outside_steps`` | no side effect happens outside a step (it would repeat on every replay) |
+| ``tripwire`` | no clock, random, uuid or environment read outside a step |
+| ``liveness`` | the execution ends within its bounds; otherwise what it waits for |
+| ``well_formed`` | history events come in a legal order and every operation ends at most once |
+"""
+
+from chaosdurable.checks.base import Checker, CheckerInputError, Ledger, Violation
+from chaosdurable.checks.determinism import determinism
+from chaosdurable.checks.effects import effects_outside_steps
+from chaosdurable.checks.exactly_once import exactly_once
+from chaosdurable.checks.idempotency import idempotency
+from chaosdurable.checks.liveness import liveness
+from chaosdurable.checks.resumption import resumption
+from chaosdurable.checks.tripwire import tripwire
+from chaosdurable.checks.well_formed import well_formed
+
+ALL_CHECKERS: dict[str, Checker] = {
+    "exactly_once": exactly_once,
+    "resumption": resumption,
+    "determinism": determinism,
+    "idempotency": idempotency,
+    "effects_outside_steps": effects_outside_steps,
+    "tripwire": tripwire,
+    "liveness": liveness,
+    "well_formed": well_formed,
+}
+
+__all__ = [
+    "ALL_CHECKERS",
+    "Checker",
+    "CheckerInputError",
+    "Ledger",
+    "Violation",
+    "determinism",
+    "effects_outside_steps",
+    "exactly_once",
+    "idempotency",
+    "liveness",
+    "resumption",
+    "tripwire",
+    "well_formed",
+]

@@ -1,0 +1,94 @@
+"""What every checker shares: the ``Violation`` value, the ``Ledger`` of what the nemesis did,
+and the guard against comparing runs of different handlers.
+
+A checker is a plain function ``(reference, chaotic, ledger) -> list[Violation]``: it reads
+two ``RunRecord`` values and the ledger, and never drives an execution.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from chaosdurable.history.record import Effect, RunRecord
+
+
+class CheckerInputError(ValueError):
+    """A checker was given runs it cannot compare."""
+
+
+@dataclass(frozen=True)
+class Violation:
+    """One broken property: what happened, where, and why it matters.
+
+    ``checker`` names the checker; ``op`` the operation (name or path); ``invocation`` the
+    invocation index; ``source`` the handler's file:line when it is known.
+    """
+
+    checker: str
+    message: str
+    op: str | None = None
+    invocation: int | None = None
+    source: str | None = None
+    detail: tuple[str, ...] = ()
+
+    def describe(self) -> str:
+        """Readable, multi-line."""
+        where = ", ".join(x for x in (
+            f"operation {self.op!r}" if self.op else "",
+            f"invocation {self.invocation}" if self.invocation else "",
+            f"at {self.source}" if self.source else "") if x)
+        head = f"[{self.checker}] {self.message}" + (f"\n    where: {where}" if where else "")
+        return head + "".join(f"\n    {line}" for line in self.detail)
+
+
+@dataclass(frozen=True)
+class Ledger:
+    """The chaotic run's effects, plus what the nemesis did to it.
+
+    ``fired``: descriptions of the faults that fired; ``outcome_may_change``: True when one
+    of them legitimately changes the outcome (a callback failure, a late answer, a 4xx).
+    """
+
+    effects: tuple[Effect, ...] = ()
+    fired: tuple[str, ...] = ()
+    outcome_may_change: bool = False
+    fault_kinds: tuple[str, ...] = field(default_factory=tuple)
+
+
+Checker = Callable[[RunRecord, RunRecord, Ledger], list[Violation]]
+
+
+def require_same_handler(reference: RunRecord, chaotic: RunRecord) -> None:
+    """Raise ``CheckerInputError`` unless both runs are of the same handler."""
+    if reference.handler != chaotic.handler:
+        raise CheckerInputError(
+            f"the runs are of different handlers ({reference.handler} vs {chaotic.handler}): a checker compares "
+            "a fault-free run and a chaotic run of the same handler and input"
+        )
+
+
+def op_index(run: RunRecord) -> dict[str, dict[str, Any]]:
+    """Operations of a run by id."""
+    return {op["Id"]: op for op in run.operations}
+
+
+def op_label(run: RunRecord, op_id: str | None) -> str | None:
+    """The operation's name path (parents/name), or its id."""
+    if op_id is None:
+        return None
+    ops = op_index(run)
+    parts = []
+    current = ops.get(op_id)
+    guard = 0
+    while current is not None and current.get("Type") != "EXECUTION" and guard < 64:
+        parts.append(current.get("Name") or current["Id"][:12])
+        current = ops.get(current.get("ParentId") or "")
+        guard += 1
+    return "/".join(reversed(parts)) or op_id
+
+
+def first(items: Sequence[Any]) -> Any:
+    """The first item or None."""
+    return items[0] if items else None

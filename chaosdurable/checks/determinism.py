@@ -1,0 +1,83 @@
+"""Replay determinism: every replay issues the same operations, with the same values.
+
+- the SDK's own detection (``NonDeterministicExecutionError``) in either run is reported
+  with the operation it names;
+- the chaotic run's operations (type, subtype, name, parent) must be the fault-free run's,
+  in the same order; the first divergent operation is reported;
+- values computed outside steps and sent with an operation's START (wait durations,
+  callback timeouts, invoke targets and payloads, child-context and step names) must be
+  equal in both runs.
+Skipped when a fault legitimately changes the outcome (the flow may branch on it).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chaosdurable.checks.base import Ledger, Violation, op_label, require_same_handler
+from chaosdurable.history.record import RunRecord
+
+NAME = "determinism"
+_START_FIELDS = ("WaitOptions", "CallbackOptions", "ChainedInvokeOptions", "Name", "SubType")
+
+
+def _shape(run: RunRecord) -> list[tuple[Any, ...]]:
+    return [(op["Type"], op.get("SubType"), op.get("Name"), op_label(run, op.get("ParentId")), op["Id"])
+            for op in run.operations if op["Type"] != "EXECUTION"]
+
+
+def _starts(run: RunRecord) -> dict[str, dict[str, Any]]:
+    out: dict[str, dict[str, Any]] = {}
+    for cp in run.checkpoints:
+        if not cp.get("accepted"):
+            continue
+        for u in cp["updates"]:
+            if u.get("Action") == "START" and u["Id"] not in out:
+                fields = {k: u.get(k) for k in _START_FIELDS}
+                if u.get("Type") == "CHAINED_INVOKE":
+                    fields["Payload"] = u.get("Payload")
+                out[u["Id"]] = fields
+    return out
+
+
+def _sdk_detected(run: RunRecord) -> list[Violation]:
+    texts = [run.error or {}] + [op.get("Error") or {} for op in run.operations]
+    for err in texts:
+        kind = str(err.get("ErrorType", ""))
+        if "NonDeterministic" in kind:
+            return [Violation(NAME, f"the SDK detected a non-deterministic replay in the {run.label} run: "
+                                    f"{err.get('ErrorMessage')}")]
+    return []
+
+
+def determinism(reference: RunRecord, chaotic: RunRecord, ledger: Ledger) -> list[Violation]:
+    """The first divergence between the fault-free and the chaotic replays."""
+    require_same_handler(reference, chaotic)
+    out = _sdk_detected(reference) + _sdk_detected(chaotic)
+    if out or ledger.outcome_may_change:
+        return out
+    ref, got = _shape(reference), _shape(chaotic)
+    for index, (a, b) in enumerate(zip(ref, got, strict=False)):
+        if a[:4] != b[:4]:
+            return [Violation(
+                NAME, f"operation #{index + 1} differs between the fault-free run and a replay under faults: "
+                      f"{a[0]} {a[2]!r} (under {a[3] or 'the handler'}) became {b[0]} {b[2]!r}",
+                op=b[2] or a[2],
+                detail=("control flow outside steps must depend only on the input and on step results",))]
+    if len(ref) != len(got) and reference.status == chaotic.status:
+        longer, name = (got, "chaotic") if len(got) > len(ref) else (ref, "fault-free")
+        extra = longer[min(len(ref), len(got))]
+        return [Violation(NAME, f"the {name} run issued an extra operation {extra[0]} {extra[2]!r} "
+                                f"(#{min(len(ref), len(got)) + 1})", op=extra[2])]
+    ref_starts, got_starts = _starts(reference), _starts(chaotic)
+    for op_id, fields in ref_starts.items():
+        other = got_starts.get(op_id)
+        if other is None or other == fields:
+            continue
+        changed = [k for k in fields if fields[k] != other.get(k)]
+        label = op_label(reference, op_id)
+        return [Violation(
+            NAME, f"operation {label!r} was started with different values under faults: "
+                  + ", ".join(f"{k} {fields[k]!r} -> {other.get(k)!r}" for k in changed),
+            op=label, detail=("a value computed outside a step differs between replays",))]
+    return out

@@ -1,0 +1,96 @@
+"""Exactly-once step semantics, as each step is configured (notes §3.7: X1, X3, M1, L1, L2).
+
+- a step whose SUCCEED (or FAIL) was committed never runs its body again in a later invocation;
+- at most one SUCCEED is ever accepted for a step;
+- ``AT_MOST_ONCE_PER_RETRY``: never two body runs for one attempt;
+- every committed attempt ran its body at least once (except attempts that the SDK marks
+  interrupted, ``StepInterruptedError``, which at-most-once consumes without running);
+- ``AT_LEAST_ONCE_PER_RETRY``: a repeated body run of one attempt is allowed only when an
+  abnormal invocation (crashed, timed out, failed, duplicated) explains it.
+
+Body runs come from the SDK's user-function hooks; commits from the accepted checkpoints.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+
+from chaosdurable.checks.base import Ledger, Violation, op_label, require_same_handler
+from chaosdurable.history.record import BodyRun, RunRecord
+
+NAME = "exactly_once"
+
+
+def _abnormal_invocations(run: RunRecord) -> set[int]:
+    out = set()
+    for inv in run.invocations:
+        if inv["dead"] or inv["outcome"] not in ("returned", None) or inv["copies"] > 1:
+            out.add(inv["index"])
+    return out
+
+
+def exactly_once(reference: RunRecord, chaotic: RunRecord, ledger: Ledger) -> list[Violation]:
+    """Violations of exactly-once-as-configured in the chaotic run (the reference is read for its handler)."""
+    require_same_handler(reference, chaotic)
+    out: list[Violation] = []
+    commits: dict[str, list[tuple[str, int, int, str | None]]] = defaultdict(list)
+    finished: Counter[str] = Counter()
+    for cp in chaotic.checkpoints:
+        if not cp.get("accepted"):
+            continue
+        for u in cp["updates"]:
+            if u.get("Type") != "STEP" or u.get("Action") not in ("RETRY", "SUCCEED", "FAIL"):
+                continue
+            finished[u["Id"]] += 1
+            etype = (u.get("Error") or {}).get("ErrorType")
+            commits[u["Id"]].append((u["Action"], finished[u["Id"]], cp["invocation"], etype))
+    runs: dict[str, list[BodyRun]] = defaultdict(list)
+    for body in chaotic.body_runs:
+        if body.where.op_type == "STEP" and body.where.op_id:
+            runs[body.where.op_id].append(body)
+    abnormal = _abnormal_invocations(chaotic)
+    for op_id, entries in commits.items():
+        label = op_label(chaotic, op_id)
+        successes = [e for e in entries if e[0] == "SUCCEED"]
+        if len(successes) > 1:
+            out.append(Violation(NAME, f"step {label!r} had {len(successes)} SUCCEED checkpoints accepted; "
+                                       "a step commits its result exactly once", op=label))
+        terminal = [e for e in entries if e[0] in ("SUCCEED", "FAIL")]
+        if terminal:
+            committed_in: int = terminal[0][2] or 0
+            for body in runs.get(op_id, []):
+                if body.where.invocation and body.where.invocation > committed_in and body.where.copy == 0:
+                    out.append(Violation(
+                        NAME, f"step {label!r} ran its body again in invocation {body.where.invocation} after "
+                              f"its {terminal[0][0]} was committed in invocation {committed_in}",
+                        op=label, invocation=body.where.invocation, source=body.where.source))
+                    break
+        for action, attempt, invocation, etype in entries:
+            if etype and "StepInterruptedError" in etype:
+                continue
+            if not any(b.where.attempt == attempt for b in runs.get(op_id, [])) and chaotic.body_runs:
+                out.append(Violation(
+                    NAME, f"attempt {attempt} of step {label!r} was committed ({action}) but its body never ran "
+                          "in that attempt", op=label, invocation=invocation))
+    for op_id, bodies in runs.items():
+        label = op_label(chaotic, op_id)
+        semantics = next((b.where.semantics for b in bodies if b.where.semantics), None)
+        for run_attempt, count in Counter(b.where.attempt for b in bodies).items():
+            if count < 2:
+                continue
+            same = [b for b in bodies if b.where.attempt == run_attempt]
+            where = ", ".join(f"invocation {b.where.invocation}" + (" (duplicate)" if b.where.copy else "")
+                              for b in same)
+            if semantics == "AT_MOST_ONCE_PER_RETRY":
+                out.append(Violation(
+                    NAME, f"AT_MOST_ONCE_PER_RETRY step {label!r} ran its body {count} times for attempt {run_attempt} "
+                          f"({where}); at most once per attempt is its contract",
+                    op=label, invocation=same[1].where.invocation, source=same[0].where.source))
+                continue
+            explained = [b for b in same if b.where.copy or b.where.invocation in abnormal]
+            if count - len(explained) > 1:
+                out.append(Violation(
+                    NAME, f"step {label!r} ran its body {count} times for attempt {run_attempt} ({where}) but only "
+                          f"{len(explained)} of those runs are explained by a failed, crashed or duplicated "
+                          "invocation", op=label, invocation=same[-1].where.invocation, source=same[0].where.source))
+    return out

@@ -1,0 +1,198 @@
+"""NEMESIS: turns a ``FaultSchedule`` into decisions at the engine's interception points.
+
+Contract: every fault fires at most once, at the first site that matches all of its
+coordinates; ``fired`` records where, in words; faults that never fire are reported as
+"not reached" by ``not_reached()``. Decisions depend only on stable coordinates, so the
+same schedule gives the same run.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+from chaosdurable.engine.interception import PROCEED, CheckpointSite, Intervention
+from chaosdurable.faults.schedule import (
+    CallbackFault,
+    CheckpointApiError,
+    ColdStart,
+    CrashAfterEffect,
+    CrashAtCheckpoint,
+    DuplicateInvocation,
+    Fault,
+    FaultSchedule,
+    InvocationTimeout,
+    LateTimer,
+    TransientFailure,
+)
+from chaosdurable.history.record import Where
+
+_API_ERRORS = {
+    "throttle": Intervention("reject", "TooManyRequestsException", 429, "Rate exceeded (injected)"),
+    "server_error": Intervention("reject", "ServiceException", 500, "Internal error (injected)"),
+    "stale_token": Intervention("reject", "InvalidParameterValueException", 400, "Invalid checkpoint token"),
+    "client_error": Intervention("reject", "ValidationException", 400, "Invalid request (injected 4xx)"),
+}
+
+
+@dataclass(frozen=True)
+class Firing:
+    """One fault that fired, and where."""
+
+    index: int
+    fault: Fault
+    where: str
+
+    def describe(self) -> str:
+        """In words."""
+        return f"{self.fault.describe()} -> fired {self.where}"
+
+
+def _op_matches(pattern: str | None, op_id: str | None, name: str | None, path: str | None) -> bool:
+    if pattern is None:
+        return True
+    for candidate in (op_id, name, path):
+        if candidate is not None and (candidate == pattern or fnmatch.fnmatchcase(candidate, pattern)):
+            return True
+    return bool(path and path.endswith("/" + pattern))
+
+
+class Nemesis:
+    """The engine's ``Interceptor`` for one schedule, plus the effect and callback decisions."""
+
+    def __init__(self, schedule: FaultSchedule, service: Any = None) -> None:
+        self.schedule = schedule
+        self.service = service
+        self.fired: list[Firing] = []
+        self._done: set[int] = set()
+        self._lock = threading.Lock()
+
+    # ---------------------------------------------------------------- helpers
+    def _take(self, index: int, where: str) -> bool:
+        with self._lock:
+            if index in self._done:
+                return False
+            self._done.add(index)
+            self.fired.append(Firing(index, self.schedule.faults[index], where))
+            return True
+
+    def _pending(self, kind: type[Fault]) -> list[tuple[int, Any]]:
+        return [(i, f) for i, f in enumerate(self.schedule.faults) if isinstance(f, kind) and i not in self._done]
+
+    def not_reached(self) -> list[Fault]:
+        """Faults whose coordinates never occurred in the run."""
+        return [f for i, f in enumerate(self.schedule.faults) if i not in self._done]
+
+    @staticmethod
+    def _site_match(fault: Any, site: CheckpointSite) -> str | None:
+        if fault.invocation is not None and fault.invocation != site.invocation:
+            return None
+        if site.copy != 0:
+            return None
+        for k, update in enumerate(site.updates):
+            if fault.action is not None and update.action.value != fault.action:
+                continue
+            if not _op_matches(fault.op, update.operation_id, site.names[k], site.paths[k]):
+                continue
+            if fault.attempt is not None and site.attempts[k] != fault.attempt:
+                continue
+            label = site.paths[k] or site.names[k] or update.operation_id
+            return f"in invocation {site.invocation} at {update.action.value} of {label!r}"
+        if not site.updates and fault.op is None and fault.action is None and fault.attempt is None:
+            return f"in invocation {site.invocation} at an empty (refresh) checkpoint"
+        return None
+
+    # ------------------------------------------------------- engine interceptor
+    def before_checkpoint(self, site: CheckpointSite) -> Intervention:
+        """Crash before persisting, an API error, or an invocation timeout."""
+        for i, fault in self._pending(CrashAtCheckpoint):
+            if fault.phase == "before_persist" and (where := self._site_match(fault, site)) and self._take(i, where):
+                return Intervention("crash")
+        for i, fault in self._pending(CheckpointApiError):
+            if fault.error != "no_token" and (where := self._site_match(fault, site)) and self._take(i, where):
+                return _API_ERRORS[fault.error]
+        for i, fault in self._pending(InvocationTimeout):
+            if (where := self._site_match(fault, site)) and self._take(i, where):
+                return Intervention("timeout")
+        return PROCEED
+
+    def after_checkpoint(self, site: CheckpointSite) -> Intervention:
+        """The lost response (crash after persisting), or a response without a token."""
+        for i, fault in self._pending(CrashAtCheckpoint):
+            if fault.phase == "after_persist" and (where := self._site_match(fault, site)) and self._take(i, where):
+                return Intervention("crash")
+        for i, fault in self._pending(CheckpointApiError):
+            if fault.error == "no_token" and (where := self._site_match(fault, site)) and self._take(i, where):
+                return Intervention("no_token")
+        return PROCEED
+
+    def invocation_copies(self, arn: str, invocation: int) -> tuple[int, bool]:
+        """Deliver invocation ``invocation`` twice if a DuplicateInvocation targets it."""
+        for i, fault in self._pending(DuplicateInvocation):
+            if fault.invocation == invocation and self._take(i, f"for invocation {invocation}"):
+                return (2, fault.concurrent)
+        return (1, False)
+
+    def cold_start(self, arn: str, invocation: int) -> bool:
+        """Reset module state before this invocation?"""
+        for i, fault in self._pending(ColdStart):
+            if fault.invocation == invocation and self._take(i, f"before invocation {invocation}"):
+                return True
+        return False
+
+    def timer_delay_ms(self, arn: str, kind: str, op_name: str | None, op_path: str | None) -> int:
+        """Extra delay for a wait or a retry timer."""
+        for i, fault in self._pending(LateTimer):
+            if _op_matches(fault.op, None, op_name, op_path) and self._take(i, f"on the {kind} timer of {op_path!r}"):
+                return round(fault.seconds * 1000)
+        return 0
+
+    # --------------------------------------------------------------- effects
+    def on_effect(self, name: str, where: Where) -> str:
+        """"fail" (a flaky dependency), "crash" (right after the effect) or "proceed"."""
+        if where.copy != 0:
+            return "proceed"
+        for kind, verdict in ((TransientFailure, "fail"), (CrashAfterEffect, "crash")):
+            for i, fault in self._pending(kind):
+                if not fnmatch.fnmatchcase(name, fault.effect or "*"):
+                    continue
+                if not _op_matches(fault.op, where.op_id, where.op_name, None):
+                    continue
+                if fault.attempt is not None and where.attempt != fault.attempt:
+                    continue
+                if fault.invocation is not None and where.invocation != fault.invocation:
+                    continue
+                if self._take(i, f"at effect {name!r} ({where.label()})"):
+                    if verdict == "crash":
+                        self._kill(where)
+                    return verdict
+        return "proceed"
+
+    def _kill(self, where: Where) -> None:
+        if self.service is None or where.arn is None or where.invocation is None:
+            return
+        ex = self.service.executions.get(where.arn)
+        if ex is not None and 0 < where.invocation <= len(ex.invocations):
+            self.service.kill(ex, ex.invocations[where.invocation - 1], "crashed")
+
+    def is_crashed(self, where: Where) -> bool:
+        """True when ``where`` belongs to an invocation the nemesis crashed (its code must stop)."""
+        if self.service is None or where.arn is None or where.invocation is None:
+            return False
+        ex = self.service.executions.get(where.arn)
+        if ex is None or not 0 < where.invocation <= len(ex.invocations):
+            return False
+        inv = ex.invocations[where.invocation - 1]
+        return inv.dead == "crashed" and (where.copy == 0 or inv.concurrent)
+
+    # ------------------------------------------------------------- callbacks
+    def callback_fault(self, callback_name: str | None) -> CallbackFault | None:
+        """The callback fault (if any) for the next callback with this name; marks it fired."""
+        for i, fault in self._pending(CallbackFault):
+            named = _op_matches(fault.op, None, callback_name, None) or bool(
+                fault.op and callback_name and callback_name.startswith(fault.op + " "))
+            if named and self._take(i, f"on callback {callback_name!r}"):
+                return fault
+        return None

@@ -1,0 +1,165 @@
+"""The effect ledger: every side effect a run makes, where it happened, and what the nemesis did.
+
+Two ways in:
+
+- explicitly, ``chaosdurable.effect("charge", key=order_id)`` inside handler code. Outside
+  a chaosdurable run it does nothing, so it is safe to leave in production code;
+- automatically, for every AWS call made through boto3/botocore: a hook on botocore's
+  ``BaseClient._make_api_call`` records ``aws:<service>.<Operation>`` with a key drawn from
+  the request (table + item key, bucket + object key, queue + body, topic + message...).
+
+An effect is also a fault point: the nemesis may make it fail (a flaky dependency) or
+crash the invocation right after it happened. After an injected crash, nothing more of
+that invocation may happen: its effects raise ``InvocationKilled``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from chaosdurable.history.probes import where_now
+from chaosdurable.history.record import BodyRun, Effect, TripwireHit, Where
+
+_READ_PREFIXES = ("Get", "List", "Describe", "Scan", "Query", "Head", "BatchGet", "Select", "Receive")
+
+
+class InvocationKilled(BaseException):
+    """Raised into user code of an invocation the nemesis crashed. A BaseException, so the
+    SDK's step machinery does not treat it as a step failure: the "process" is gone."""
+
+
+class TransientDependencyError(Exception):
+    """An injected failure of an explicit effect (a flaky dependency)."""
+
+
+class Recorder:
+    """Collects body runs, effects and tripwire hits for one run. At most one is active."""
+
+    def __init__(self, decide: Callable[[str, Where], str] | None = None,
+                 is_crashed: Callable[[Where], bool] | None = None) -> None:
+        self.body_runs: list[BodyRun] = []
+        self.effects: list[Effect] = []
+        self.tripwire: list[TripwireHit] = []
+        self.fault_notes: list[str] = []
+        self._decide = decide or (lambda name, where: "proceed")
+        self._is_crashed = is_crashed or (lambda where: False)
+        self._lock = threading.Lock()
+        self._seq = 0
+        self.paused = 0
+
+    def _next(self) -> int:
+        self._seq += 1
+        return self._seq
+
+    def body(self, event: str, data: Any) -> None:
+        """Plugin sink: a user function body started (or ended)."""
+        if event == "start":
+            where: Where = data
+            if self._is_crashed(where):
+                raise InvocationKilled(f"invocation {where.invocation} was crashed by the nemesis")
+            with self._lock:
+                self.body_runs.append(BodyRun(self._next(), where))
+
+    def effect(self, name: str, key: str | None, kind: str, where: Where, mutating: bool,
+               detail: dict[str, Any]) -> str:
+        """Record one effect and return the nemesis' decision for it ("proceed"/"fail"/"crash")."""
+        if self._is_crashed(where):
+            raise InvocationKilled(f"invocation {where.invocation} was crashed by the nemesis")
+        decision = self._decide(name, where) if mutating or kind == "explicit" else "proceed"
+        if decision == "fail":
+            return decision
+        with self._lock:
+            self.effects.append(Effect(self._next(), name, key, kind, where, mutating, dict(detail)))
+        return decision
+
+    def trip(self, call: str, where: Where) -> None:
+        """Record a nondeterministic read outside steps."""
+        with self._lock:
+            self.tripwire.append(TripwireHit(call, where))
+
+
+ACTIVE: Recorder | None = None
+
+
+def activate(recorder: Recorder | None) -> None:
+    """Make ``recorder`` the one that ``effect()`` and the boto3 hook report to (None: off)."""
+    global ACTIVE
+    ACTIVE = recorder
+    if recorder is not None:
+        install_botocore_hook()
+
+
+def effect(name: str, key: Any = None, **detail: Any) -> None:
+    """Record a side effect named ``name`` (with an idempotency ``key``) at this point of the handler.
+
+    Contract: call it right after (or as) the effect happens. Outside a chaosdurable run it
+    does nothing. Inside one it may raise ``TransientDependencyError`` (an injected failure;
+    the effect did not happen) or end the invocation (an injected crash right after it).
+    """
+    recorder = ACTIVE
+    if recorder is None or recorder.paused:
+        return
+    where = where_now()
+    decision = recorder.effect(name, None if key is None else str(key), "explicit", where, True, detail)
+    if decision == "fail":
+        raise TransientDependencyError(f"injected failure of {name!r} ({where.label()})")
+    if decision == "crash":
+        raise InvocationKilled(f"injected crash right after {name!r}")
+
+
+# ----------------------------------------------------------------------------- boto3
+_hook_lock = threading.Lock()
+_hook_installed = False
+
+
+def _key_of(params: dict[str, Any]) -> str:
+    """A stable idempotency key for an AWS request: the identifying parameters, hashed."""
+    identifying = ("TableName", "Key", "Item", "Bucket", "QueueUrl", "TopicArn", "Source", "Destination", "Message",
+                   "MessageBody", "FunctionName")
+    parts: dict[str, Any] = {k: params[k] for k in identifying if k in params}
+    if not parts:
+        parts = params
+    text = json.dumps(parts, sort_keys=True, default=str)
+    return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
+
+
+def install_botocore_hook() -> None:
+    """Wrap ``botocore.client.BaseClient._make_api_call`` once per process (inactive without a recorder)."""
+    global _hook_installed
+    with _hook_lock:
+        if _hook_installed:
+            return
+        try:
+            from botocore.client import BaseClient
+            from botocore.exceptions import ClientError
+        except ImportError:  # botocore not installed: nothing to hook
+            _hook_installed = True
+            return
+        original = BaseClient._make_api_call
+
+        def _make_api_call(self: Any, operation_name: str, api_params: dict[str, Any]) -> Any:
+            recorder = ACTIVE
+            if recorder is None or recorder.paused:
+                return original(self, operation_name, api_params)
+            service = self.meta.service_model.service_name
+            name = f"aws:{service}.{operation_name}"
+            mutating = not operation_name.startswith(_READ_PREFIXES)
+            where = where_now()
+            decision = recorder.effect(name, _key_of(api_params), "aws", where, mutating,
+                                       {"service": service, "operation": operation_name})
+            if decision == "fail":
+                raise ClientError({"Error": {"Code": "ServiceUnavailable",
+                                             "Message": f"injected transient failure of {name}"},
+                                   "ResponseMetadata": {"HTTPStatusCode": 503}}, operation_name)
+            response = original(self, operation_name, api_params)
+            if decision == "crash":
+                raise InvocationKilled(f"injected crash right after {name}")
+            return response
+
+        _make_api_call.__wrapped__ = original  # type: ignore[attr-defined]
+        BaseClient._make_api_call = _make_api_call
+        _hook_installed = True

@@ -1,0 +1,162 @@
+"""Attribution: which execution, invocation, operation and attempt is running this code?
+
+How it works, without patching the SDK: the SDK runs every user function (step body,
+child-context function, map item, wait_for_condition check, callback submitter) through
+``ExecutionState.wrap_user_function``'s ``wrapper``, whose frame holds the operation
+identifier, the attempt and the ``ExecutionState`` (which holds our service client, and so
+the invocation). ``where_now`` walks the current thread's frames to find the innermost such
+wrapper. If the SDK's layout changes, attribution degrades to "unknown" (never crashes):
+``SDK_LAYOUT_OK`` says whether it was found to work.
+
+Body executions are recorded by an instrumentation plugin (the SDK's own public hook API:
+``on_user_function_start``/``end``) added to the handler's plugin list for the run.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import sysconfig
+import threading
+from collections.abc import Callable
+from types import FrameType
+from typing import Any
+
+from aws_durable_execution_sdk_python.plugin import DurableInstrumentationPlugin
+
+from chaosdurable.history.record import Where
+
+_STATE_FILE = os.path.join("aws_durable_execution_sdk_python", "state.py")
+_EXEC_FILE = os.path.join("aws_durable_execution_sdk_python", "execution.py")
+_STEP_FILE = os.path.join("aws_durable_execution_sdk_python", "operation", "step.py")
+_PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+_NOT_USER = tuple(
+    p for p in {
+        _PACKAGE_DIR,
+        sysconfig.get_paths().get("stdlib", "\0"),
+        sysconfig.get_paths().get("platstdlib", "\0"),
+        sysconfig.get_paths().get("purelib", "\0"),
+        sysconfig.get_paths().get("platlib", "\0"),
+    } if p
+)
+SDK_LAYOUT_OK = True
+
+
+def is_user_file(filename: str) -> bool:
+    """True for the user's own source files (not the SDK, chaosdurable, the stdlib or site-packages)."""
+    if not filename or filename.startswith("<"):
+        return False
+    path = os.path.abspath(filename)
+    return not path.startswith(_NOT_USER) and "site-packages" not in path
+
+
+def _short(filename: str) -> str:
+    try:
+        return os.path.relpath(filename)
+    except ValueError:  # pragma: no cover - other drive on Windows
+        return filename
+
+
+def where_now(frame: FrameType | None = None) -> Where:
+    """Attribute the calling code; fields stay None where they cannot be found."""
+    frame = frame or sys._getframe(1)
+    source: str | None = None
+    ident: Any = None
+    attempt: int | None = None
+    client: Any = None
+    semantics: str | None = None
+    while frame is not None:
+        filename = frame.f_code.co_filename
+        if source is None and is_user_file(filename):
+            source = f"{_short(filename)}:{frame.f_lineno}"
+        if filename.endswith(_STATE_FILE) and frame.f_code.co_name == "wrapper":
+            local = frame.f_locals
+            if ident is None and local.get("operation_identifier") is not None:
+                ident = local["operation_identifier"]
+                attempt = local.get("attempt")
+            state = local.get("self")
+            if client is None and state is not None:
+                client = getattr(state, "_service_client", None)
+        elif semantics is None and ident is not None and filename.endswith(_STEP_FILE):
+            config = getattr(frame.f_locals.get("self"), "config", None)
+            semantics = getattr(getattr(config, "step_semantics", None), "value", None)
+        elif client is None and filename.endswith(_EXEC_FILE):
+            inp = frame.f_locals.get("invocation_input") or frame.f_locals.get("event")
+            client = getattr(inp, "service_client", None)
+        if ident is not None and client is not None and source is not None and (
+                semantics is not None or getattr(getattr(ident, "operation_type", None), "value", None) != "STEP"):
+            break
+        frame = frame.f_back
+    arn = invocation = None
+    copy = 0
+    info = getattr(client, "invocation", None)
+    if isinstance(info, tuple) and len(info) == 3:
+        arn, invocation, copy = info
+    op_type = getattr(getattr(ident, "operation_type", None), "value", None)
+    return Where(
+        arn=arn,
+        invocation=invocation,
+        copy=copy,
+        op_id=getattr(ident, "operation_id", None),
+        op_name=getattr(ident, "name", None),
+        op_type=op_type,
+        sub_type=getattr(ident, "sub_type", None),
+        attempt=attempt,
+        in_step=op_type == "STEP",
+        source=source,
+        semantics=semantics if op_type == "STEP" else None,
+    )
+
+
+class _BodyProbe(DurableInstrumentationPlugin):
+    def __init__(self, sink: Callable[[str, Any], None]) -> None:
+        self._sink = sink
+
+    def on_user_function_start(self, info: Any) -> None:
+        if not getattr(info, "is_replay_children", False):
+            self._sink("start", where_now(sys._getframe(1)))
+
+    def on_user_function_end(self, info: Any) -> None:
+        if not getattr(info, "is_replay_children", False):
+            outcome = getattr(getattr(info, "outcome", None), "value", None)
+            self._sink("end", (where_now(sys._getframe(1)), outcome))
+
+
+class BodyProbeFactory:
+    """The plugin factory added to a handler for the length of a run."""
+
+    def __init__(self, sink: Callable[[str, Any], None]) -> None:
+        self._sink = sink
+
+    def create_plugin(self, info: Any, /) -> DurableInstrumentationPlugin:
+        """One probe per invocation."""
+        return _BodyProbe(self._sink)
+
+
+_inject_lock = threading.Lock()
+
+
+def inject_body_probe(handler: Callable[..., Any], factory: BodyProbeFactory) -> Callable[[], None]:
+    """Add ``factory`` to the handler's plugin list; returns the function that removes it again.
+
+    Guarded: if the ``@durable_execution`` wrapper no longer keeps its plugin list in a
+    closure cell named ``configured_plugins``, nothing is changed and body executions are
+    simply not recorded.
+    """
+    code = getattr(handler, "__code__", None)
+    closure = getattr(handler, "__closure__", None)
+    if code is None or closure is None or "configured_plugins" not in code.co_freevars:
+        return lambda: None
+    cell = closure[code.co_freevars.index("configured_plugins")]
+    plugins = cell.cell_contents
+    if not isinstance(plugins, list):
+        return lambda: None
+    with _inject_lock:
+        plugins.append(factory)
+
+    def remove() -> None:
+        with _inject_lock:
+            if factory in plugins:
+                plugins.remove(factory)
+
+    return remove

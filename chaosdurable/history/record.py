@@ -1,0 +1,91 @@
+"""The plain data of one run. Checkers read these; nothing here drives an execution."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Where:
+    """Where user code was when something happened.
+
+    ``op_type``/``op_name``/``op_id`` describe the innermost user function running (a STEP
+    body, a child-context function, a map item...), or are None at the handler's top level.
+    ``in_step`` is True inside a step body (or a wait_for_condition check), where effects
+    are checkpointed; ``source`` is the user's file:line.
+    """
+
+    arn: str | None = None
+    invocation: int | None = None
+    copy: int = 0
+    op_id: str | None = None
+    op_name: str | None = None
+    op_type: str | None = None
+    sub_type: str | None = None
+    attempt: int | None = None
+    in_step: bool = False
+    source: str | None = None
+    semantics: str | None = None
+
+    def label(self) -> str:
+        """Short readable location."""
+        scope = f"step {self.op_name!r} attempt {self.attempt}" if self.in_step else (
+            f"{(self.sub_type or self.op_type or '').lower()} {self.op_name!r} (outside any step)"
+            if self.op_type else "handler code outside any step")
+        inv = f"invocation {self.invocation}" + (" (duplicate)" if self.copy else "")
+        return f"{scope}, {inv}" + (f", at {self.source}" if self.source else "")
+
+
+@dataclass(frozen=True)
+class BodyRun:
+    """One execution of a user function body (step body, check function, child function...)."""
+
+    seq: int
+    where: Where
+    outcome: str | None = None
+
+
+@dataclass(frozen=True)
+class Effect:
+    """One side effect. ``source`` is "explicit" (``chaosdurable.effect``) or "aws" (boto3)."""
+
+    seq: int
+    name: str
+    key: str | None
+    kind: str
+    where: Where
+    mutating: bool = True
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TripwireHit:
+    """A read of the clock, randomness or the environment in code outside any step."""
+
+    call: str
+    where: Where
+
+
+@dataclass
+class RunRecord:
+    """Everything one run produced: the execution, the protocol, the effects, the world."""
+
+    label: str
+    status: str
+    result: Any
+    result_payload: str | None
+    error: dict[str, Any] | None
+    history: list[dict[str, Any]]
+    operations: list[dict[str, Any]]
+    invocations: list[dict[str, Any]] = field(default_factory=list)
+    checkpoints: list[dict[str, Any]] = field(default_factory=list)
+    body_runs: list[BodyRun] = field(default_factory=list)
+    effects: list[Effect] = field(default_factory=list)
+    tripwire: list[TripwireHit] = field(default_factory=list)
+    callbacks: list[dict[str, Any]] = field(default_factory=list)
+    world: dict[str, Any] | None = None
+    stuck: str | None = None
+    diagnostics: list[str] = field(default_factory=list)
+    handler: str = ""
+    virtual_ms: int = 0

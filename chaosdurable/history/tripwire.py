@@ -1,0 +1,98 @@
+"""The determinism tripwire: clock, randomness and environment reads in code outside steps.
+
+Code outside a step runs again on every replay, so a value it reads from the clock,
+``random``, ``uuid4``, ``os.urandom`` or the environment can differ between replays and
+steer the workflow down another path. While active, a profile hook (``sys.setprofile`` and
+``threading.setprofile``) watches calls to those functions; a call whose *caller* is user
+code and is not inside a step body is recorded with its source line, whether or not a
+fault fired. The hook costs time, so it is on only during checked runs.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+import random
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from types import FrameType
+from typing import Any
+
+from chaosdurable.history.probes import is_user_file, where_now
+
+_C_FUNCS: dict[int, str] = {
+    id(time.time): "time.time()",
+    id(time.time_ns): "time.time_ns()",
+    id(os.urandom): "os.urandom()",
+}
+_C_METHODS = {("now", datetime.datetime): "datetime.now()", ("utcnow", datetime.datetime): "datetime.utcnow()",
+              ("today", datetime.date): "date.today()", ("today", datetime.datetime): "datetime.today()"}
+_RANDOM_NAMES = {"random", "getrandbits", "randbytes"}
+_PY_CODES: dict[Any, str] = {
+    uuid.uuid4.__code__: "uuid.uuid4()",
+    uuid.uuid1.__code__: "uuid.uuid1()",
+    os.getenv.__code__: "os.getenv()",
+    type(os.environ).__getitem__.__code__: "os.environ[...]",
+    random.Random.randint.__code__: "random.randint()",
+    random.Random.choice.__code__: "random.choice()",
+    random.Random.shuffle.__code__: "random.shuffle()",
+    random.Random.uniform.__code__: "random.uniform()",
+    random.Random.randrange.__code__: "random.randrange()",
+    random.Random.sample.__code__: "random.sample()",
+}
+if hasattr(type(os.environ), "get"):
+    _PY_CODES[type(os.environ).get.__code__] = "os.environ.get()"
+
+
+def _c_call_name(fn: Any) -> str | None:
+    name = _C_FUNCS.get(id(fn))
+    if name:
+        return name
+    owner = getattr(fn, "__self__", None)
+    fname = getattr(fn, "__name__", "")
+    if isinstance(owner, type) and (fname, owner) in _C_METHODS:
+        return _C_METHODS[(fname, owner)]
+    if isinstance(owner, random.Random) and fname in _RANDOM_NAMES:
+        return f"random.{fname}()"
+    return None
+
+
+class Tripwire:
+    """Install with ``on()``, remove with ``off()``; hits go to ``sink(call, where)``."""
+
+    def __init__(self, sink: Callable[[str, Any], None]) -> None:
+        self._sink = sink
+        self._seen: set[tuple[str, str | None, int | None]] = set()
+
+    def _profile(self, frame: FrameType, event: str, arg: Any) -> None:
+        if event == "c_call":
+            name = _c_call_name(arg)
+            caller = frame
+        elif event == "call":
+            name = _PY_CODES.get(frame.f_code)
+            caller = frame.f_back  # type: ignore[assignment]
+        else:
+            return
+        if name is None or caller is None or not is_user_file(caller.f_code.co_filename):
+            return
+        where = where_now(caller)
+        if where.in_step or where.arn is None:
+            return
+        key = (name, where.source, where.invocation)
+        if key in self._seen:
+            return
+        self._seen.add(key)
+        self._sink(name, where)
+
+    def on(self) -> None:
+        """Start watching this thread and every thread started from now on."""
+        threading.setprofile(self._profile)
+        sys.setprofile(self._profile)
+
+    def off(self) -> None:
+        """Stop watching."""
+        sys.setprofile(None)
+        threading.setprofile(None)

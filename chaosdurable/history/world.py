@@ -1,0 +1,126 @@
+"""The external world under moto: reset it, provision it, snapshot it, and diff two snapshots.
+
+A snapshot holds, as sorted plain data: every DynamoDB item of every table, every S3
+object (key -> content digest), every message sitting in every SQS queue, every message
+published to every SNS topic, and every email SES sent. Reading the snapshot goes through
+moto's backends or read-only API calls and is never recorded as an effect.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections import Counter
+from collections.abc import Callable
+from typing import Any
+
+from chaosdurable.history import ledger
+
+REGION = "us-east-1"
+
+
+class World:
+    """A moto-mocked AWS account for one check. Use as a context manager."""
+
+    def __init__(self, setup: Callable[[], None] | None = None, region: str = REGION) -> None:
+        self.setup = setup
+        self.region = region
+        self._mock: Any = None
+        self._env: dict[str, str | None] = {}
+
+    def __enter__(self) -> World:
+        from moto import mock_aws
+
+        for key, value in (("AWS_ACCESS_KEY_ID", "testing"), ("AWS_SECRET_ACCESS_KEY", "testing"),
+                           ("AWS_DEFAULT_REGION", self.region)):
+            self._env[key] = os.environ.get(key)
+            os.environ.setdefault(key, value)
+        self._mock = mock_aws()
+        self._mock.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._mock is not None:
+            self._mock.stop()
+        for key, value in self._env.items():
+            if value is None:
+                os.environ.pop(key, None)
+
+    def reset(self) -> None:
+        """Empty every mocked service, then provision it again with ``setup``."""
+        self._mock.stop()
+        self._mock.start()
+        if self.setup is not None:
+            recorder = ledger.ACTIVE
+            if recorder is not None:
+                recorder.paused += 1
+            try:
+                self.setup()
+            finally:
+                if recorder is not None:
+                    recorder.paused -= 1
+
+    def snapshot(self) -> dict[str, list[str]]:
+        """The state of the world as {"dynamodb:<table>": [item JSON...], ...}, each list sorted."""
+        recorder = ledger.ACTIVE
+        if recorder is not None:
+            recorder.paused += 1
+        try:
+            return self._snapshot()
+        finally:
+            if recorder is not None:
+                recorder.paused -= 1
+
+    def _snapshot(self) -> dict[str, list[str]]:
+        import boto3
+        from moto.core import DEFAULT_ACCOUNT_ID as account
+
+        out: dict[str, list[str]] = {}
+        ddb = boto3.client("dynamodb", region_name=self.region)
+        for table in ddb.list_tables().get("TableNames", []):
+            items: list[str] = []
+            for page in ddb.get_paginator("scan").paginate(TableName=table):
+                items += [json.dumps(i, sort_keys=True) for i in page.get("Items", [])]
+            out[f"dynamodb:{table}"] = sorted(items)
+        s3 = boto3.client("s3", region_name=self.region)
+        for bucket in s3.list_buckets().get("Buckets", []):
+            name = bucket["Name"]
+            objects = []
+            for page in s3.get_paginator("list_objects_v2").paginate(Bucket=name):
+                for obj in page.get("Contents", []):
+                    body = s3.get_object(Bucket=name, Key=obj["Key"])["Body"].read()
+                    text = body.decode(errors="replace") if len(body) <= 256 else (
+                        "sha256:" + hashlib.sha256(body).hexdigest())
+                    objects.append(f"{obj['Key']} = {text}")
+            out[f"s3:{name}"] = sorted(objects)
+        from moto.ses.models import ses_backends
+        from moto.sns.models import sns_backends
+        from moto.sqs.models import sqs_backends
+
+        for qname, queue in sqs_backends[account][self.region].queues.items():
+            out[f"sqs:{qname}"] = sorted(m.body for m in queue._messages)
+        for topic in sns_backends[account][self.region].topics.values():
+            out[f"sns:{topic.name}"] = sorted(str(n[1]) for n in topic.sent_notifications)
+        ses = ses_backends[account]
+        region = self.region if self.region in ses else next(iter(ses.keys()), None)
+        if region is not None:
+            mails = [json.dumps({"from": m.source, "to": m.destinations, "subject": getattr(m, "subject", None),
+                                 "body": getattr(m, "body", None)}, sort_keys=True, default=str)
+                     for m in ses[region].sent_messages]
+            if mails:
+                out["ses:sent"] = sorted(mails)
+        return {k: v for k, v in out.items() if v or not k.startswith(("sqs:", "sns:"))}
+
+
+def diff_worlds(reference: dict[str, list[str]], chaotic: dict[str, list[str]]) -> list[str]:
+    """Item-by-item differences, as readable lines ("+" only after the chaotic run, "-" missing)."""
+    lines: list[str] = []
+    for place in sorted(set(reference) | set(chaotic)):
+        ref = Counter(reference.get(place, []))
+        got = Counter(chaotic.get(place, []))
+        for item, n in sorted((got - ref).items()):
+            lines.append(f"{place}: + {item}" + (f"  (x{n})" if n > 1 else ""))
+        for item, n in sorted((ref - got).items()):
+            lines.append(f"{place}: - {item}" + (f"  (x{n})" if n > 1 else ""))
+    return lines

@@ -1,0 +1,232 @@
+"""One run: a handler, an input and a fault schedule, through the engine, into a ``RunRecord``.
+
+Data flows one way: the workload (handler, input, callback answers) and the nemesis
+(schedule) go into the backend (``DurableRunner``); what happens is recorded (history,
+checkpoints, body runs, effects, tripwire hits, the moto world) and returned. Nothing here
+judges the run: that is the checkers' job.
+
+The outside world answers callbacks: by default every callback gets a success with a
+JSON ``null`` one virtual second after it is created (with heartbeats in between when it
+has a heartbeat timeout). ``callbacks={"approval": Answer(result={"ok": True}, delay=60)}``
+changes that per callback name; a callback fault changes it once.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from chaosdurable.engine.errors import ChaosDurableError, ExecutionStuckError, UnknownCallbackError
+from chaosdurable.engine.invoker import is_durable_handler
+from chaosdurable.engine.knobs import Knobs
+from chaosdurable.engine.runner import DurableRunner, Mode, PendingCallback
+from chaosdurable.faults.nemesis import Nemesis
+from chaosdurable.faults.schedule import CallbackFault, FaultSchedule
+from chaosdurable.history import ledger
+from chaosdurable.history.probes import BodyProbeFactory, inject_body_probe
+from chaosdurable.history.record import RunRecord
+from chaosdurable.history.tripwire import Tripwire
+from chaosdurable.history.world import World
+
+MAX_ROUNDS = 2000
+
+
+@dataclass(frozen=True)
+class Answer:
+    """How the outside world answers one callback: a success ``result`` (any JSON value),
+    or a ``failure`` (an ErrorObject dict), ``delay`` virtual seconds after it was created."""
+
+    result: Any = None
+    failure: dict[str, Any] | None = None
+    delay: float = 1.0
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything about a run except the schedule."""
+
+    mode: Mode = "inprocess"
+    seed: int = 0
+    knobs: Knobs | None = None
+    targets: Mapping[str, Callable[..., Any]] | None = None
+    callbacks: Mapping[str, Any] | None = None
+    tripwire: bool = True
+    max_invocations: int = 200
+    hang_timeout: float = 30.0
+    execution_timeout: int = 31_622_400
+
+
+def _answer_for(name: str | None, callbacks: Mapping[str, Any] | None) -> Answer:
+    for key, value in (callbacks or {}).items():
+        if key == "*" or key == name or (name and name.startswith(key + " ")):
+            return value if isinstance(value, Answer) else Answer(result=value)
+    return Answer()
+
+
+def execute(handler: Callable[..., Any], payload: str, schedule: FaultSchedule, config: RunConfig,
+            world: World | None = None, label: str = "run") -> tuple[RunRecord, Nemesis]:
+    """Run ``handler`` on ``payload`` (JSON text) under ``schedule``; return the record and the nemesis."""
+    runner = DurableRunner(handler, mode=config.mode, seed=config.seed, knobs=config.knobs,
+                           max_invocations=config.max_invocations, hang_timeout=config.hang_timeout,
+                           execution_timeout=config.execution_timeout)
+    for name, target in (config.targets or {}).items():
+        if is_durable_handler(target):
+            runner.register_durable_function(name, target)
+        else:
+            runner.register_function(name, target)
+    nemesis = Nemesis(schedule, runner.service)
+    runner.service.interceptor = nemesis
+    recorder = ledger.Recorder(decide=nemesis.on_effect, is_crashed=nemesis.is_crashed)
+    events: list[tuple[str, dict[str, Any]]] = []
+    runner.service.observers.append(lambda what, data: events.append((what, data)))
+    probe = BodyProbeFactory(recorder.body)
+    removers = [inject_body_probe(h, probe) for h in [handler, *(config.targets or {}).values()]
+                if is_durable_handler(h)]
+    tripwire = Tripwire(recorder.trip) if config.tripwire and config.mode == "inprocess" else None
+    callbacks_log: list[dict[str, Any]] = []
+    stuck: str | None = None
+    if world is not None:
+        world.reset()
+    sdk_logger = logging.getLogger("aws_durable_execution_sdk_python")
+    sdk_level = sdk_logger.level
+    if len(schedule):
+        sdk_logger.setLevel(logging.CRITICAL)  # injected faults make the SDK log tracebacks by design
+    ledger.activate(recorder)
+    if tripwire is not None:
+        tripwire.on()
+    try:
+        arn = runner.start(payload=payload)
+        stuck = _drive(runner, arn, nemesis, config, callbacks_log)
+    except ExecutionStuckError as exc:
+        stuck = str(exc)
+        arn = runner._last_arn or ""
+    except ChaosDurableError as exc:
+        stuck = f"engine error: {exc}"
+        arn = runner._last_arn or ""
+    finally:
+        if tripwire is not None:
+            tripwire.off()
+        for remove in removers:
+            remove()
+        sdk_logger.setLevel(sdk_level)
+    try:
+        snapshot = world.snapshot() if world is not None else None
+    finally:
+        ledger.activate(None)
+    return _record(runner, arn, label, handler, recorder, events, callbacks_log, snapshot, stuck), nemesis
+
+
+def _drive(runner: DurableRunner, arn: str, nemesis: Nemesis, config: RunConfig,
+           log: list[dict[str, Any]]) -> str | None:
+    """Answer callbacks and move time until the execution ends. Returns why it got stuck, if it did."""
+    answered: set[str] = set()
+    late: list[tuple[str, Answer]] = []
+    ex = runner.service.get(arn)
+    for _ in range(MAX_ROUNDS):
+        runner.run_until_idle()
+        if ex.done:
+            break
+        pending = [cb for cb in runner.pending_callbacks(arn) if cb.callback_id not in answered]
+        if pending:
+            cb = pending[0]
+            answered.add(cb.callback_id)
+            _answer(runner, cb, _answer_for(cb.name, config.callbacks), nemesis.callback_fault(cb.name), log, late)
+            continue
+        if not runner.advance_to_next_timer():
+            return runner.describe_stuck(arn)
+    else:
+        return f"the execution did not finish within {MAX_ROUNDS} rounds of callbacks and timers"
+    for callback_id, answer in late:
+        _send(runner, callback_id, answer, log, note="after the execution ended")
+    return None
+
+
+def _answer(runner: DurableRunner, cb: PendingCallback, answer: Answer, fault: CallbackFault | None,
+            log: list[dict[str, Any]], late: list[tuple[str, Answer]]) -> None:
+    op = runner.service.get(cb.execution_arn).ops[cb.operation_id]
+    delay, heartbeats, sends = answer.delay, True, 1
+    if fault is not None:
+        if fault.behaviour == "delay":
+            delay += fault.seconds
+        elif fault.behaviour == "duplicate":
+            sends = 2
+        elif fault.behaviour == "after_timeout":
+            delay = (op.callback_timeout_s + 1) if op.callback_timeout_s else delay + fault.seconds
+        elif fault.behaviour == "failure":
+            answer = Answer(failure={"ErrorType": "CallbackFailure", "ErrorMessage": "injected failure"},
+                            delay=delay)
+        elif fault.behaviour == "miss_heartbeats":
+            heartbeats = False
+            if op.heartbeat_timeout_s:
+                delay = max(delay, op.heartbeat_timeout_s + 1)
+        elif fault.behaviour == "after_end":
+            late.append((cb.callback_id, answer))
+    remaining = delay
+    step = op.heartbeat_timeout_s / 2 if (heartbeats and op.heartbeat_timeout_s) else remaining
+    while remaining > 0:
+        chunk = min(step, remaining)
+        runner.advance(chunk)
+        remaining -= chunk
+        if remaining > 0 and op.status == "STARTED":
+            try:
+                runner.send_callback_heartbeat(cb.callback_id)
+            except UnknownCallbackError:
+                break
+    for _ in range(sends):
+        _send(runner, cb.callback_id, answer, log, note=f"callback {cb.name!r}")
+
+
+def _send(runner: DurableRunner, callback_id: str, answer: Answer, log: list[dict[str, Any]], note: str) -> None:
+    entry: dict[str, Any] = {"callback_id": callback_id, "note": note,
+                             "outcome": "failure" if answer.failure else "success", "at_ms": runner.now_ms}
+    try:
+        if answer.failure is not None:
+            runner.send_callback_failure(callback_id, answer.failure)
+        else:
+            runner.send_callback_success(callback_id, json.dumps(answer.result))
+        entry["accepted"] = True
+    except UnknownCallbackError as exc:
+        entry["accepted"] = False
+        entry["error"] = str(exc)
+    log.append(entry)
+
+
+def _record(runner: DurableRunner, arn: str, label: str, handler: Callable[..., Any], recorder: ledger.Recorder,
+            events: list[tuple[str, dict[str, Any]]], callbacks: list[dict[str, Any]],
+            world: dict[str, Any] | None, stuck: str | None) -> RunRecord:
+    result = runner.result(arn)
+    ex = runner.service.get(arn)
+    invocations = []
+    ends = {(d["invocation"], d.get("copy", 0)): d["outcome"] for w, d in events
+            if w == "invocation_end" and d["arn"] == arn}
+    for inv in ex.invocations:
+        invocations.append({"index": inv.index, "dead": inv.dead, "copies": inv.copies,
+                            "concurrent": inv.concurrent, "outcome": ends.get((inv.index, 0)),
+                            "duplicate_outcome": ends.get((inv.index, 1))})
+    try:
+        value = result.result
+    except ValueError:
+        value = result.result_payload
+    return RunRecord(
+        label=label,
+        status=result.status,
+        result=value,
+        result_payload=result.result_payload,
+        error=result.error,
+        history=result.history,
+        operations=result.operations,
+        invocations=invocations,
+        checkpoints=[d for w, d in events if w == "checkpoint"],
+        body_runs=list(recorder.body_runs),
+        effects=list(recorder.effects),
+        tripwire=list(recorder.tripwire),
+        callbacks=callbacks,
+        world=world,
+        stuck=stuck,
+        diagnostics=result.diagnostics,
+        handler=f"{getattr(handler, '__module__', '?')}.{getattr(handler, '__qualname__', '?')}",
+        virtual_ms=runner.now_ms - ex.start_ms,
+    )

@@ -1,0 +1,182 @@
+"""``check(handler, input, schedule) -> Verdict``: one call from a handler to a trustworthy verdict.
+
+It runs the handler twice on the same input, in the same (optionally moto-mocked) world:
+once fault-free (the reference) and once under the schedule (the chaotic run), then hands
+both records to every checker. The verdict carries the violations, both runs, the schedule
+with the faults that fired and those never reached, and a snippet that reproduces it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from chaosdurable.checks import ALL_CHECKERS, Checker, Ledger, Violation
+from chaosdurable.engine.errors import PayloadNotJsonError
+from chaosdurable.engine.knobs import Knobs
+from chaosdurable.engine.runner import Mode
+from chaosdurable.faults.nemesis import Firing
+from chaosdurable.faults.schedule import FaultSchedule
+from chaosdurable.history.record import RunRecord
+from chaosdurable.history.world import World
+from chaosdurable.run import RunConfig, execute
+
+_OUTCOME_CHANGING = {"callback": ("after_timeout", "failure", "miss_heartbeats")}
+
+
+@dataclass
+class Verdict:
+    """The outcome of one ``check``."""
+
+    violations: list[Violation]
+    reference: RunRecord
+    chaotic: RunRecord
+    schedule: FaultSchedule
+    fired: list[Firing]
+    not_reached: list[str]
+    replay: str
+    checkers: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """True when no checker found a violation."""
+        return not self.violations
+
+    def by_checker(self, name: str) -> list[Violation]:
+        """The violations one checker reported."""
+        return [v for v in self.violations if v.checker == name]
+
+    def report(self) -> str:
+        """The whole verdict in words: schedule, what fired, what was not reached, violations, replay."""
+        lines = [f"chaosdurable verdict for {self.chaotic.handler}: "
+                 + ("OK" if self.ok else f"{len(self.violations)} violation(s)")]
+        lines.append("schedule:")
+        lines += [f"  {line}" for line in self.schedule.describe().splitlines()]
+        if self.fired:
+            lines.append("fired:")
+            lines += [f"  - {f.describe()}" for f in self.fired]
+        if self.not_reached:
+            lines.append("not reached:")
+            lines += [f"  - {text}" for text in self.not_reached]
+        lines.append(f"fault-free run: {self.reference.status} {self.reference.result_payload or ''}".rstrip())
+        lines.append(f"chaotic run:    {self.chaotic.status} {self.chaotic.result_payload or ''}".rstrip())
+        for violation in self.violations:
+            lines.append(violation.describe())
+        lines.append("reproduce with:")
+        lines += [f"  {line}" for line in self.replay.splitlines()]
+        return "\n".join(lines)
+
+    def raise_for_violations(self) -> None:
+        """Raise ``AssertionError`` with the report if anything was violated."""
+        if not self.ok:
+            raise AssertionError(self.report())
+
+
+def _payload(input: Any, payload: str | None) -> str:
+    if payload is not None:
+        return payload
+    try:
+        return json.dumps(input)
+    except (TypeError, ValueError) as exc:
+        raise PayloadNotJsonError(f"input {input!r} is not JSON-serializable ({exc})") from None
+
+
+def _not_reached(nemesis_not_reached: list[Any], chaotic: RunRecord) -> list[str]:
+    seen = sorted({str(op.get("Name")) for op in chaotic.operations if op.get("Name") and op["Type"] != "EXECUTION"})
+    effects = sorted({str(e.name) for e in chaotic.effects})
+    out = []
+    for fault in nemesis_not_reached:
+        target = getattr(fault, "op", None) or getattr(fault, "effect", None) or getattr(fault, "invocation", None)
+        out.append(f"{fault.describe()} -- not reached: {target!r} never happened "
+                   f"(operations seen: {seen or 'none'}; effects seen: {effects or 'none'}; "
+                   f"invocations: {len(chaotic.invocations)})")
+    return out
+
+
+def _replay_snippet(handler: Callable[..., Any], payload: str, schedule: FaultSchedule, seed: int,
+                    mode: Mode) -> str:
+    module = getattr(handler, "__module__", "?")
+    name = getattr(handler, "__qualname__", "handler")
+    return (f"from {module} import {name.split('.')[0]}\n"
+            "from chaosdurable import FaultSchedule, check\n"
+            f"verdict = check({name}, payload={payload!r},\n"
+            f"                schedule=FaultSchedule.from_json({schedule.to_json()!r}),\n"
+            f"                seed={seed}, mode={mode!r})\n"
+            "print(verdict.report())")
+
+
+def check(
+    handler: Callable[..., Any],
+    input: Any = None,
+    schedule: FaultSchedule | None = None,
+    *,
+    payload: str | None = None,
+    setup: Callable[[], None] | None = None,
+    world: bool | None = None,
+    callbacks: Mapping[str, Any] | None = None,
+    targets: Mapping[str, Callable[..., Any]] | None = None,
+    checkers: Iterable[str] | Mapping[str, Checker] | None = None,
+    mode: Mode = "inprocess",
+    seed: int = 0,
+    knobs: Knobs | None = None,
+    tripwire: bool = True,
+    max_invocations: int = 200,
+    hang_timeout: float = 30.0,
+) -> Verdict:
+    """Run ``handler`` fault-free and under ``schedule`` and judge the pair.
+
+    Args:
+        handler: a ``@durable_execution`` handler.
+        input: the execution input (any JSON value); or ``payload`` as raw JSON text.
+        schedule: the faults (default: none, which still runs the tripwire and the
+            effects-outside-steps checker).
+        setup: provisions the moto world (create tables, queues...) before each run; giving
+            it (or ``world=True``) runs both runs inside ``moto.mock_aws``.
+        callbacks: how the outside world answers callbacks, by callback name
+            (a JSON value, or ``chaosdurable.run.Answer``); default: success ``null`` after 1 s.
+        targets: chained-invoke targets by function name.
+        checkers: names from ``chaosdurable.checks.ALL_CHECKERS`` (default: all), or a mapping
+            of your own checkers.
+    """
+    schedule = schedule or FaultSchedule()
+    text = _payload(input, payload)
+    if checkers is None:
+        selected: Mapping[str, Checker] = ALL_CHECKERS
+    elif isinstance(checkers, Mapping):
+        selected = checkers
+    else:
+        names = list(checkers)
+        unknown = [n for n in names if n not in ALL_CHECKERS]
+        if unknown:
+            raise ValueError(f"unknown checker(s) {unknown}; available: {sorted(ALL_CHECKERS)}")
+        selected = {n: ALL_CHECKERS[n] for n in names}
+    config = RunConfig(mode=mode, seed=seed, knobs=knobs, targets=targets, callbacks=callbacks, tripwire=tripwire,
+                       max_invocations=max_invocations, hang_timeout=hang_timeout)
+    use_world = world if world is not None else setup is not None
+    if use_world:
+        with World(setup) as w:
+            reference, _ = execute(handler, text, FaultSchedule(), config, w, label="reference")
+            chaotic, nemesis = execute(handler, text, schedule, config, w, label="chaotic")
+    else:
+        reference, _ = execute(handler, text, FaultSchedule(), config, None, label="reference")
+        chaotic, nemesis = execute(handler, text, schedule, config, None, label="chaotic")
+    fired = list(nemesis.fired)
+    may_change = any(
+        getattr(f.fault, "changes_outcome_now", False) or f.fault.changes_outcome for f in fired)
+    ledger = Ledger(effects=tuple(chaotic.effects), fired=tuple(f.describe() for f in fired),
+                    outcome_may_change=may_change, fault_kinds=tuple(f.fault.kind for f in fired))
+    violations: list[Violation] = []
+    for checker in selected.values():
+        violations += checker(reference, chaotic, ledger)
+    return Verdict(
+        violations=violations,
+        reference=reference,
+        chaotic=chaotic,
+        schedule=schedule,
+        fired=fired,
+        not_reached=_not_reached(nemesis.not_reached(), chaotic),
+        replay=_replay_snippet(handler, text, schedule, seed, mode),
+        checkers=list(selected),
+    )

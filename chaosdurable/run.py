@@ -85,6 +85,12 @@ def execute(handler: Callable[..., Any], payload: str, schedule: FaultSchedule, 
     probe = BodyProbeFactory(recorder.body)
     removers = [inject_body_probe(h, probe) for h in [handler, *(config.targets or {}).values()]
                 if is_durable_handler(h)]
+
+    def on_cold_start(what: str, data: dict[str, Any]) -> None:
+        if what == "cold_start":  # the reloaded module holds a new handler object: probe it too
+            removers.append(inject_body_probe(runner.service.functions[data["function"]].handler, probe))
+
+    runner.service.observers.append(on_cold_start)
     tripwire = Tripwire(recorder.trip) if config.tripwire and config.mode == "inprocess" else None
     callbacks_log: list[dict[str, Any]] = []
     stuck: str | None = None

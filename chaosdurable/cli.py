@@ -3,6 +3,8 @@
 - ``chaosdurable demo``: run the order workflow (scenarios/order.py) through the engine,
   answer its shipping callback, and print the history and timings.
 - ``chaosdurable run module:handler --input JSON``: run any durable handler to completion.
+- ``chaosdurable check module:handler --input JSON --schedule FILE_OR_JSON``: run it fault-free
+  and under the schedule, print the verdict; exit 1 on violations.
 - ``chaosdurable conformance``: check that the pinned AWS conformance suite is available.
 """
 
@@ -12,6 +14,7 @@ import argparse
 import importlib
 import json
 import logging
+import os
 import sys
 import time
 from typing import Any
@@ -42,7 +45,12 @@ def _load(ref: str) -> Any:
     module_name, _, attr = ref.partition(":")
     if not attr:
         raise SystemExit(f"handler must be given as module:function, got {ref!r}")
-    target: Any = importlib.import_module(module_name)
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())  # like `python -m`, find the user's modules from here
+    try:
+        target: Any = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise SystemExit(f"cannot import {module_name!r} ({exc}); run from the folder that holds it") from None
     for part in attr.split("."):
         target = getattr(target, part)
     return target
@@ -82,6 +90,26 @@ def run(console: Console, ref: str, payload: str, mode: str, faithful: bool) -> 
     return 0 if result.status == "SUCCEEDED" else 1
 
 
+def check_command(console: Console, ref: str, payload: str, schedule_text: str | None, mode: str,
+                  setup: str | None) -> int:
+    """Run ``check`` and print the verdict."""
+    from pathlib import Path
+
+    from chaosdurable.faults.schedule import FaultSchedule
+    from chaosdurable.verdict import check
+
+    schedule = FaultSchedule()
+    if schedule_text:
+        path = Path(schedule_text)
+        inline = schedule_text.lstrip().startswith(("{", "["))
+        text = path.read_text() if not inline and path.exists() else schedule_text
+        schedule = FaultSchedule.from_json(text)
+    verdict = check(_load(ref), payload=payload, schedule=schedule, mode=mode,  # type: ignore[arg-type]
+                    setup=_load(setup) if setup else None)
+    console.print(verdict.report(), markup=False, highlight=False)
+    return 0 if verdict.ok else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``chaosdurable`` console script."""
     parser = argparse.ArgumentParser(prog="chaosdurable", description=__doc__,
@@ -94,6 +122,12 @@ def main(argv: list[str] | None = None) -> int:
     p_run.add_argument("--input", default="null", help="the execution input as JSON text")
     p_run.add_argument("--mode", choices=["inprocess", "subprocess"], default="inprocess")
     p_run.add_argument("--faithful", action="store_true")
+    p_check = sub.add_parser("check", help="run a handler fault-free and under a fault schedule; print the verdict")
+    p_check.add_argument("handler", help="module:function of a @durable_execution handler")
+    p_check.add_argument("--input", default="null", help="the execution input as JSON text")
+    p_check.add_argument("--schedule", help="a fault schedule: a JSON file, or JSON text")
+    p_check.add_argument("--setup", help="module:function that provisions the moto world")
+    p_check.add_argument("--mode", choices=["inprocess", "subprocess"], default="inprocess")
     sub.add_parser("conformance", help="fetch and verify the pinned AWS conformance suite")
     args = parser.parse_args(argv)
     console = Console()
@@ -102,12 +136,14 @@ def main(argv: list[str] | None = None) -> int:
             return demo(console, args.faithful)
         if args.command == "run":
             return run(console, args.handler, args.input, args.mode, args.faithful)
+        if args.command == "check":
+            return check_command(console, args.handler, args.input, args.schedule, args.mode, args.setup)
         from chaosdurable.conformance.suite import load_suite, wheel_path
 
         console.print(f"{len(load_suite())} requirements, wheel {wheel_path()}")
         return 0
-    except ChaosDurableError as exc:
-        console.print(f"[red]error:[/red] {exc}")
+    except (ChaosDurableError, ValueError) as exc:
+        console.print(f"[red]error:[/red] {exc}", highlight=False)
         return 2
 
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from aws_durable_execution_sdk_python import DurableContext, durable_execution
 
+from chaosdurable import effect
 from chaosdurable.cli import main
 
 
@@ -25,3 +27,27 @@ def test_run_executes_a_handler(capsys: pytest.CaptureFixture[str]) -> None:
     out = capsys.readouterr().out
     assert "StepError" in out
     assert "order_id" in out
+
+
+@durable_execution
+def pay(event: dict[str, str], context: DurableContext) -> str:
+    def charge(_: object) -> str:
+        effect("charge", key=event["order"])
+        return "charged"
+
+    return context.step(charge, name="charge")
+
+
+def test_check_reports_a_violation_and_exits_1(capsys: pytest.CaptureFixture[str],
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COLUMNS", "200")
+    schedule = '[{"kind": "crash_after_effect", "effect": "charge"}]'
+    assert main(["check", "tests.test_cli:pay", "--input", '{"order": "o-9"}', "--schedule", schedule]) == 1
+    out = capsys.readouterr().out
+    assert "[idempotency] effect 'charge' (key 'o-9') happened 2 times" in out
+    assert "reproduce with:" in out
+
+
+def test_check_rejects_a_malformed_schedule(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["check", "tests.test_cli:pay", "--schedule", '[{"kind": "meteor"}]']) == 2
+    assert "unknown fault kind 'meteor'" in capsys.readouterr().out

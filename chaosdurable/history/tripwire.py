@@ -28,8 +28,12 @@ _C_FUNCS: dict[int, str] = {
     id(time.time_ns): "time.time_ns()",
     id(os.urandom): "os.urandom()",
 }
-_C_METHODS: dict[tuple[str, type], str] = {("now", datetime.datetime): "datetime.now()", ("utcnow", datetime.datetime): "datetime.utcnow()",
-              ("today", datetime.date): "date.today()", ("today", datetime.datetime): "datetime.today()"}
+_C_METHODS: dict[tuple[str, type], str] = {
+    ("now", datetime.datetime): "datetime.now()",
+    ("utcnow", datetime.datetime): "datetime.utcnow()",
+    ("today", datetime.date): "date.today()",
+    ("today", datetime.datetime): "datetime.today()",
+}
 _RANDOM_NAMES = {"random", "getrandbits", "randbytes"}
 _PY_CODES: dict[Any, str] = {
     uuid.uuid4.__code__: "uuid.uuid4()",

@@ -3,7 +3,8 @@
 - the SDK's own detection (``NonDeterministicExecutionError``) in either run is reported
   with the operation it names;
 - the chaotic run's operations (type, subtype, name, parent) must be the fault-free run's,
-  in the same order; the first divergent operation is reported;
+  operation id by operation id (ids derive from the call structure); the first divergent
+  operation, in the fault-free run's order, is reported;
 - values computed outside steps and sent with an operation's START (wait durations,
   callback timeouts, invoke targets and payloads, child-context and step names) must be
   equal in both runs.
@@ -57,18 +58,30 @@ def determinism(reference: RunRecord, chaotic: RunRecord, ledger: Ledger) -> lis
     if out or ledger.outcome_may_change:
         return out
     ref, got = _shape(reference), _shape(chaotic)
-    for index, (a, b) in enumerate(zip(ref, got, strict=False)):
+    got_by_id = {shape[4]: shape for shape in got}
+    ref_ids = {shape[4] for shape in ref}
+    # Operation ids are a pure function of the call structure, so they are compared by id: the
+    # creation order of concurrent map/parallel branches is thread timing, not determinism.
+    for index, a in enumerate(ref):
+        b = got_by_id.get(a[4])
+        if b is None:
+            if reference.status == chaotic.status:
+                return [Violation(
+                    NAME, f"operation #{index + 1}, {a[0]} {a[2]!r} (under {a[3] or 'the handler'}), was not "
+                          "issued by the replays under faults", op=a[2],
+                    detail=("control flow outside steps must depend only on the input and on step results",))]
+            continue
         if a[:4] != b[:4]:
             return [Violation(
                 NAME, f"operation #{index + 1} differs between the fault-free run and a replay under faults: "
                       f"{a[0]} {a[2]!r} (under {a[3] or 'the handler'}) became {b[0]} {b[2]!r}",
                 op=b[2] or a[2],
                 detail=("control flow outside steps must depend only on the input and on step results",))]
-    if len(ref) != len(got) and reference.status == chaotic.status:
-        longer, name = (got, "chaotic") if len(got) > len(ref) else (ref, "fault-free")
-        extra = longer[min(len(ref), len(got))]
-        return [Violation(NAME, f"the {name} run issued an extra operation {extra[0]} {extra[2]!r} "
-                                f"(#{min(len(ref), len(got)) + 1})", op=extra[2])]
+    extra = [shape for shape in got if shape[4] not in ref_ids]
+    if extra and reference.status == chaotic.status:
+        return [Violation(NAME, f"the replays under faults issued an operation the fault-free run did not: "
+                                f"{extra[0][0]} {extra[0][2]!r} (under {extra[0][3] or 'the handler'})",
+                          op=extra[0][2])]
     ref_starts, got_starts = _starts(reference), _starts(chaotic)
     for op_id, fields in ref_starts.items():
         other = got_starts.get(op_id)

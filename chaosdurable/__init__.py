@@ -28,6 +28,14 @@ from chaosdurable.history.ledger import effect
 from chaosdurable.run import Answer
 from chaosdurable.verdict import Verdict, check
 
+
+def given(*args, **kwargs):
+    """Turn a test into a chaos property (see ``chaosdurable.pytest_plugin.given``)."""
+    from chaosdurable.pytest_plugin import given as _given
+
+    return _given(*args, **kwargs)
+
+
 __all__ = [
     "Answer",
     "CallbackFault",
@@ -53,5 +61,6 @@ __all__ = [
     "Violation",
     "check",
     "effect",
+    "given",
 ]
 __version__ = "0.1.0"

@@ -9,6 +9,7 @@ with the faults that fired and those never reached, and a snippet that reproduce
 from __future__ import annotations
 
 import json
+import shlex
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -38,6 +39,7 @@ class Verdict:
     not_reached: list[str]
     replay: str
     checkers: list[str] = field(default_factory=list)
+    command: str = ""
 
     @property
     def ok(self) -> bool:
@@ -62,11 +64,50 @@ class Verdict:
             lines += [f"  - {text}" for text in self.not_reached]
         lines.append(f"fault-free run: {self.reference.status} {self.reference.result_payload or ''}".rstrip())
         lines.append(f"chaotic run:    {self.chaotic.status} {self.chaotic.result_payload or ''}".rstrip())
+        divergence = self.first_divergence()
+        if divergence and not self.ok:
+            lines.append(f"first divergent operation: {divergence}")
         for violation in self.violations:
             lines.append(violation.describe())
         lines.append("reproduce with:")
         lines += [f"  {line}" for line in self.replay.splitlines()]
         return "\n".join(lines)
+
+    def first_divergence(self) -> str | None:
+        """The first operation (in the fault-free run's order) whose outcome differs under faults."""
+        chaotic = {op["Id"]: op for op in self.chaotic.operations}
+        for op in self.reference.operations:
+            if op["Type"] == "EXECUTION":
+                continue
+            other = chaotic.get(op["Id"])
+            label = f"{op['Type']} {op.get('Name') or op['Id'][:12]!r}"
+            if other is None:
+                return f"{label}: {op['Status']} without faults, never reached under faults"
+            if (op["Status"], op.get("Result")) != (other["Status"], other.get("Result")):
+                return (f"{label}: {op['Status']} {op.get('Result')!r} without faults, "
+                        f"{other['Status']} {other.get('Result')!r} under faults")
+        return None
+
+    def timeline(self) -> list[str]:
+        """A compact timeline of the chaotic run: events, invocation ends, and the faults that fired."""
+        lines = []
+        invocation = 1
+        for event in self.chaotic.history:
+            kind = event["EventType"]
+            if kind == "InvocationCompleted":
+                error = event["InvocationCompletedDetails"].get("Error")
+                why = f" with {error['Payload'].get('ErrorType')}" if error else ""
+                lines.append(f"-- invocation {invocation} ended{why}")
+                invocation += 1
+                continue
+            name = event.get("Name") or ""
+            lines.append(f"{event['EventId']:>4} {kind} {name}".rstrip())
+        lines += [f"fault: {f.describe()}" for f in self.fired]
+        return lines
+
+    def replay_command(self) -> str:
+        """The one-line shell command that reproduces this verdict."""
+        return self.command
 
     def raise_for_violations(self) -> None:
         """Raise ``AssertionError`` with the report if anything was violated."""
@@ -107,6 +148,20 @@ def _replay_snippet(handler: Callable[..., Any], payload: str, schedule: FaultSc
             "print(verdict.report())")
 
 
+def _replay_command(handler: Callable[..., Any], payload: str, schedule: FaultSchedule, mode: Mode,
+                    setup: Callable[..., Any] | None) -> str:
+    def ref(fn: Callable[..., Any]) -> str:
+        return f"{getattr(fn, '__module__', '?')}:{getattr(fn, '__qualname__', '?')}"
+
+    parts = ["chaosdurable", "check", ref(handler), "--input", shlex.quote(payload),
+             "--schedule", shlex.quote(schedule.to_json())]
+    if mode != "inprocess":
+        parts += ["--mode", mode]
+    if setup is not None:
+        parts += ["--setup", ref(setup)]
+    return " ".join(parts)
+
+
 def check(
     handler: Callable[..., Any],
     input: Any = None,
@@ -124,6 +179,7 @@ def check(
     tripwire: bool = True,
     max_invocations: int = 200,
     hang_timeout: float = 30.0,
+    reference: RunRecord | None = None,
 ) -> Verdict:
     """Run ``handler`` fault-free and under ``schedule`` and judge the pair.
 
@@ -139,6 +195,11 @@ def check(
         targets: chained-invoke targets by function name.
         checkers: names from ``chaosdurable.checks.ALL_CHECKERS`` (default: all), or a mapping
             of your own checkers.
+        reference: a fault-free ``RunRecord`` of the same handler and input from an earlier
+            ``check`` (``verdict.reference``), to skip running it again. The fault-free run is
+            deterministic, so reusing it changes nothing but the time taken.
+        tripwire: watch clock/random/environment reads outside steps (in the fault-free run,
+            where every such read site is reached at least once without faults).
     """
     schedule = schedule or FaultSchedule()
     text = _payload(input, payload)
@@ -155,13 +216,17 @@ def check(
     config = RunConfig(mode=mode, seed=seed, knobs=knobs, targets=targets, callbacks=callbacks, tripwire=tripwire,
                        max_invocations=max_invocations, hang_timeout=hang_timeout)
     use_world = world if world is not None else setup is not None
+    chaotic_config = RunConfig(mode=mode, seed=seed, knobs=knobs, targets=targets, callbacks=callbacks,
+                               tripwire=False, max_invocations=max_invocations, hang_timeout=hang_timeout)
     if use_world:
         with World(setup) as w:
-            reference, _ = execute(handler, text, FaultSchedule(), config, w, label="reference")
-            chaotic, nemesis = execute(handler, text, schedule, config, w, label="chaotic")
+            if reference is None:
+                reference, _ = execute(handler, text, FaultSchedule(), config, w, label="reference")
+            chaotic, nemesis = execute(handler, text, schedule, chaotic_config, w, label="chaotic")
     else:
-        reference, _ = execute(handler, text, FaultSchedule(), config, None, label="reference")
-        chaotic, nemesis = execute(handler, text, schedule, config, None, label="chaotic")
+        if reference is None:
+            reference, _ = execute(handler, text, FaultSchedule(), config, None, label="reference")
+        chaotic, nemesis = execute(handler, text, schedule, chaotic_config, None, label="chaotic")
     fired = list(nemesis.fired)
     may_change = any(
         getattr(f.fault, "changes_outcome_now", False) or f.fault.changes_outcome for f in fired)
@@ -179,4 +244,5 @@ def check(
         not_reached=_not_reached(nemesis.not_reached(), chaotic),
         replay=_replay_snippet(handler, text, schedule, seed, mode),
         checkers=list(selected),
+        command=_replay_command(handler, text, schedule, mode, setup),
     )

@@ -1,0 +1,156 @@
+"""WORKLOAD: ``fault_schedules`` draws fault schedules over a handler's real operation space.
+
+The space is discovered by a fault-free probe run (operation names and types, effects,
+callbacks, timers, invocations), then widened to the coordinates faults open up (retry
+attempts, a re-started step, one more invocation). Draws are weighted toward the rare but
+deadly cases, which Hypothesis also shrinks toward: a crash right after an effect, a crash
+between a step and its checkpoint, a duplicate invocation, a late or failed callback.
+Shrinking moves toward fewer and simpler faults (earlier kinds, earlier operations,
+``None`` coordinates).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from hypothesis import strategies as st
+
+from chaosdurable.faults.schedule import (
+    CallbackFault,
+    CheckpointApiError,
+    ColdStart,
+    CrashAfterEffect,
+    CrashAtCheckpoint,
+    DuplicateInvocation,
+    Fault,
+    FaultSchedule,
+    InvocationTimeout,
+    LateTimer,
+    TransientFailure,
+)
+
+#: fault kinds in the order draws favour (and shrinking moves toward); repeats weight a kind up
+DEFAULT_KINDS: tuple[str, ...] = (
+    "crash_after_effect", "crash_at_checkpoint", "duplicate_invocation", "callback",
+    "crash_after_effect", "crash_at_checkpoint", "checkpoint_error", "invocation_timeout",
+    "transient_failure", "late_timer", "cold_start",
+)
+
+
+@dataclass(frozen=True)
+class OperationSpace:
+    """What a fault-free run of a handler touched: the coordinates faults can target."""
+
+    steps: tuple[str, ...]
+    operations: tuple[str, ...]
+    effects: tuple[str, ...]
+    callbacks: tuple[str, ...]
+    timers: tuple[str, ...]
+    invocations: int
+
+    @classmethod
+    def probe(cls, handler: Callable[..., Any], input: Any = None, **run_options: Any) -> OperationSpace:
+        """Run ``handler`` once, fault-free, and collect its coordinates."""
+        from chaosdurable.run import RunConfig, execute
+
+        record, _ = execute(handler, json.dumps(input), FaultSchedule(), RunConfig(tripwire=False, **run_options),
+                            None, label="probe")
+        steps, ops, callbacks, timers = [], [], [], []
+        for op in record.operations:
+            name = op.get("Name")
+            if not name or op["Type"] == "EXECUTION":
+                continue
+            ops.append(name)
+            if op["Type"] == "STEP":
+                steps.append(name)
+                if op.get("Attempt", 0) > 1 or op.get("SubType") == "WaitForCondition":
+                    timers.append(name)
+            elif op["Type"] == "CALLBACK":
+                callbacks.append(name)
+            elif op["Type"] == "WAIT":
+                timers.append(name)
+        effects = sorted({e.name for e in record.effects if e.mutating})
+        return cls(tuple(dict.fromkeys(steps)), tuple(dict.fromkeys(ops)), tuple(effects),
+                   tuple(dict.fromkeys(callbacks)), tuple(dict.fromkeys(timers)), max(1, len(record.invocations)))
+
+
+def _maybe(values: Sequence[Any]) -> st.SearchStrategy[Any]:
+    """None first (it shrinks there), then the values in order."""
+    return st.one_of(st.none(), st.sampled_from(list(values))) if values else st.none()
+
+
+def _fault(kind: str, space: OperationSpace) -> st.SearchStrategy[Fault] | None:
+    invocations = list(range(1, space.invocations + 2))
+    steps = space.steps or space.operations
+    if kind == "crash_after_effect" and space.effects:
+        return st.builds(CrashAfterEffect, effect=st.sampled_from(space.effects), attempt=_maybe([1, 2]))
+    if kind == "crash_at_checkpoint" and space.operations:
+        return st.builds(CrashAtCheckpoint, op=st.sampled_from(space.operations),
+                         action=_maybe(["SUCCEED", "START", "RETRY", "FAIL"]),
+                         phase=st.sampled_from(["before_persist", "after_persist"]))
+    if kind == "duplicate_invocation":
+        return st.builds(DuplicateInvocation, invocation=st.sampled_from(invocations), concurrent=st.booleans())
+    if kind == "callback" and space.callbacks:
+        return st.builds(CallbackFault, op=st.sampled_from(space.callbacks),
+                         behaviour=st.sampled_from(["delay", "duplicate", "after_end", "failure", "after_timeout",
+                                                    "miss_heartbeats"]),
+                         seconds=st.sampled_from([60.0, 1.0, 3600.0]))
+    if kind == "checkpoint_error" and space.operations:
+        return st.builds(CheckpointApiError, op=st.sampled_from(space.operations),
+                         error=st.sampled_from(["server_error", "throttle", "stale_token", "no_token",
+                                                "client_error"]), action=_maybe(["SUCCEED", "START"]))
+    if kind == "invocation_timeout" and steps:
+        return st.builds(InvocationTimeout, op=st.sampled_from(steps), action=_maybe(["SUCCEED", "START"]))
+    if kind == "transient_failure" and space.effects:
+        return st.builds(TransientFailure, effect=st.sampled_from(space.effects), attempt=st.sampled_from([1, 2]))
+    if kind == "late_timer" and space.timers:
+        return st.builds(LateTimer, op=st.sampled_from(space.timers), seconds=st.sampled_from([30.0, 1.0, 86400.0]))
+    if kind == "cold_start" and space.invocations > 1:
+        return st.builds(ColdStart, invocation=st.sampled_from(invocations[1:]))
+    return None
+
+
+def fault_schedules(
+    handler: Callable[..., Any] | None = None,
+    input: Any = None,
+    *,
+    space: OperationSpace | None = None,
+    kinds: Sequence[str] | None = None,
+    max_faults: int = 3,
+    min_faults: int = 1,
+    operations: Sequence[str] | None = None,
+) -> st.SearchStrategy[FaultSchedule]:
+    """Schedules of ``min_faults``..``max_faults`` faults over the handler's operation space.
+
+    Args:
+        handler, input: probed once (fault-free) to find the coordinates; or pass ``space``.
+        kinds: fault kinds to draw (names from ``FaultSchedule``; default: all, weighted).
+        max_faults, min_faults: how many faults a schedule holds.
+        operations: restrict operation-targeted faults to these operation names.
+    """
+    if space is None:
+        if handler is None:
+            raise ValueError("fault_schedules needs a handler (and its input) to probe, or an OperationSpace")
+        space = OperationSpace.probe(handler, input)
+    if operations is not None:
+        keep = set(operations)
+        unknown = keep - set(space.operations)
+        if unknown:
+            raise ValueError(f"operations {sorted(unknown)} never happen in a fault-free run; "
+                             f"the handler's operations are {list(space.operations)}")
+        space = OperationSpace(tuple(s for s in space.steps if s in keep), tuple(o for o in space.operations
+                               if o in keep), space.effects, tuple(c for c in space.callbacks if c in keep),
+                               tuple(t for t in space.timers if t in keep), space.invocations)
+    wanted = list(kinds) if kinds is not None else list(DEFAULT_KINDS)
+    unknown_kinds = set(wanted) - set(DEFAULT_KINDS)
+    if unknown_kinds:
+        raise ValueError(f"unknown fault kinds {sorted(unknown_kinds)}; known: {sorted(set(DEFAULT_KINDS))}")
+    options = [s for s in (_fault(k, space) for k in wanted) if s is not None]
+    if not options:
+        return st.just(FaultSchedule())
+    one_fault = st.one_of(*options)
+    return st.lists(one_fault, min_size=min(min_faults, max_faults), max_size=max_faults).map(
+        lambda faults: FaultSchedule(tuple(faults)))

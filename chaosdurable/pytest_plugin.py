@@ -160,6 +160,20 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "chaos: a chaosdurable property")
 
 
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Under pytest-xdist, a worker hands its coverage counts to the controller."""
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:
+        workeroutput["chaosdurable_coverage"] = [[t, k, n] for (t, k), n in _State.coverage.items()]
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: Any) -> None:
+    """Under pytest-xdist, the controller merges each worker's coverage counts."""
+    for target, kind, count in getattr(node, "workeroutput", {}).get("chaosdurable_coverage", []):
+        _State.coverage[(target, kind)] += count
+
+
 def pytest_terminal_summary(terminalreporter: Any) -> None:
     """Fault-space coverage: which (operation x fault kind) pairs the properties exercised."""
     if not _State.coverage:

@@ -1,0 +1,3 @@
+"""Shared test configuration: pytest's own pytester, for testing the chaosdurable plugin."""
+
+pytest_plugins = ["pytester"]

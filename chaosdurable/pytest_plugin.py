@@ -100,7 +100,9 @@ def given(
             else:
                 key = json.dumps(value, sort_keys=True, default=str)
                 if key not in spaces:
-                    spaces[key] = OperationSpace.probe(handler, value)
+                    probe_options = {k: check_options[k] for k in ("setup", "callbacks", "targets")
+                                     if check_options.get(k) is not None}
+                    spaces[key] = OperationSpace.probe(handler, value, **probe_options)
                 strategy = fault_schedules(space=spaces[key], kinds=kinds, max_faults=max_faults)
                 schedule = chaos_data.draw(strategy, label="schedule")
             options = dict(check_options)

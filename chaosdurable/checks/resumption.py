@@ -7,10 +7,27 @@ outcome (a callback answered with failure or too late, missed heartbeats, a non-
 
 from __future__ import annotations
 
-from chaosdurable.checks.base import Ledger, Violation, require_same_handler
+from chaosdurable.checks.base import Ledger, Violation, op_label, require_same_handler
 from chaosdurable.history.record import RunRecord
 
 NAME = "resumption"
+
+
+def first_divergent_operation(reference: RunRecord, chaotic: RunRecord) -> tuple[str | None, str | None]:
+    """(label, description) of the first operation, in the fault-free run's order, whose outcome differs."""
+    got = {op["Id"]: op for op in chaotic.operations}
+    for op in reference.operations:
+        if op["Type"] == "EXECUTION":
+            continue
+        other = got.get(op["Id"])
+        label = op_label(reference, op["Id"])
+        if other is None:
+            return label, f"{op['Type']} {label!r} was {op['Status']} without faults and never reached under faults"
+        if (op["Status"], op.get("Result")) != (other["Status"], other.get("Result")):
+            why = (other.get("Error") or {}).get("ErrorType") or other.get("Result")
+            return label, (f"{op['Type']} {label!r} was {op['Status']} without faults and {other['Status']} "
+                           f"under faults ({why})")
+    return None, None
 
 
 def resumption(reference: RunRecord, chaotic: RunRecord, ledger: Ledger) -> list[Violation]:
@@ -18,19 +35,23 @@ def resumption(reference: RunRecord, chaotic: RunRecord, ledger: Ledger) -> list
     require_same_handler(reference, chaotic)
     if chaotic.stuck or reference.stuck or ledger.outcome_may_change:
         return []
+    op, divergence = first_divergent_operation(reference, chaotic)
+    extra = (f"first divergent operation: {divergence}",) if divergence else ()
     if reference.status != chaotic.status:
         reason = (chaotic.error or {}).get("ErrorMessage") or (chaotic.error or {}).get("ErrorType")
         return [Violation(
             NAME, f"the execution ended {chaotic.status} under faults but {reference.status} without them",
-            detail=(f"fault-free result: {reference.result_payload!r}",
+            op=op,
+            detail=(*extra, f"fault-free result: {reference.result_payload!r}",
                     f"chaotic error: {chaotic.error!r}" if chaotic.error else f"chaotic result: {reason!r}"))]
     if reference.status == "SUCCEEDED" and reference.result != chaotic.result:
         return [Violation(
-            NAME, "the execution returned a different result under faults",
-            detail=(f"fault-free: {reference.result_payload}", f"chaotic:   {chaotic.result_payload}"))]
+            NAME, "the execution returned a different result under faults", op=op,
+            detail=(*extra, f"fault-free: {reference.result_payload}", f"chaotic:   {chaotic.result_payload}"))]
     if reference.status == "FAILED":
         want = (reference.error or {}).get("ErrorType")
         got = (chaotic.error or {}).get("ErrorType")
         if want != got:
-            return [Violation(NAME, f"the execution failed with {got} under faults but with {want} without them")]
+            return [Violation(NAME, f"the execution failed with {got} under faults but with {want} without them",
+                              op=op, detail=extra)]
     return []

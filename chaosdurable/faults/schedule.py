@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field, fields
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, get_args
 
 Phase = Literal["before_persist", "after_persist"]
 CheckpointErrorKind = Literal["throttle", "server_error", "stale_token", "client_error", "no_token"]
@@ -31,13 +31,50 @@ class ScheduleError(ValueError):
     """A schedule that cannot be read or cannot apply; the message says what and how to fix it."""
 
 
+_CHOICES: dict[str, tuple[Any, ...]] = {
+    "error": get_args(CheckpointErrorKind),
+    "behaviour": get_args(CallbackBehaviour),
+    "phase": get_args(Phase),
+    "action": (None, "START", "SUCCEED", "FAIL", "RETRY", "CANCEL"),
+}
+
+
+def _check_field(kind: str, name: str, value: Any) -> None:
+    """Raise ``ScheduleError`` if ``value`` is not a legal value of field ``name``."""
+    def bad(expected: str) -> ScheduleError:
+        return ScheduleError(f"fault {kind!r}: field {name!r} must be {expected}, got {value!r}")
+
+    if name in _CHOICES:
+        if value not in _CHOICES[name]:
+            raise bad("one of " + ", ".join(repr(c) for c in _CHOICES[name]))
+    elif name in ("attempt", "invocation"):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+            raise bad("a whole number >= 1" + (" or null" if kind != "duplicate_invocation" else ""))
+    elif name == "seconds":
+        if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+            raise bad("a number of seconds >= 0")
+    elif name in ("op", "effect"):
+        if value is not None and not isinstance(value, str):
+            raise bad("a string (an operation name, path or id)" if name == "op" else "an effect name")
+    elif name == "concurrent" and not isinstance(value, bool):
+        raise bad("true or false")
+
+
 @dataclass(frozen=True)
 class Fault:
-    """Base class: one fault. Subclasses set ``kind`` and add their coordinates."""
+    """Base class: one fault. Subclasses set ``kind`` and add their coordinates.
+
+    Every field is validated on construction, so a bad schedule fails loudly at once
+    instead of silently never firing.
+    """
 
     kind: ClassVar[str] = "fault"
     #: faults whose firing may legitimately change the execution's outcome
     changes_outcome: ClassVar[bool] = False
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            _check_field(self.kind, f.name, getattr(self, f.name))
 
     def describe(self) -> str:  # pragma: no cover - every subclass overrides
         """This fault in plain words."""
@@ -99,7 +136,7 @@ class CrashAfterEffect(Fault):
         """In words."""
         where = _where(self.op, None, self.attempt, self.invocation, "the first time")
         return (f"crash right after effect {self.effect!r} ran {where}, "
-                "before the step's result is checkpointed")
+                "before anything after it is checkpointed")
 
 
 @dataclass(frozen=True)
@@ -290,6 +327,9 @@ class FaultSchedule:
             data = {"faults": data}
         if not isinstance(data, dict) or not isinstance(data.get("faults"), list):
             raise ScheduleError('a fault schedule is {"faults": [ {"kind": ...}, ... ]}')
+        extra = sorted(set(data) - {"faults"})
+        if extra:
+            raise ScheduleError(f"a fault schedule has only a 'faults' list; unknown key(s) {extra}")
         return cls(tuple(fault_from_json(f) for f in data["faults"]))
 
     def as_dicts(self) -> list[dict[str, Any]]:

@@ -28,6 +28,7 @@ class World:
         self.region = region
         self._mock: Any = None
         self._env: dict[str, str | None] = {}
+        self._clients: dict[str, Any] = {}
 
     def __enter__(self) -> World:
         from moto import mock_aws
@@ -38,6 +39,9 @@ class World:
             os.environ.setdefault(key, value)
         self._mock = mock_aws()
         self._mock.start()
+        import boto3
+
+        self._clients = {name: boto3.client(name, region_name=self.region) for name in ("dynamodb", "s3")}
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -73,17 +77,16 @@ class World:
                 recorder.paused -= 1
 
     def _snapshot(self) -> dict[str, list[str]]:
-        import boto3
         from moto.core import DEFAULT_ACCOUNT_ID as account
 
         out: dict[str, list[str]] = {}
-        ddb = boto3.client("dynamodb", region_name=self.region)
+        ddb = self._clients["dynamodb"]
         for table in ddb.list_tables().get("TableNames", []):
             items: list[str] = []
             for page in ddb.get_paginator("scan").paginate(TableName=table):
                 items += [json.dumps(i, sort_keys=True) for i in page.get("Items", [])]
             out[f"dynamodb:{table}"] = sorted(items)
-        s3 = boto3.client("s3", region_name=self.region)
+        s3 = self._clients["s3"]
         for bucket in s3.list_buckets().get("Buckets", []):
             name = bucket["Name"]
             objects = []

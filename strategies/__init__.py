@@ -1,8 +1,38 @@
 """WORKLOAD: Hypothesis strategies, shipped as ``chaosdurable.strategies``.
 
-The strategies themselves (``fault_schedules``, ``workflows``, payloads, callback
-behaviours) arrive with the strategies issue; this package exists so the import path
-and the packaging mapping are in place and tested from the start.
+- ``fault_schedules(handler, input)`` draws fault schedules over the handler's real operation
+  space (``OperationSpace``, found by a fault-free probe run), weighted toward the rare but
+  deadly faults and shrinking toward fewer, simpler ones.
+- ``payloads_like(example)`` draws JSON inputs shaped like an example (same keys and types,
+  recursively), with realistic faker values where a key suggests them (emails, names,
+  addresses, amounts, ids, dates...), reproducible from Hypothesis' seed.
+- ``payloads_from_schema(schema)`` draws JSON values valid for a practical subset of JSON
+  Schema, with the same realistic strings; anything outside the subset raises ValueError.
+- ``callback_answers(names)`` draws how the outside world answers each callback (a success
+  with a payload or a failure, after 0 s .. a virtual day), for ``RunConfig(callbacks=...)``;
+  ``callback_faults(names)`` draws ``CallbackFault`` values (late, duplicate, after the
+  timeout, failure, missed heartbeats, after the end).
+
+Building blocks: ``answers`` (one ``Answer``), ``delays``, ``error_objects`` (ErrorObject
+dicts), ``json_values`` (any JSON value), ``faker_with_seed`` (a seeded faker) and
+``derived`` (``map`` whose failing examples print values, not calls).
 """
 
-__all__: list[str] = []
+from .callbacks import answers, callback_answers, callback_faults, delays, error_objects
+from .payloads import derived, faker_with_seed, json_values, payloads_from_schema, payloads_like
+from .schedules import OperationSpace, fault_schedules
+
+__all__ = [
+    "OperationSpace",
+    "answers",
+    "callback_answers",
+    "callback_faults",
+    "delays",
+    "derived",
+    "error_objects",
+    "faker_with_seed",
+    "fault_schedules",
+    "json_values",
+    "payloads_from_schema",
+    "payloads_like",
+]

@@ -52,12 +52,18 @@ class OperationSpace:
     invocations: int
 
     @classmethod
-    def probe(cls, handler: Callable[..., Any], input: Any = None, **run_options: Any) -> OperationSpace:
-        """Run ``handler`` once, fault-free, and collect its coordinates."""
+    def probe(cls, handler: Callable[..., Any], input: Any = None, *,
+              setup: Callable[[], None] | None = None, **run_options: Any) -> OperationSpace:
+        """Run ``handler`` once, fault-free (inside moto when ``setup`` is given), and collect its coordinates."""
+        from chaosdurable.history.world import World
         from chaosdurable.run import RunConfig, execute
 
-        record, _ = execute(handler, json.dumps(input), FaultSchedule(), RunConfig(tripwire=False, **run_options),
-                            None, label="probe")
+        config = RunConfig(tripwire=False, **run_options)
+        if setup is not None:
+            with World(setup) as world:
+                record, _ = execute(handler, json.dumps(input), FaultSchedule(), config, world, label="probe")
+        else:
+            record, _ = execute(handler, json.dumps(input), FaultSchedule(), config, None, label="probe")
         steps, ops, callbacks, timers = [], [], [], []
         for op in record.operations:
             name = op.get("Name")

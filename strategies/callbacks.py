@@ -1,0 +1,113 @@
+"""WORKLOAD: how the outside world answers callbacks, as Hypothesis strategies.
+
+``callback_answers(names)`` draws who answers each callback, with what and when: a mapping
+callback name -> ``Answer`` for ``RunConfig.callbacks`` (a success with a JSON payload, or a
+failure with an ErrorObject, after 0 s .. one virtual day). ``callback_faults(names)`` draws
+the answers that go wrong: late, twice, after the timeout, a failure instead of a success, no
+heartbeats, again after the execution ended. Both shrink toward the plain case: a success,
+a short delay, the first name, the first behaviour.
+
+>>> from hypothesis import find
+>>> find(callback_answers(["approval"]), lambda answers: True)
+{'approval': Answer(result=None, failure=None, delay=0.0)}
+>>> find(callback_faults(["approval"]), lambda fault: True).describe()
+"answer callback 'approval' 60s late"
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from hypothesis import strategies as st
+
+from chaosdurable.faults.schedule import CallbackBehaviour, CallbackFault
+from chaosdurable.run import Answer
+
+from .payloads import _faked, derived, json_values
+
+__all__ = ["BEHAVIOURS", "ERROR_TYPES", "answers", "callback_answers", "callback_faults", "delays", "error_objects"]
+
+#: callback fault behaviours, in the order draws shrink toward
+BEHAVIOURS: tuple[CallbackBehaviour, ...] = (
+    "delay", "duplicate", "after_timeout", "failure", "miss_heartbeats", "after_end",
+)
+#: ErrorType values a failing answer carries
+ERROR_TYPES: tuple[str, ...] = (
+    "CallbackFailure", "Rejected", "ValidationError", "Timeout", "PaymentDeclined", "ServiceUnavailable",
+)
+DAY = 86_400
+
+
+def delays(max_seconds: float = DAY) -> st.SearchStrategy[float]:
+    """Whole virtual seconds in 0..``max_seconds``, often under a minute; they shrink toward 0."""
+    top = int(max_seconds)
+    return derived(st.one_of(st.integers(0, min(60, top)), st.integers(0, top)), float)
+
+
+def error_objects(locale: str = "en_US") -> st.SearchStrategy[dict[str, Any]]:
+    """ErrorObject dicts ``{"ErrorType": ..., "ErrorMessage": ...}`` with a realistic message."""
+    return st.fixed_dictionaries({
+        "ErrorType": st.sampled_from(ERROR_TYPES),
+        "ErrorMessage": _faked(lambda f: f.sentence(), locale),
+    })
+
+
+def answers(results: st.SearchStrategy[Any] | None = None, *, failures: bool = True,
+            max_delay: float = DAY) -> st.SearchStrategy[Answer]:
+    """One ``Answer``: a success carrying a value of ``results`` (default: any JSON value, null
+    first) or, if ``failures``, a failure with an ErrorObject; after ``delays(max_delay)``."""
+    success = st.builds(Answer, result=results if results is not None else json_values(max_leaves=5),
+                        failure=st.none(), delay=delays(max_delay))
+    if not failures:
+        return success
+    failure = st.builds(Answer, result=st.none(), failure=error_objects(), delay=delays(max_delay))
+    return success | failure
+
+
+def callback_answers(names: Sequence[str] | None = None, results: st.SearchStrategy[Any] | None = None, *,
+                     failures: bool = True, max_delay: float = DAY) -> st.SearchStrategy[dict[str, Answer]]:
+    """Mappings callback name -> ``Answer``, for ``RunConfig(callbacks=...)``.
+
+    With ``names`` every named callback gets its own answer; without, the mapping has the
+    single key ``"*"`` (one answer for every callback). ``results`` draws success payloads
+    (e.g. ``payloads_like({"approved": True})``); ``failures=False`` keeps to successes.
+    """
+    one = answers(results, failures=failures, max_delay=max_delay)
+    if names is None:
+        return st.fixed_dictionaries({"*": one})
+    if isinstance(names, str) or not all(isinstance(n, str) for n in names):
+        raise ValueError(f"callback_answers: names must be a list of callback names, not {names!r}")
+    keys = list(dict.fromkeys(names))
+    return derived(st.fixed_dictionaries({name: one for name in keys}),
+                   lambda drawn: {name: drawn[name] for name in keys})  # in the caller's order
+
+
+def callback_faults(names: Sequence[str], behaviours: Sequence[str] | None = None,
+                    max_seconds: float = DAY) -> st.SearchStrategy[CallbackFault]:
+    """``CallbackFault`` values striking one of ``names`` (callback operation names).
+
+    ``behaviours`` restricts the kinds (default: all of ``BEHAVIOURS``). ``seconds`` is drawn
+    only where it matters (how late a ``delay``; how late an ``after_timeout`` on a callback
+    without a timeout) and stays at its default otherwise, so faults print plainly.
+    """
+    if isinstance(names, str) or not names or not all(isinstance(n, str) for n in names):
+        raise ValueError(f"callback_faults needs a non-empty list of callback names, not {names!r}")
+    wanted = tuple(behaviours) if behaviours is not None else BEHAVIOURS
+    unknown = [b for b in wanted if b not in BEHAVIOURS]
+    if unknown or not wanted:
+        raise ValueError(f"callback_faults: unknown behaviours {unknown}; known: {', '.join(BEHAVIOURS)}")
+    seconds = st.one_of(st.sampled_from([60.0, 1.0, 3600.0, float(DAY)]),
+                        derived(st.integers(1, max(1, int(max_seconds))), float))
+    ops = st.sampled_from(list(dict.fromkeys(names)))
+
+    @st.composite
+    def draw(data: st.DrawFn) -> CallbackFault:
+        behaviour = data(st.sampled_from(wanted))
+        op = data(ops)
+        late = data(seconds)  # always drawn, so "delay" stays the simplest draw for the shrinker
+        if behaviour in ("delay", "after_timeout"):
+            return CallbackFault(behaviour=behaviour, op=op, seconds=late)
+        return CallbackFault(behaviour=behaviour, op=op)
+
+    return draw()

@@ -88,6 +88,7 @@ def given(
 
     spaces: dict[str, OperationSpace] = {}
     references: dict[str, Any] = {}
+    worlds: list[Any] = []  # one moto world for all examples of a property run (reset per run)
 
     def decorate(test: Callable[..., Any]) -> Callable[..., Any]:
         wants_verdict = "verdict" in inspect.signature(test).parameters
@@ -110,6 +111,8 @@ def given(
             if _State.seed is not None:
                 options.setdefault("seed", _State.seed)
             key = json.dumps([value, options.get("mode"), options.get("seed")], sort_keys=True, default=str)
+            if worlds:
+                options["world"] = worlds[-1]
             verdict = check(handler, value, schedule, reference=references.get(key), **options)
             references[key] = verdict.reference
             record_coverage(verdict)
@@ -127,10 +130,26 @@ def given(
                 "--chaos-backend aws is not available yet: chaosdurable never touches a real AWS account "
                 "unless that target is explicitly allowed, and the aws backend has not been built")
         # Test modules are imported after pytest_configure, so the profile and seed are known here.
-        wrapped = _settings()(hypothesis.given(chaos_data=st.data())(property_test))
+        inner = _settings()(hypothesis.given(chaos_data=st.data())(property_test))
         if _State.seed is not None:
-            wrapped = hypothesis.seed(_State.seed)(wrapped)
-        return wrapped
+            inner = hypothesis.seed(_State.seed)(inner)
+        setup = check_options.get("setup")
+        if setup is None:
+            return inner
+
+        @functools.wraps(inner)
+        def with_world(*args: Any, **kwargs: Any) -> Any:
+            from chaosdurable.history.world import World
+
+            with World(setup) as world:
+                worlds.append(world)
+                try:
+                    return inner(*args, **kwargs)
+                finally:
+                    worlds.remove(world)
+
+        with_world.__signature__ = inspect.signature(inner)  # type: ignore[attr-defined]
+        return with_world
 
     return decorate
 

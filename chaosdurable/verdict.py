@@ -8,6 +8,7 @@ with the faults that fired and those never reached, and a snippet that reproduce
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shlex
 from collections.abc import Callable, Iterable, Mapping
@@ -169,7 +170,7 @@ def check(
     *,
     payload: str | None = None,
     setup: Callable[[], None] | None = None,
-    world: bool | None = None,
+    world: bool | World | None = None,
     callbacks: Mapping[str, Any] | None = None,
     targets: Mapping[str, Callable[..., Any]] | None = None,
     checkers: Iterable[str] | Mapping[str, Checker] | None = None,
@@ -189,7 +190,8 @@ def check(
         schedule: the faults (default: none, which still runs the tripwire and the
             effects-outside-steps checker).
         setup: provisions the moto world (create tables, queues...) before each run; giving
-            it (or ``world=True``) runs both runs inside ``moto.mock_aws``.
+            it (or ``world=True``) runs both runs inside ``moto.mock_aws``. ``world`` may also be
+            an entered ``World`` to reuse across many checks (it is reset before each run).
         callbacks: how the outside world answers callbacks, by callback name
             (a JSON value, or ``chaosdurable.run.Answer``); default: success ``null`` after 1 s.
         targets: chained-invoke targets by function name.
@@ -215,18 +217,18 @@ def check(
         selected = {n: ALL_CHECKERS[n] for n in names}
     config = RunConfig(mode=mode, seed=seed, knobs=knobs, targets=targets, callbacks=callbacks, tripwire=tripwire,
                        max_invocations=max_invocations, hang_timeout=hang_timeout)
-    use_world = world if world is not None else setup is not None
     chaotic_config = RunConfig(mode=mode, seed=seed, knobs=knobs, targets=targets, callbacks=callbacks,
                                tripwire=False, max_invocations=max_invocations, hang_timeout=hang_timeout)
-    if use_world:
-        with World(setup) as w:
-            if reference is None:
-                reference, _ = execute(handler, text, FaultSchedule(), config, w, label="reference")
-            chaotic, nemesis = execute(handler, text, schedule, chaotic_config, w, label="chaotic")
-    else:
+    with contextlib.ExitStack() as stack:
+        if isinstance(world, World):
+            active: World | None = world
+        elif world if world is not None else setup is not None:
+            active = stack.enter_context(World(setup))
+        else:
+            active = None
         if reference is None:
-            reference, _ = execute(handler, text, FaultSchedule(), config, None, label="reference")
-        chaotic, nemesis = execute(handler, text, schedule, chaotic_config, None, label="chaotic")
+            reference, _ = execute(handler, text, FaultSchedule(), config, active, label="reference")
+        chaotic, nemesis = execute(handler, text, schedule, chaotic_config, active, label="chaotic")
     fired = list(nemesis.fired)
     may_change = any(
         getattr(f.fault, "changes_outcome_now", False) or f.fault.changes_outcome for f in fired)

@@ -35,7 +35,7 @@ from chaosdurable.faults.schedule import (
 #: fault kinds in the order draws favour (and shrinking moves toward); repeats weight a kind up
 DEFAULT_KINDS: tuple[str, ...] = (
     "crash_after_effect", "crash_at_checkpoint", "duplicate_invocation", "callback",
-    "crash_after_effect", "crash_at_checkpoint", "checkpoint_error", "invocation_timeout",
+    "crash_after_effect", "crash_at_checkpoint", "callback", "checkpoint_error", "invocation_timeout",
     "transient_failure", "late_timer", "cold_start",
 )
 
@@ -103,7 +103,7 @@ def _fault(kind: str, space: OperationSpace) -> st.SearchStrategy[Fault] | None:
         return st.builds(CallbackFault, op=st.sampled_from(space.callbacks),
                          behaviour=st.sampled_from(["delay", "duplicate", "after_end", "failure", "after_timeout",
                                                     "miss_heartbeats"]),
-                         seconds=st.sampled_from([60.0, 1.0, 3600.0]))
+                         seconds=st.sampled_from([60.0, 7200.0, 172800.0, 1.0]))
     if kind == "checkpoint_error" and space.operations:
         return st.builds(CheckpointApiError, op=st.sampled_from(space.operations),
                          error=st.sampled_from(["server_error", "throttle", "stale_token", "no_token",

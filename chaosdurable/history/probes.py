@@ -116,11 +116,6 @@ class _BodyProbe(DurableInstrumentationPlugin):
         if not getattr(info, "is_replay_children", False):
             self._sink("start", where_now(sys._getframe(1)))
 
-    def on_user_function_end(self, info: Any) -> None:
-        if not getattr(info, "is_replay_children", False):
-            outcome = getattr(getattr(info, "outcome", None), "value", None)
-            self._sink("end", (where_now(sys._getframe(1)), outcome))
-
 
 class BodyProbeFactory:
     """The plugin factory added to a handler for the length of a run."""

@@ -52,9 +52,8 @@ class World:
                 os.environ.pop(key, None)
 
     def reset(self) -> None:
-        """Empty every mocked service, then provision it again with ``setup``."""
-        self._mock.stop()
-        self._mock.start()
+        """Empty every mocked service (moto's own reset: ~1 ms), then provision it again with ``setup``."""
+        self._mock.reset()
         if self.setup is not None:
             recorder = ledger.ACTIVE
             if recorder is not None:

@@ -5,6 +5,7 @@
 - ``chaosdurable run module:handler --input JSON``: run any durable handler to completion.
 - ``chaosdurable check module:handler --input JSON --schedule FILE_OR_JSON``: run it fault-free
   and under the schedule, print the verdict; exit 1 on violations.
+- ``chaosdurable replay FILE``: rerun a failure saved by the pytest plugin.
 - ``chaosdurable conformance``: check that the pinned AWS conformance suite is available.
 """
 
@@ -110,6 +111,16 @@ def check_command(console: Console, ref: str, payload: str, schedule_text: str |
     return 0 if verdict.ok else 1
 
 
+def replay_command(console: Console, path: str) -> int:
+    """Rerun a saved failure (written by the pytest plugin or ``Verdict.save``)."""
+    from pathlib import Path
+
+    spec = json.loads(Path(path).read_text())
+    schedule = json.dumps(spec["schedule"])
+    return check_command(console, spec["handler"], spec["payload"], schedule, spec.get("mode", "inprocess"),
+                         spec.get("setup"))
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``chaosdurable`` console script."""
     parser = argparse.ArgumentParser(prog="chaosdurable", description=__doc__,
@@ -128,6 +139,8 @@ def main(argv: list[str] | None = None) -> int:
     p_check.add_argument("--schedule", help="a fault schedule: a JSON file, or JSON text")
     p_check.add_argument("--setup", help="module:function that provisions the moto world")
     p_check.add_argument("--mode", choices=["inprocess", "subprocess"], default="inprocess")
+    p_replay = sub.add_parser("replay", help="rerun a saved failure (.chaosdurable/failures/*.json)")
+    p_replay.add_argument("file", help="the saved failure")
     sub.add_parser("conformance", help="fetch and verify the pinned AWS conformance suite")
     args = parser.parse_args(argv)
     console = Console()
@@ -136,6 +149,8 @@ def main(argv: list[str] | None = None) -> int:
             return demo(console, args.faithful)
         if args.command == "run":
             return run(console, args.handler, args.input, args.mode, args.faithful)
+        if args.command == "replay":
+            return replay_command(console, args.file)
         if args.command == "check":
             return check_command(console, args.handler, args.input, args.schedule, args.mode, args.setup)
         from chaosdurable.conformance.suite import load_suite, wheel_path

@@ -117,7 +117,8 @@ def given(
             references[key] = verdict.reference
             record_coverage(verdict)
             if not verdict.ok:
-                raise AssertionError(failure_report(verdict))
+                saved = verdict.save()
+                raise AssertionError(failure_report(verdict) + f"\n  chaosdurable replay {saved}")
             if wants_verdict:
                 test(*args, verdict=verdict, **kwargs)
 

@@ -9,10 +9,12 @@ with the faults that fired and those never reached, and a snippet that reproduce
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import shlex
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from chaosdurable.checks import ALL_CHECKERS, Checker, Ledger, Violation
@@ -41,6 +43,7 @@ class Verdict:
     replay: str
     checkers: list[str] = field(default_factory=list)
     command: str = ""
+    spec: dict[str, Any] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -110,6 +113,16 @@ class Verdict:
         """The one-line shell command that reproduces this verdict."""
         return self.command
 
+    def save(self, directory: str | Path = ".chaosdurable/failures") -> Path:
+        """Write what reproduces this verdict to ``directory`` as JSON; ``chaosdurable replay FILE`` reruns it."""
+        folder = Path(directory)
+        folder.mkdir(parents=True, exist_ok=True)
+        body = json.dumps(self.spec, sort_keys=True, indent=1)
+        name = self.spec["handler"].replace(":", ".").replace("/", ".")
+        path = folder / f"{name}-{hashlib.blake2b(body.encode(), digest_size=4).hexdigest()}.json"
+        path.write_text(body + "\n")
+        return path
+
     def raise_for_violations(self) -> None:
         """Raise ``AssertionError`` with the report if anything was violated."""
         if not self.ok:
@@ -149,11 +162,13 @@ def _replay_snippet(handler: Callable[..., Any], payload: str, schedule: FaultSc
             "print(verdict.report())")
 
 
+def _ref(fn: Callable[..., Any]) -> str:
+    return f"{getattr(fn, '__module__', '?')}:{getattr(fn, '__qualname__', '?')}"
+
+
 def _replay_command(handler: Callable[..., Any], payload: str, schedule: FaultSchedule, mode: Mode,
                     setup: Callable[..., Any] | None) -> str:
-    def ref(fn: Callable[..., Any]) -> str:
-        return f"{getattr(fn, '__module__', '?')}:{getattr(fn, '__qualname__', '?')}"
-
+    ref = _ref
     parts = ["chaosdurable", "check", ref(handler), "--input", shlex.quote(payload),
              "--schedule", shlex.quote(schedule.to_json())]
     if mode != "inprocess":
@@ -247,4 +262,7 @@ def check(
         replay=_replay_snippet(handler, text, schedule, seed, mode),
         checkers=list(selected),
         command=_replay_command(handler, text, schedule, mode, setup),
+        spec={"handler": _ref(handler), "payload": text, "schedule": json.loads(schedule.to_json()), "mode": mode,
+              "seed": seed, "setup": _ref(setup) if setup is not None else None,
+              "violations": [v.describe() for v in violations]},
     )

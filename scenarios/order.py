@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_durable_execution_sdk_python import DurableContext, StepContext, durable_execution
+from aws_durable_execution_sdk_python import BatchResult, DurableContext, StepContext, durable_execution
 from aws_durable_execution_sdk_python.config import (
     Duration,
     MapConfig,
@@ -57,7 +57,7 @@ def order_workflow(event: dict[str, Any], context: DurableContext) -> dict[str, 
     shipment = context.wait_for_callback(
         lambda callback_id, _ctx: None, name="shipping", config=WaitForCallbackConfig(timeout=Duration.from_days(7))
     )
-    notified = context.map(
+    notified: BatchResult[str] = context.map(
         order["items"],
         lambda ctx, item, index, items: ctx.step(lambda _: f"notified {item['sku']}", name=f"notify-{index}"),
         name="notify",

@@ -103,7 +103,7 @@ def callback_faults(names: Sequence[str], behaviours: Sequence[str] | None = Non
 
     @st.composite
     def draw(data: st.DrawFn) -> CallbackFault:
-        behaviour = data(st.sampled_from(wanted))
+        behaviour: CallbackBehaviour = data(st.sampled_from(wanted))
         op = data(ops)
         late = data(seconds)  # always drawn, so "delay" stays the simplest draw for the shrinker
         if behaviour in ("delay", "after_timeout"):

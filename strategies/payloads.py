@@ -587,7 +587,7 @@ def _schema(schema: Any, key: str | None, parent: str | None, locale: str, path:
     if unknown or not types:
         raise ValueError(f"payloads_from_schema: unknown type {unknown or declared!r} (at {path}); "
                          f"types are {', '.join(JSON_TYPES)}")
-    options = []
+    options: list[st.SearchStrategy[Any]] = []
     for t in types:
         if t == "null":
             options.append(st.none())

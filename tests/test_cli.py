@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 from aws_durable_execution_sdk_python import DurableContext, durable_execution
 
-from chaosdurable import effect
+from chaosdurable import CrashAfterEffect, FaultSchedule, check, effect
 from chaosdurable.cli import main
 
 
@@ -51,3 +54,13 @@ def test_check_reports_a_violation_and_exits_1(capsys: pytest.CaptureFixture[str
 def test_check_rejects_a_malformed_schedule(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["check", "tests.test_cli:pay", "--schedule", '[{"kind": "meteor"}]']) == 2
     assert "unknown fault kind 'meteor'" in capsys.readouterr().out
+
+
+def test_saved_failure_replays(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                               monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COLUMNS", "200")
+    verdict = check(pay, {"order": "o-7"}, FaultSchedule((CrashAfterEffect(effect="charge"),)))
+    saved = verdict.save(tmp_path)
+    assert json.loads(saved.read_text())["handler"] == "tests.test_cli:pay"
+    assert main(["replay", str(saved)]) == 1
+    assert "[idempotency] effect 'charge' (key 'o-7') happened 2 times" in capsys.readouterr().out

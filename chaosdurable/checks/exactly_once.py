@@ -6,7 +6,10 @@
 - every committed attempt ran its body at least once (except attempts that the SDK marks
   interrupted, ``StepInterruptedError``, which at-most-once consumes without running);
 - ``AT_LEAST_ONCE_PER_RETRY``: a repeated body run of one attempt is allowed only when an
-  abnormal invocation (crashed, timed out, failed, duplicated) explains it.
+  abnormal invocation (crashed, timed out, failed, duplicated) explains it;
+- the retry budget: no step commits more attempts than its retry strategy's ``max_attempts``
+  (read from a ``create_retry_strategy`` config; the SDK default is 6; custom callables are
+  not checked).
 
 Body runs come from the SDK's user-function hooks; commits from the accepted checkpoints.
 """
@@ -74,6 +77,12 @@ def exactly_once(reference: RunRecord, chaotic: RunRecord, ledger: Ledger) -> li
                           "in that attempt", op=label, invocation=invocation))
     for op_id, bodies in runs.items():
         label = op_label(chaotic, op_id)
+        budget = next((b.where.max_attempts for b in bodies if b.where.max_attempts), None)
+        used = len(commits.get(op_id, []))
+        if budget is not None and used > budget:
+            out.append(Violation(
+                NAME, f"step {label!r} committed {used} attempts but its retry strategy allows {budget}",
+                op=label, source=bodies[0].where.source))
         semantics = next((b.where.semantics for b in bodies if b.where.semantics), None)
         for run_attempt, count in Counter(b.where.attempt for b in bodies).items():
             if count < 2:

@@ -57,6 +57,23 @@ def _short(filename: str) -> str:
         return filename
 
 
+def retry_budget(strategy: Any) -> int | None:
+    """``max_attempts`` of a step's retry strategy, when it can be read.
+
+    ``None`` means the SDK's default (``RetryPresets.default()``: 6 attempts). A strategy made
+    by ``create_retry_strategy`` keeps its ``RetryStrategyConfig`` in a closure cell; a custom
+    callable has no readable budget (None is returned and the budget is not checked).
+    """
+    if strategy is None:
+        return 6
+    for cell in getattr(strategy, "__closure__", None) or ():
+        value = getattr(cell, "cell_contents", None)
+        attempts = getattr(value, "max_attempts", None)
+        if isinstance(attempts, int):
+            return attempts
+    return None
+
+
 def where_now(frame: FrameType | None = None) -> Where:
     """Attribute the calling code; fields stay None where they cannot be found."""
     frame = frame or sys._getframe(1)
@@ -65,6 +82,7 @@ def where_now(frame: FrameType | None = None) -> Where:
     attempt: int | None = None
     client: Any = None
     semantics: str | None = None
+    budget: int | None = None
     while frame is not None:
         filename = frame.f_code.co_filename
         if source is None and is_user_file(filename):
@@ -80,6 +98,8 @@ def where_now(frame: FrameType | None = None) -> Where:
         elif semantics is None and ident is not None and filename.endswith(_STEP_FILE):
             config = getattr(frame.f_locals.get("self"), "config", None)
             semantics = getattr(getattr(config, "step_semantics", None), "value", None)
+            if config is not None:
+                budget = retry_budget(getattr(config, "retry_strategy", None))
         elif client is None and filename.endswith(_EXEC_FILE):
             inp = frame.f_locals.get("invocation_input") or frame.f_locals.get("event")
             client = getattr(inp, "service_client", None)
@@ -105,6 +125,7 @@ def where_now(frame: FrameType | None = None) -> Where:
         in_step=op_type == "STEP",
         source=source,
         semantics=semantics if op_type == "STEP" else None,
+        max_attempts=budget if op_type == "STEP" and semantics is not None else None,
     )
 
 

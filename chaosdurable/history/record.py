@@ -27,6 +27,7 @@ class Where:
     in_step: bool = False
     source: str | None = None
     semantics: str | None = None
+    max_attempts: int | None = None
 
     def label(self) -> str:
         """Short readable location."""

@@ -19,6 +19,7 @@ from aws_durable_execution_sdk_python.config import (
     StepSemantics,
     WaitForCallbackConfig,
 )
+from aws_durable_execution_sdk_python.exceptions import StepError
 from aws_durable_execution_sdk_python.retries import (
     JitterStrategy,
     RetryDecision,
@@ -236,3 +237,19 @@ def _notify_in_child(child: DurableContext) -> Any:
 def child_context_outside_step(event: Any, context: DurableContext) -> Any:
     """Bug: a child context's own code is not a step either; it replays like handler code."""
     return context.run_in_child_context(_notify_in_child, name="notify-customer")
+
+
+_THREE_TRIES = StepConfig(retry_strategy=create_retry_strategy(RetryStrategyConfig(
+    max_attempts=3, initial_delay=Duration.from_seconds(1), jitter_strategy=JitterStrategy.NONE)))
+
+
+@durable_execution
+def retries_within_budget(event: Any, context: DurableContext) -> str:
+    """A step that always fails, retried up to its budget of three attempts, then given up on."""
+    def always_fails(_: StepContext) -> str:
+        raise RuntimeError("dependency down")
+
+    try:
+        return context.step(always_fails, name="flaky", config=_THREE_TRIES)
+    except StepError:
+        return "gave up"

@@ -183,6 +183,25 @@ def test_exactly_once_direct_silent_when_a_crash_explains_the_rerun() -> None:
     assert exactly_once(_reference(), chaotic, Ledger()) == []
 
 
+def test_exactly_once_direct_retry_budget_exceeded() -> None:
+    """Three attempts committed for a step whose strategy allows two."""
+    budget = Where(**{**_where(1).__dict__, "max_attempts": 2})
+    chaotic = _record([_cp(1, "START", "RETRY"), _cp(2, "START", "RETRY"), _cp(3, "START", "SUCCEED")],
+                      [budget, Where(**{**budget.__dict__, "invocation": 2, "attempt": 2}),
+                       Where(**{**budget.__dict__, "invocation": 3, "attempt": 3})],
+                      [_inv(1), _inv(2), _inv(3)])
+    (violation,) = exactly_once(_reference(), chaotic, Ledger())
+    assert violation.message == "step 'charge' committed 3 attempts but its retry strategy allows 2"
+    assert violation.op == "charge"
+
+
+def test_exactly_once_reads_the_retry_budget_and_stays_silent_within_it() -> None:
+    v = check(handlers.retries_within_budget, None)
+    assert {b.where.max_attempts for b in v.chaotic.body_runs} == {3}
+    assert len(v.chaotic.body_runs) == 3
+    assert v.by_checker("exactly_once") == [], v.report()
+
+
 def test_exactly_once_direct_silent_on_real_run_records() -> None:
     v = check(handlers.clean_order, ORDER, _crash_before("ship"), checkers=[])
     assert exactly_once(v.reference, v.chaotic, Ledger()) == []

@@ -225,14 +225,16 @@ class Service:
     def _checkpoint(self, ex: Execution, inv: Invocation | None, token: str, updates: list[OperationUpdate],
                     copy: int) -> CheckpointOutput:
         with self._lock:
-            site = self._site(ex, inv, updates, copy)
+            intercepting = not isinstance(self.interceptor, NoInterceptor)
+            site = self._site(ex, inv, updates, copy) if intercepting else None
             record = {"arn": ex.arn, "invocation": inv.index if inv else None, "copy": copy,
-                      "updates": [dict(u.to_dict()) for u in updates]}
+                      "updates": [dict(u.to_dict()) for u in updates]} if self.observers else {}
             try:
                 ex.check_token(token)
                 if inv is None or ex.live_invocation is not inv:  # pragma: no cover - guarded by the token
                     raise CheckpointRejected(INVALID_TOKEN)
-                self._intervene(ex, inv, self.interceptor.before_checkpoint(site), persisted=False)
+                if site is not None:
+                    self._intervene(ex, inv, self.interceptor.before_checkpoint(site), persisted=False)
                 ex.validate_batch(updates)
             except CheckpointRejected as rejected:
                 self._notify("checkpoint", record | {"accepted": False, "error": rejected.message})
@@ -242,7 +244,7 @@ class Service:
             for update in updates:
                 completes_execution |= self._apply(ex, update, now)
             self._notify("checkpoint", record | {"accepted": True})
-            after = self.interceptor.after_checkpoint(site)
+            after = self.interceptor.after_checkpoint(site) if site is not None else PROCEED
             if after.verb == "no_token":
                 ex.revoke_tokens()
                 return CheckpointOutput(checkpoint_token=None, new_execution_state=CheckpointUpdatedExecutionState())
@@ -852,6 +854,8 @@ class Service:
 
     # ================================================================== misc
     def _notify(self, what: str, data: dict[str, Any]) -> None:
+        if not self.observers:
+            return
         for observer in self.observers:
             observer(what, data)
 

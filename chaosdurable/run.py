@@ -57,6 +57,7 @@ class RunConfig:
     max_invocations: int = 200
     hang_timeout: float = 30.0
     execution_timeout: int = 31_622_400
+    allow_real_aws: bool = False
 
 
 def _answer_for(name: str | None, callbacks: Mapping[str, Any] | None) -> Answer:
@@ -79,7 +80,8 @@ def execute(handler: Callable[..., Any], payload: str, schedule: FaultSchedule, 
             runner.register_function(name, target)
     nemesis = Nemesis(schedule, runner.service)
     runner.service.interceptor = nemesis
-    recorder = ledger.Recorder(decide=nemesis.on_effect, is_crashed=nemesis.is_crashed)
+    recorder = ledger.Recorder(decide=nemesis.on_effect, is_crashed=nemesis.is_crashed,
+                               allow_real_aws=config.allow_real_aws)
     events: list[tuple[str, dict[str, Any]]] = []
     runner.service.observers.append(lambda what, data: events.append((what, data)))
     probe = BodyProbeFactory(recorder.body)

@@ -66,8 +66,11 @@ class Verdict:
         if self.not_reached:
             lines.append("not reached:")
             lines += [f"  - {text}" for text in self.not_reached]
-        lines.append(f"fault-free run: {self.reference.status} {self.reference.result_payload or ''}".rstrip())
-        lines.append(f"chaotic run:    {self.chaotic.status} {self.chaotic.result_payload or ''}".rstrip())
+        for label, run in (("fault-free run:", self.reference), ("chaotic run:   ", self.chaotic)):
+            outcome = run.result_payload or ""
+            if run.status == "FAILED" and run.error:
+                outcome = f"{run.error.get('ErrorType')}: {run.error.get('ErrorMessage')}"
+            lines.append(f"{label} {run.status} {outcome}".rstrip())
         divergence = self.first_divergence()
         if divergence and not self.ok:
             lines.append(f"first divergent operation: {divergence}")
@@ -196,6 +199,7 @@ def check(
     max_invocations: int = 200,
     hang_timeout: float = 30.0,
     reference: RunRecord | None = None,
+    allow_real_aws: bool = False,
 ) -> Verdict:
     """Run ``handler`` fault-free and under ``schedule`` and judge the pair.
 
@@ -217,6 +221,8 @@ def check(
             deterministic, so reusing it changes nothing but the time taken.
         tripwire: watch clock/random/environment reads outside steps (in the fault-free run,
             where every such read site is reached at least once without faults).
+        allow_real_aws: let AWS calls through when no moto world is active. Off by default:
+            an AWS call from the handler then fails with ``RealAwsRefused`` naming the call.
     """
     schedule = schedule or FaultSchedule()
     text = _payload(input, payload)
@@ -231,9 +237,10 @@ def check(
             raise ValueError(f"unknown checker(s) {unknown}; available: {sorted(ALL_CHECKERS)}")
         selected = {n: ALL_CHECKERS[n] for n in names}
     config = RunConfig(mode=mode, seed=seed, knobs=knobs, targets=targets, callbacks=callbacks, tripwire=tripwire,
-                       max_invocations=max_invocations, hang_timeout=hang_timeout)
+                       max_invocations=max_invocations, hang_timeout=hang_timeout, allow_real_aws=allow_real_aws)
     chaotic_config = RunConfig(mode=mode, seed=seed, knobs=knobs, targets=targets, callbacks=callbacks,
-                               tripwire=False, max_invocations=max_invocations, hang_timeout=hang_timeout)
+                               tripwire=False, max_invocations=max_invocations, hang_timeout=hang_timeout,
+                               allow_real_aws=allow_real_aws)
     with contextlib.ExitStack() as stack:
         if isinstance(world, World):
             active: World | None = world

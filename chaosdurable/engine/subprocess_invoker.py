@@ -77,6 +77,12 @@ class SubprocessInvoker:
         read_fd, write_fd = os.pipe()
         env = dict(os.environ, PYTHONHASHSEED=str((self.seed * 7919 + self.count) % 4_294_967_295),
                    CHAOSDURABLE_FD=str(write_fd), PYTHONUNBUFFERED="1")
+        if os.environ.get("CHAOSDURABLE_ALLOW_REAL_AWS") != "1":
+            # Fail closed: a child process has no moto world, so its AWS calls go to a closed local port
+            # with dummy credentials rather than to whatever account the environment points at.
+            env.update(AWS_ENDPOINT_URL="http://127.0.0.1:9", AWS_ACCESS_KEY_ID="chaosdurable",
+                       AWS_SECRET_ACCESS_KEY="chaosdurable", AWS_SESSION_TOKEN="chaosdurable")
+            env.pop("AWS_PROFILE", None)
         proc = subprocess.Popen(
             [sys.executable, "-m", "chaosdurable.engine.subprocess_worker"],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,

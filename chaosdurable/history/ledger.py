@@ -36,11 +36,20 @@ class TransientDependencyError(Exception):
     """An injected failure of an explicit effect (a flaky dependency)."""
 
 
+class RealAwsRefused(RuntimeError):
+    """A handler under test called AWS while no moto world was active and real AWS was not allowed."""
+
+
+#: how many moto worlds are active in this process (``World`` counts itself in and out)
+MOTO_ACTIVE = 0
+
+
 class Recorder:
     """Collects body runs, effects and tripwire hits for one run. At most one is active."""
 
     def __init__(self, decide: Callable[[str, Where], str] | None = None,
-                 is_crashed: Callable[[Where], bool] | None = None) -> None:
+                 is_crashed: Callable[[Where], bool] | None = None, allow_real_aws: bool = False) -> None:
+        self.allow_real_aws = allow_real_aws
         self.body_runs: list[BodyRun] = []
         self.effects: list[Effect] = []
         self.tripwire: list[TripwireHit] = []
@@ -147,6 +156,12 @@ def install_botocore_hook() -> None:
                 return original(self, operation_name, api_params)
             service = self.meta.service_model.service_name
             name = f"aws:{service}.{operation_name}"
+            if not MOTO_ACTIVE and not recorder.allow_real_aws:
+                raise RealAwsRefused(
+                    f"the handler called {service}.{operation_name} while no moto world was active: chaosdurable "
+                    "never lets a handler under test reach a real AWS account unless you allow it. Pass setup= "
+                    "(a function that creates your tables, queues...) to run inside moto, or allow_real_aws=True "
+                    "to let it through.")
             mutating = not operation_name.startswith(_READ_PREFIXES)
             where = where_now()
             decision = recorder.effect(name, _key_of(api_params), "aws", where, mutating,

@@ -39,6 +39,7 @@ class World:
             os.environ.setdefault(key, value)
         self._mock = mock_aws()
         self._mock.start()
+        ledger.MOTO_ACTIVE += 1
         import boto3
 
         self._clients = {name: boto3.client(name, region_name=self.region) for name in ("dynamodb", "s3")}
@@ -47,6 +48,8 @@ class World:
     def __exit__(self, *exc: object) -> None:
         if self._mock is not None:
             self._mock.stop()
+            ledger.MOTO_ACTIVE -= 1
+            self._mock = None
         for key, value in self._env.items():
             if value is None:
                 os.environ.pop(key, None)

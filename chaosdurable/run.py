@@ -141,7 +141,8 @@ def _drive(runner: DurableRunner, arn: str, nemesis: Nemesis, config: RunConfig,
         if pending:
             cb = pending[0]
             answered.add(cb.callback_id)
-            _answer(runner, cb, _answer_for(cb.name, config.callbacks), nemesis.callback_fault(cb.name), log, late)
+            _answer(runner, cb, _answer_for(cb.name, config.callbacks), nemesis.callback_fault(cb.name), log, late,
+                    nemesis)
             continue
         if not runner.advance_to_next_timer():
             return runner.describe_stuck(arn)
@@ -153,12 +154,15 @@ def _drive(runner: DurableRunner, arn: str, nemesis: Nemesis, config: RunConfig,
 
 
 def _answer(runner: DurableRunner, cb: PendingCallback, answer: Answer, fault: CallbackFault | None,
-            log: list[dict[str, Any]], late: list[tuple[str, Answer]]) -> None:
+            log: list[dict[str, Any]], late: list[tuple[str, Answer]], nemesis: Nemesis) -> None:
     op = runner.service.get(cb.execution_arn).ops[cb.operation_id]
     delay, heartbeats, sends = answer.delay, True, 1
     if fault is not None:
         if fault.behaviour == "delay":
             delay += fault.seconds
+            if op.callback_timeout_s and delay >= op.callback_timeout_s:
+                nemesis.declare_outcome_change(
+                    fault, f"the answer came after the callback's {op.callback_timeout_s}s timeout")
         elif fault.behaviour == "duplicate":
             sends = 2
         elif fault.behaviour == "after_timeout":

@@ -253,7 +253,7 @@ def check(
         chaotic, nemesis = execute(handler, text, schedule, chaotic_config, active, label="chaotic")
     fired = list(nemesis.fired)
     may_change = any(
-        getattr(f.fault, "changes_outcome_now", False) or f.fault.changes_outcome for f in fired)
+        f.changes_outcome or getattr(f.fault, "changes_outcome_now", False) or f.fault.changes_outcome for f in fired)
     ledger = Ledger(effects=tuple(chaotic.effects), fired=tuple(f.describe() for f in fired),
                     outcome_may_change=may_change, fault_kinds=tuple(f.fault.kind for f in fired))
     violations: list[Violation] = []

@@ -44,6 +44,8 @@ class Firing:
     index: int
     fault: Fault
     where: str
+    #: True when, as it fired, this fault legitimately changed the outcome (e.g. a delay past the timeout)
+    changes_outcome: bool = False
 
     def describe(self) -> str:
         """In words."""
@@ -80,6 +82,13 @@ class Nemesis:
 
     def _pending(self, kind: type[Fault]) -> list[tuple[int, Any]]:
         return [(i, f) for i, f in enumerate(self.schedule.faults) if isinstance(f, kind) and i not in self._done]
+
+    def declare_outcome_change(self, fault: Fault, why: str) -> None:
+        """Record that ``fault``, as it fired, legitimately changes the outcome (and why)."""
+        with self._lock:
+            for k, firing in enumerate(self.fired):
+                if firing.fault is fault:
+                    self.fired[k] = Firing(firing.index, fault, f"{firing.where}; {why}", changes_outcome=True)
 
     def not_reached(self) -> list[Fault]:
         """Faults whose coordinates never occurred in the run."""

@@ -237,9 +237,11 @@ def bulk_reservation(event: dict[str, Any], context: DurableContext) -> list[str
 
 @durable_execution
 def manager_approval(event: dict[str, Any], context: DurableContext) -> dict[str, Any]:
-    """Expense approval. BUG: the manager's callback has a one-hour timeout and the handler
-    does not handle ``CallbackTimeoutError``: a late answer fails the whole expense claim
-    instead of escalating it."""
+    """Expense approval. DESIGN QUESTION, not reported: the manager's callback has a one-hour
+    timeout and the handler does not handle ``CallbackTimeoutError``, so an answer later than
+    that fails the whole claim. chaosdurable treats an answer after the timeout as a fault that
+    legitimately changes the outcome (declared by the nemesis), so this is not a violation; a
+    team that wants escalation asserts it in its own property over ``verdict.chaotic``."""
     claim = event["claim"]
     context.step(lambda _: claim, name="submit-claim")
     callback = context.create_callback(name="manager-approval",

@@ -13,6 +13,12 @@
   ``callback_faults(names)`` draws ``CallbackFault`` values (late, duplicate, after the
   timeout, failure, missed heartbeats, after the end).
 
+- ``workflows(max_depth, max_ops, kinds)`` draws random durable programs as data (steps with
+  either semantics and retries, waits, callbacks, child contexts, map, parallel, invoke,
+  wait_for_condition, nested); ``interpreter.run_program`` runs them with the real SDK,
+  ``Program.to_python()`` prints one as source to paste into a test, and
+  ``expected_result(program)`` is what a correct execution returns.
+
 Building blocks: ``answers`` (one ``Answer``), ``delays``, ``error_objects`` (ErrorObject
 dicts), ``json_values`` (any JSON value), ``faker_with_seed`` (a seeded faker) and
 ``derived`` (``map`` whose failing examples print values, not calls).
@@ -21,18 +27,22 @@ dicts), ``json_values`` (any JSON value), ``faker_with_seed`` (a seeded faker) a
 from .callbacks import answers, callback_answers, callback_faults, delays, error_objects
 from .payloads import derived, faker_with_seed, json_values, payloads_from_schema, payloads_like
 from .schedules import OperationSpace, fault_schedules
+from .workflows import Program, expected_result, workflows
 
 __all__ = [
     "OperationSpace",
+    "Program",
     "answers",
     "callback_answers",
     "callback_faults",
     "delays",
     "derived",
     "error_objects",
+    "expected_result",
     "faker_with_seed",
     "fault_schedules",
     "json_values",
     "payloads_from_schema",
     "payloads_like",
+    "workflows",
 ]

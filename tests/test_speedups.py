@@ -18,7 +18,24 @@ def three_steps(event: int, context: DurableContext) -> int:
 
 
 def test_installed_on_sdk_3() -> None:
-    assert speedups.install() == {"wake_on_stop": "installed", "flush_sync_batches": "installed"}
+    assert speedups.install() == {"wake_on_stop": "installed", "flush_sync_batches": "installed",
+                                  "reuse_threads": "installed"}
+
+
+def test_thread_reuse_only_while_active() -> None:
+    from aws_durable_execution_sdk_python import execution
+
+    speedups.install()
+    with speedups.active(False):
+        pool = execution.ThreadPoolExecutor(max_workers=1)
+        assert type(pool).__name__ == "ThreadPoolExecutor"
+        pool.shutdown()
+    with speedups.active(True):
+        pool = execution.ThreadPoolExecutor(max_workers=1)
+        assert type(pool).__name__ == "_ReusingExecutor"
+        future = pool.submit(lambda: 41 + 1)
+        pool.shutdown(wait=True)
+        assert future.result() == 42
 
 
 def test_switch_restores_the_sdk_constant() -> None:

@@ -9,7 +9,9 @@ Nothing here ever waits without a bound.
 
 from __future__ import annotations
 
+import os
 import sys
+import sysconfig
 import threading
 import time
 import traceback
@@ -50,17 +52,30 @@ class LambdaContextStub:
         return self.remaining_ms
 
 
+_LIBRARY_DIRS = tuple({p for key in ("stdlib", "platstdlib", "purelib", "platlib")
+                       if (p := sysconfig.get_paths().get(key))} | {os.path.dirname(os.path.dirname(__file__))})
+
+
+def _is_library(filename: str) -> bool:
+    return filename.startswith("<") or os.path.abspath(filename).startswith(_LIBRARY_DIRS) or (
+        "site-packages" in filename)
+
+
 def _stacks_of_new_threads(before: set[threading.Thread], exclude: int | None) -> str:
-    """The innermost frames of every thread started since ``before`` (the SDK runs the handler
-    on its own ``dex-handler`` threads, so that is where a hanging handler is found)."""
+    """Where the hanging invocation's threads are: the innermost frames of user code on every
+    thread (the SDK runs the handler on its own threads, possibly reused ones), plus any thread
+    started since ``before``."""
     frames = sys._current_frames()
     parts = []
     for t in threading.enumerate():
-        if t in before or t.ident == exclude or t.ident not in frames:
+        if t.ident == exclude or t.ident not in frames or t is threading.current_thread():
             continue
-        stack = traceback.format_stack(frames[t.ident])
-        user = [line for line in stack if "/threading.py" not in line and "/concurrent/futures/" not in line]
-        parts.append(f"thread {t.name}:\n" + "".join((user or stack)[-4:]))
+        stack = traceback.extract_stack(frames[t.ident])
+        user = [f for f in stack if not _is_library(f.filename)]
+        if not user and t in before:
+            continue
+        shown = traceback.format_list(user[-4:] if user else stack[-4:])
+        parts.append(f"thread {t.name}:\n" + "".join(shown))
     return "\n".join(parts) or "unknown"
 
 

@@ -10,6 +10,13 @@ stop flag every 100 ms, plus ~1 ms per synchronous checkpoint for a batching win
   synchronous caller is sent at once instead of after 1 ms. Checkpoint contents and order
   per operation are unchanged; only how updates are grouped into calls can differ.
 
+- ``reuse_threads``: the SDK starts a fresh ``ThreadPoolExecutor`` (two threads) for every
+  invocation and one per map/parallel call. While active, those executors hand their work to
+  long-lived idle threads instead of starting new ones. Each executor still waits for exactly
+  its own work on shutdown and cancels its own pending work; the SDK keeps no thread-local
+  state across invocations (its one ``threading.local`` belongs to a per-invocation object), so
+  only the thread objects are reused.
+
 Guards: each patch checks the SDK version (3.x) and that every attribute it touches exists
 with the expected shape; otherwise it is skipped and ``status()`` says why. Patches are
 installed once per process but act only while ``active(True)`` is in force, so a faithful
@@ -19,8 +26,12 @@ runner in the same process gets the SDK's original behaviour.
 from __future__ import annotations
 
 import contextlib
+import queue
+import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import wait as futures_wait
 from typing import Any
 
 _lock = threading.Lock()
@@ -47,7 +58,8 @@ def install() -> dict[str, str]:
         _installed = True
         version = _sdk_version()
         if not version.startswith("3."):
-            _skipped["wake_on_stop"] = _skipped["flush_sync_batches"] = f"SDK {version} is not 3.x"
+            for name in ("wake_on_stop", "flush_sync_batches", "reuse_threads"):
+                _skipped[name] = f"SDK {version} is not 3.x"
             return status()
         from aws_durable_execution_sdk_python import state
 
@@ -74,6 +86,7 @@ def install() -> dict[str, str]:
 
             stop_checkpointing.__wrapped__ = original_stop  # type: ignore[attr-defined]
             cls.stop_checkpointing = stop_checkpointing
+        _install_thread_reuse()
         blocked = getattr(state, "_BLOCKED_CALLER_WAIT_SECONDS", None)
         if not isinstance(blocked, float):
             _skipped["flush_sync_batches"] = "state._BLOCKED_CALLER_WAIT_SECONDS not found"
@@ -85,7 +98,7 @@ def install() -> dict[str, str]:
 def status() -> dict[str, str]:
     """Which patches are installed, and why any were skipped."""
     out = {}
-    for name in ("wake_on_stop", "flush_sync_batches"):
+    for name in ("wake_on_stop", "flush_sync_batches", "reuse_threads"):
         out[name] = _skipped.get(name, "installed" if _installed else "not installed")
     return out
 
@@ -111,6 +124,123 @@ def _set(enabled: bool) -> None:
     _ActiveFlag.on = enabled
     if _state_module is not None and _original_blocked_wait is not None and "flush_sync_batches" not in _skipped:
         _state_module._BLOCKED_CALLER_WAIT_SECONDS = 0.0 if enabled else _original_blocked_wait
+
+
+class _PoolThread(threading.Thread):
+    """A daemon thread that runs one job at a time and then offers itself for the next."""
+
+    def __init__(self) -> None:
+        super().__init__(name="chaosdurable-sdk-worker", daemon=True)
+        self.jobs: queue.SimpleQueue[tuple[Future[Any], Callable[..., Any], tuple[Any, ...], dict[str, Any]] | None]
+        self.jobs = queue.SimpleQueue()
+        self.start()
+
+    def run(self) -> None:
+        while True:
+            job = self.jobs.get()
+            if job is None:
+                return
+            future, fn, args, kwargs = job
+            # A fresh thread starts with threading's current profile and trace hooks (the
+            # tripwire and coverage tools rely on that); give a reused thread the same.
+            sys.setprofile(threading.getprofile())
+            sys.settrace(threading.gettrace())
+            if future.set_running_or_notify_cancel():
+                try:
+                    future.set_result(fn(*args, **kwargs))
+                except BaseException as exc:  # the SDK's own executors deliver BaseExceptions too
+                    future.set_exception(exc)
+            del future, fn, args, kwargs, job
+            if not _IDLE.offer(self):
+                return
+
+
+class _IdleThreads:
+    """Idle worker threads, at most ``limit`` kept; a thread beyond that simply ends."""
+
+    def __init__(self, limit: int = 32) -> None:
+        self._idle: list[_PoolThread] = []
+        self._lock = threading.Lock()
+        self._limit = limit
+
+    def take(self) -> _PoolThread:
+        with self._lock:
+            if self._idle:
+                return self._idle.pop()
+        return _PoolThread()
+
+    def offer(self, thread: _PoolThread) -> bool:
+        with self._lock:
+            if len(self._idle) >= self._limit:
+                return False
+            self._idle.append(thread)
+            return True
+
+
+_IDLE = _IdleThreads()
+
+
+class _ReusingExecutor:
+    """Stands in for ``ThreadPoolExecutor`` inside the SDK while the speed-ups are active.
+
+    Same contract for the SDK's use of it: ``submit`` runs the call on a (reused) thread and
+    returns a ``Future``; ``shutdown(wait=True)`` waits for every call submitted here;
+    ``cancel_futures=True`` cancels those not started. Concurrency limits are enforced by the
+    SDK's own admission logic, not by the executor, so no limit is lost.
+    """
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> Any:
+        if not _ActiveFlag.on:
+            return _ORIGINAL_EXECUTOR(*args, **kwargs)
+        return super().__new__(cls)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self._futures: list[Future[Any]] = []
+        self._lock = threading.Lock()
+        self._closed = False
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("cannot schedule new futures after shutdown")
+            future: Future[Any] = Future()
+            self._futures.append(future)
+        _IDLE.take().jobs.put((future, fn, args, kwargs))
+        return future
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        with self._lock:
+            self._closed = True
+            futures = list(self._futures)
+        if cancel_futures:
+            for future in futures:
+                future.cancel()
+        if wait:
+            futures_wait(futures)
+
+    def __enter__(self) -> _ReusingExecutor:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.shutdown(wait=True)
+
+
+_ORIGINAL_EXECUTOR: Any = ThreadPoolExecutor
+
+
+def _install_thread_reuse() -> None:
+    try:
+        from aws_durable_execution_sdk_python import execution
+        from aws_durable_execution_sdk_python.concurrency import executor as concurrency
+    except ImportError:  # pragma: no cover - SDK layout changed
+        _skipped["reuse_threads"] = "aws_durable_execution_sdk_python.execution or .concurrency.executor not found"
+        return
+    modules = (execution, concurrency)
+    if not all(getattr(m, "ThreadPoolExecutor", None) is ThreadPoolExecutor for m in modules):
+        _skipped["reuse_threads"] = "the SDK no longer uses concurrent.futures.ThreadPoolExecutor by that name"
+        return
+    for module in modules:
+        module.ThreadPoolExecutor = _ReusingExecutor  # type: ignore[attr-defined]
 
 
 class _ActiveFlag:

@@ -14,6 +14,7 @@ Body executions are recorded by an instrumentation plugin (the SDK's own public 
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 import sysconfig
@@ -42,6 +43,7 @@ _NOT_USER = tuple(
 SDK_LAYOUT_OK = True
 
 
+@functools.lru_cache(maxsize=4096)
 def is_user_file(filename: str) -> bool:
     """True for the user's own source files (not the SDK, chaosdurable, the stdlib or site-packages)."""
     if not filename or filename.startswith("<"):
@@ -50,6 +52,7 @@ def is_user_file(filename: str) -> bool:
     return not path.startswith(_NOT_USER) and "site-packages" not in path
 
 
+@functools.lru_cache(maxsize=4096)
 def _short(filename: str) -> str:
     try:
         return os.path.relpath(filename)

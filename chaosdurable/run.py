@@ -81,7 +81,7 @@ def execute(handler: Callable[..., Any], payload: str, schedule: FaultSchedule, 
     nemesis = Nemesis(schedule, runner.service)
     runner.service.interceptor = nemesis
     recorder = ledger.Recorder(decide=nemesis.on_effect, is_crashed=nemesis.is_crashed,
-                               allow_real_aws=config.allow_real_aws)
+                               allow_real_aws=config.allow_real_aws, kill=nemesis.kill_after_effect)
     events: list[tuple[str, dict[str, Any]]] = []
     runner.service.observers.append(lambda what, data: events.append((what, data)))
     probe = BodyProbeFactory(recorder.body)

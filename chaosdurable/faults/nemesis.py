@@ -174,10 +174,13 @@ class Nemesis:
                 if fault.invocation is not None and where.invocation != fault.invocation:
                     continue
                 if self._take(i, f"at effect {name!r} ({where.label()})"):
-                    if verdict == "crash":
-                        self._kill(where)
-                    return verdict
+                    return verdict  # a crash is carried out by kill_after_effect, once the effect is done
         return "proceed"
+
+    def kill_after_effect(self, where: Where) -> None:
+        """End the invocation ``where`` belongs to: called right after the crashing effect completed,
+        so the next invocation can never race the effect itself."""
+        self._kill(where)
 
     def _kill(self, where: Where) -> None:
         if self.service is None or where.arn is None or where.invocation is None:

@@ -48,8 +48,10 @@ class Recorder:
     """Collects body runs, effects and tripwire hits for one run. At most one is active."""
 
     def __init__(self, decide: Callable[[str, Where], str] | None = None,
-                 is_crashed: Callable[[Where], bool] | None = None, allow_real_aws: bool = False) -> None:
+                 is_crashed: Callable[[Where], bool] | None = None, allow_real_aws: bool = False,
+                 kill: Callable[[Where], None] | None = None) -> None:
         self.allow_real_aws = allow_real_aws
+        self._kill = kill or (lambda where: None)
         self.body_runs: list[BodyRun] = []
         self.effects: list[Effect] = []
         self.tripwire: list[TripwireHit] = []
@@ -85,6 +87,11 @@ class Recorder:
             self.effects.append(Effect(self._next(), name, key, kind, where, mutating, dict(detail)))
         return decision
 
+    def crash(self, where: Where, name: str) -> InvocationKilled:
+        """The effect ``name`` has happened: end its invocation now and return the exception to raise."""
+        self._kill(where)
+        return InvocationKilled(f"injected crash right after {name!r}")
+
     def trip(self, call: str, where: Where) -> None:
         """Record a nondeterministic read outside steps."""
         with self._lock:
@@ -117,7 +124,7 @@ def effect(name: str, key: Any = None, **detail: Any) -> None:
     if decision == "fail":
         raise TransientDependencyError(f"injected failure of {name!r} ({where.label()})")
     if decision == "crash":
-        raise InvocationKilled(f"injected crash right after {name!r}")
+        raise recorder.crash(where, name)
 
 
 # ----------------------------------------------------------------------------- boto3
@@ -170,10 +177,12 @@ def install_botocore_hook() -> None:
                 raise ClientError({"Error": {"Code": "ServiceUnavailable",
                                              "Message": f"injected transient failure of {name}"},
                                    "ResponseMetadata": {"HTTPStatusCode": 503}}, operation_name)
-            response = original(self, operation_name, api_params)
-            if decision == "crash":
-                raise InvocationKilled(f"injected crash right after {name}")
-            return response
+            if decision != "crash":
+                return original(self, operation_name, api_params)
+            try:  # the call happens (or fails on its own); either way the process dies right after it
+                original(self, operation_name, api_params)
+            finally:
+                raise recorder.crash(where, name)
 
         _make_api_call.__wrapped__ = original  # type: ignore[attr-defined]
         BaseClient._make_api_call = _make_api_call

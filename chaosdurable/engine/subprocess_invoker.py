@@ -68,11 +68,17 @@ class SubprocessInvoker:
         """
         self.count += 1
         client = event.service_client
+        from chaosdurable.history import ledger
+
+        recorder = ledger.ACTIVE
         first = {
             "handler": handler_ref(handler),
             "sys_path": [p for p in sys.path if p],
             "event": event.to_json_dict(),
             "context": asdict(context),
+            "invocation": list(client.invocation),
+            "record": recorder is not None,
+            "allow_real_aws": bool(recorder and recorder.allow_real_aws),
         }
         read_fd, write_fd = os.pipe()
         env = dict(os.environ, PYTHONHASHSEED=str((self.seed * 7919 + self.count) % 4_294_967_295),
@@ -162,6 +168,9 @@ class SubprocessInvoker:
         if kind == "raised":
             return Outcome(kind="raised", error_type=msg["error_type"], error_message=msg["message"],
                            where=msg.get("where"))
+        if kind in ("effect", "body", "crash"):
+            self._reply(proc, self._ledger_call(msg))
+            return None
         try:
             if kind == "checkpoint":
                 updates = [OperationUpdate.from_dict(u) for u in msg["updates"]]
@@ -180,10 +189,36 @@ class SubprocessInvoker:
             status = dict(exc.response_metadata or {}).get("HTTPStatusCode", 400)
             reply = {"error": {"code": error.get("Code"), "message": error.get("Message") or str(exc),
                                "status": status}}
+        self._reply(proc, reply)
+        return None
+
+    @staticmethod
+    def _reply(proc: subprocess.Popen[bytes], reply: dict[str, Any]) -> None:
         assert proc.stdin is not None
         try:
             proc.stdin.write((json.dumps(reply, default=str) + "\n").encode())
             proc.stdin.flush()
         except BrokenPipeError:
             pass
-        return None
+
+    @staticmethod
+    def _ledger_call(msg: dict[str, Any]) -> dict[str, Any]:
+        """Record a child's effect, body run or crash in this process' ledger; answer with the decision."""
+        from chaosdurable.history import ledger
+        from chaosdurable.history.record import Where
+
+        recorder = ledger.ACTIVE
+        if recorder is None:
+            return {"decision": "proceed"}
+        where = Where(**msg["where"])
+        try:
+            if msg["type"] == "effect":
+                return {"decision": recorder.effect(msg["name"], msg["key"], msg["kind"], where, msg["mutating"],
+                                                    msg["detail"])}
+            if msg["type"] == "body":
+                recorder.body("start", where)
+                return {}
+            recorder.crash(where, msg["name"])
+            return {}
+        except ledger.InvocationKilled:
+            return {"killed": True}

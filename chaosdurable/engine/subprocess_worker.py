@@ -14,6 +14,7 @@ import os
 import sys
 import threading
 import traceback
+from dataclasses import asdict
 from typing import Any
 
 from aws_durable_execution_sdk_python.exceptions import CheckpointError, GetExecutionStateError
@@ -32,6 +33,9 @@ from aws_durable_execution_sdk_python.lambda_service import (
 from chaosdurable.engine.client import to_sdk_error
 from chaosdurable.engine.execution import CheckpointRejected
 from chaosdurable.engine.invoker import LambdaContextStub
+from chaosdurable.history import ledger
+from chaosdurable.history.ledger import InvocationKilled
+from chaosdurable.history.probes import BodyProbeFactory, inject_body_probe
 
 _FD = int(os.environ.get("CHAOSDURABLE_FD", "-1"))
 _write_lock = threading.Lock()
@@ -53,19 +57,28 @@ class _LogForwarder(logging.Handler):
         _send({"type": "log", "record": out})
 
 
+_call_lock = threading.Lock()
+
+
+def _call(message: dict[str, Any]) -> dict[str, Any]:
+    """Send a request to the parent and wait for its one-line answer (one request at a time)."""
+    with _call_lock:
+        _send(message)
+        line = sys.stdin.readline()
+    if not line:
+        raise CheckpointError("parent went away")
+    return dict(json.loads(line))
+
+
 class PipeServiceClient:
     """A ``DurableServiceClient`` whose every call is answered by the parent process."""
 
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
+    def __init__(self, invocation: tuple[str, int, int]) -> None:
+        #: (execution ARN, invocation index, delivery copy), read by the attribution probes
+        self.invocation = invocation
 
     def _call(self, message: dict[str, Any]) -> dict[str, Any]:
-        with self._lock:
-            _send(message)
-            line = sys.stdin.readline()
-        if not line:
-            raise CheckpointError("parent went away")
-        return dict(json.loads(line))
+        return _call(message)
 
     def checkpoint(self, durable_execution_arn: str, checkpoint_token: str, updates: list[OperationUpdate],
                    client_token: str | None) -> CheckpointOutput:
@@ -93,6 +106,34 @@ class PipeServiceClient:
                            next_marker=ok["NextMarker"])
 
 
+class _ForwardingRecorder:
+    """Stands in for the parent's effect ledger inside the child: every effect and body run is
+    sent to the parent, which records it and answers with the nemesis' decision."""
+
+    def __init__(self, allow_real_aws: bool) -> None:
+        self.paused = 0
+        self.allow_real_aws = allow_real_aws
+
+    def effect(self, name: str, key: str | None, kind: str, where: Any, mutating: bool,
+               detail: dict[str, Any]) -> str:
+        reply = _call({"type": "effect", "name": name, "key": key, "kind": kind, "where": asdict(where),
+                       "mutating": mutating, "detail": detail})
+        if reply.get("killed"):
+            raise InvocationKilled(f"invocation {where.invocation} was crashed by the nemesis")
+        return str(reply.get("decision", "proceed"))
+
+    def body(self, event: str, where: Any) -> None:
+        if event == "start" and _call({"type": "body", "where": asdict(where)}).get("killed"):
+            raise InvocationKilled(f"invocation {where.invocation} was crashed by the nemesis")
+
+    def crash(self, where: Any, name: str) -> InvocationKilled:
+        _call({"type": "crash", "where": asdict(where), "name": name})
+        return InvocationKilled(f"injected crash right after {name!r}")
+
+    def trip(self, call: str, where: Any) -> None:
+        return None
+
+
 def main() -> None:
     """Run one invocation described on stdin."""
     first = json.loads(sys.stdin.readline())
@@ -108,7 +149,11 @@ def main() -> None:
     root.setLevel(logging.INFO)
     base = DurableExecutionInvocationInput.from_json_dict(first["event"])
     event = DurableExecutionInvocationInputWithClient.from_durable_execution_invocation_input(
-        base, PipeServiceClient())
+        base, PipeServiceClient(tuple(first["invocation"])))
+    if first.get("record"):
+        recorder = _ForwardingRecorder(bool(first.get("allow_real_aws")))
+        ledger.activate(recorder)  # type: ignore[arg-type]
+        inject_body_probe(target, BodyProbeFactory(recorder.body))
     context = LambdaContextStub(**first["context"])
     try:
         output = target(event, context)

@@ -74,3 +74,14 @@ def pytest_sessionfinish(session):
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-s", "--chaos-profile", "nightly",
                                            "-k", "idempotently", "--co")
     assert "PROFILE nightly 2000" in result.stdout.str()
+
+
+def test_works_under_xdist_and_merges_coverage(pytester: pytest.Pytester) -> None:
+    pytest.importorskip("xdist")
+    pytester.makepyfile(test_chaos=PROPERTY)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-n", "2", "--chaos-profile", "dev",
+                                           "--chaos-seed", "3")
+    result.assert_outcomes(passed=1, failed=1)
+    out = result.stdout.str()
+    assert "chaosdurable fault-space coverage" in out  # printed by the controller from the workers' counts
+    assert "(operation x fault kind) pairs exercised" in out

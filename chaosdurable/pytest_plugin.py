@@ -48,12 +48,17 @@ class _State:
     lock = threading.Lock()
 
 
+for _name, _options in PROFILES.items():
+    # Registered Hypothesis profiles: settings.load_profile("chaosdurable-nightly") works outside pytest too.
+    settings.register_profile(
+        f"chaosdurable-{_name}", deadline=None, print_blob=True,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.function_scoped_fixture],
+        **_options)
+
+
 def _settings() -> settings:
-    options = PROFILES[_State.profile]
-    return settings(deadline=None, derandomize=False, print_blob=True,
-                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
-                                           HealthCheck.function_scoped_fixture],
-                    **options)
+    """The Hypothesis settings profile that ``--chaos-profile`` selected."""
+    return settings.get_profile(f"chaosdurable-{_State.profile}")
 
 
 def record_coverage(verdict: Any) -> None:

@@ -54,7 +54,7 @@ class RunConfig:
     targets: Mapping[str, Callable[..., Any]] | None = None
     callbacks: Mapping[str, Any] | None = None
     tripwire: bool = True
-    max_invocations: int = 200
+    max_invocations: int = 1000
     hang_timeout: float = 30.0
     execution_timeout: int = 31_622_400
     allow_real_aws: bool = False

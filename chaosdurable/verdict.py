@@ -196,7 +196,7 @@ def check(
     seed: int = 0,
     knobs: Knobs | None = None,
     tripwire: bool = True,
-    max_invocations: int = 200,
+    max_invocations: int = 1000,
     hang_timeout: float = 30.0,
     reference: RunRecord | None = None,
     allow_real_aws: bool = False,

@@ -24,7 +24,7 @@ import inspect
 import json
 import threading
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any
 
 import hypothesis
@@ -215,9 +215,3 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
         terminalreporter.write_line(target.ljust(width) + cells)
     total = len(_State.coverage)
     terminalreporter.write_line(f"{total} (operation x fault kind) pairs exercised")
-
-
-def coverage_snapshot() -> Mapping[tuple[str, str], int]:
-    """A copy of the coverage counts so far (for tests and reports)."""
-    with _State.lock:
-        return dict(_State.coverage)

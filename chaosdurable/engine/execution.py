@@ -63,7 +63,6 @@ class Invocation:
     start_ms: int
     seen_seq: int
     token: str | None = None
-    zombie: bool = False
     #: set when the nemesis kills the invocation ("crashed") or times it out ("timed_out")
     dead: str | None = None
     abort: threading.Event = field(default_factory=threading.Event)

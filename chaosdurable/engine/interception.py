@@ -8,7 +8,7 @@ what to do, and the interceptor answers with a ``Verdict`` verb. ``NoInterceptor
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol
+from typing import Literal, Protocol
 
 from aws_durable_execution_sdk_python.lambda_service import OperationUpdate
 
@@ -84,8 +84,3 @@ class NoInterceptor:
     def timer_delay_ms(self, arn: str, kind: str, op_name: str | None, op_path: str | None) -> int:
         """On time."""
         return 0
-
-
-def describe_updates(site: CheckpointSite) -> list[dict[str, Any]]:
-    """The updates of a site as plain dicts (for records)."""
-    return [dict(u.to_dict()) for u in site.updates]

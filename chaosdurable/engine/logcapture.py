@@ -34,8 +34,8 @@ def parse_line(line: str) -> dict[str, Any]:
 
 
 class _Tee(io.TextIOBase):
-    def __init__(self, sink: LogCapture, original: Any) -> None:
-        self._sink, self._original, self._buffer = sink, original, ""
+    def __init__(self, sink: LogCapture) -> None:
+        self._sink, self._buffer = sink, ""
 
     def write(self, text: str) -> int:
         with self._sink.lock:
@@ -86,7 +86,7 @@ class LogCapture:
         if root.level > logging.INFO or root.level == logging.NOTSET:
             root.setLevel(logging.INFO)
         original = sys.stdout
-        sys.stdout = _Tee(self, original)
+        sys.stdout = _Tee(self)
         try:
             yield
         finally:

@@ -234,7 +234,7 @@ class Service:
                 if inv is None or ex.live_invocation is not inv:  # pragma: no cover - guarded by the token
                     raise CheckpointRejected(INVALID_TOKEN)
                 if site is not None:
-                    self._intervene(ex, inv, self.interceptor.before_checkpoint(site), persisted=False)
+                    self._intervene(ex, inv, self.interceptor.before_checkpoint(site))
                 ex.validate_batch(updates)
             except CheckpointRejected as rejected:
                 self._notify("checkpoint", record | {"accepted": False, "error": rejected.message})
@@ -248,7 +248,7 @@ class Service:
             if after.verb == "no_token":
                 ex.revoke_tokens()
                 return CheckpointOutput(checkpoint_token=None, new_execution_state=CheckpointUpdatedExecutionState())
-            self._intervene(ex, inv, after, persisted=True)
+            self._intervene(ex, inv, after)
             frame = self._frames.get(ex.arn)
             if frame is not None:
                 self._fire_due_in_invocation(ex, frame)
@@ -264,7 +264,7 @@ class Service:
                 new_execution_state=CheckpointUpdatedExecutionState(operations=ops, next_marker=marker),
             )
 
-    def _intervene(self, ex: Execution, inv: Invocation, action: Intervention, persisted: bool) -> None:
+    def _intervene(self, ex: Execution, inv: Invocation, action: Intervention) -> None:
         """Carry out a nemesis decision (raises ``CheckpointRejected`` for every verb but proceed)."""
         if action is PROCEED or action.verb == "proceed":
             return
@@ -732,9 +732,7 @@ class Service:
                               error_type="Runtime.ExitError" if kind == "crashed" else "Sandbox.Timedout",
                               error_message="Runtime exited with error: signal: killed (injected crash)"
                               if kind == "crashed" else "Task timed out (injected invocation timeout)")
-            inv.zombie = kind == "timed_out"
         elif outcome.kind == "timed_out":
-            inv.zombie = True
             ex.diagnostics.append(
                 f"invocation {inv.index} did not return within the hang timeout; it was treated as an "
                 f"invocation timeout (Sandbox.Timedout). It was stuck at:\n{outcome.where}"

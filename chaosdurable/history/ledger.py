@@ -55,7 +55,6 @@ class Recorder:
         self.body_runs: list[BodyRun] = []
         self.effects: list[Effect] = []
         self.tripwire: list[TripwireHit] = []
-        self.fault_notes: list[str] = []
         self._decide = decide or (lambda name, where: "proceed")
         self._is_crashed = is_crashed or (lambda where: False)
         self._lock = threading.Lock()

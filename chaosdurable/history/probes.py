@@ -5,8 +5,7 @@ child-context function, map item, wait_for_condition check, callback submitter) 
 ``ExecutionState.wrap_user_function``'s ``wrapper``, whose frame holds the operation
 identifier, the attempt and the ``ExecutionState`` (which holds our service client, and so
 the invocation). ``where_now`` walks the current thread's frames to find the innermost such
-wrapper. If the SDK's layout changes, attribution degrades to "unknown" (never crashes):
-``SDK_LAYOUT_OK`` says whether it was found to work.
+wrapper. If the SDK's layout changes, attribution degrades to "unknown" (never crashes).
 
 Body executions are recorded by an instrumentation plugin (the SDK's own public hook API:
 ``on_user_function_start``/``end``) added to the handler's plugin list for the run.
@@ -40,7 +39,6 @@ _NOT_USER = tuple(
         sysconfig.get_paths().get("platlib", "\0"),
     } if p
 )
-SDK_LAYOUT_OK = True
 
 
 @functools.lru_cache(maxsize=4096)

@@ -9,6 +9,7 @@ with the faults that fired and those never reached, and a snippet that reproduce
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import json
 import shlex
@@ -154,14 +155,15 @@ def _not_reached(nemesis_not_reached: list[Any], chaotic: RunRecord) -> list[str
 
 
 def _replay_snippet(handler: Callable[..., Any], payload: str, schedule: FaultSchedule, seed: int,
-                    mode: Mode) -> str:
+                    mode: Mode, threaded_branches: bool = False) -> str:
     module = getattr(handler, "__module__", "?")
     name = getattr(handler, "__qualname__", "handler")
     return (f"from {module} import {name.split('.')[0]}\n"
             "from chaosdurable import FaultSchedule, check\n"
             f"verdict = check({name}, payload={payload!r},\n"
             f"                schedule=FaultSchedule.from_json({schedule.to_json()!r}),\n"
-            f"                seed={seed}, mode={mode!r})\n"
+            f"                seed={seed}, mode={mode!r}"
+            f"{', threaded_branches=True' if threaded_branches else ''})\n"
             "print(verdict.report())")
 
 
@@ -200,6 +202,7 @@ def check(
     hang_timeout: float = 30.0,
     reference: RunRecord | None = None,
     allow_real_aws: bool = False,
+    threaded_branches: bool = False,
 ) -> Verdict:
     """Run ``handler`` fault-free and under ``schedule`` and judge the pair.
 
@@ -223,6 +226,9 @@ def check(
             where every such read site is reached at least once without faults).
         allow_real_aws: let AWS calls through when no moto world is active. Off by default:
             an AWS call from the handler then fails with ``RealAwsRefused`` naming the call.
+        threaded_branches: run map/parallel branches on threads of their own (real
+            interleavings; the history then depends on thread timing). Default: one after
+            another, so the same seed and schedule give a byte-identical history.
     """
     schedule = schedule or FaultSchedule()
     text = _payload(input, payload)
@@ -237,10 +243,9 @@ def check(
             raise ValueError(f"unknown checker(s) {unknown}; available: {sorted(ALL_CHECKERS)}")
         selected = {n: ALL_CHECKERS[n] for n in names}
     config = RunConfig(mode=mode, seed=seed, knobs=knobs, targets=targets, callbacks=callbacks, tripwire=tripwire,
-                       max_invocations=max_invocations, hang_timeout=hang_timeout, allow_real_aws=allow_real_aws)
-    chaotic_config = RunConfig(mode=mode, seed=seed, knobs=knobs, targets=targets, callbacks=callbacks,
-                               tripwire=False, max_invocations=max_invocations, hang_timeout=hang_timeout,
-                               allow_real_aws=allow_real_aws)
+                       max_invocations=max_invocations, hang_timeout=hang_timeout, allow_real_aws=allow_real_aws,
+                       threaded_branches=threaded_branches)
+    chaotic_config = dataclasses.replace(config, tripwire=False)
     with contextlib.ExitStack() as stack:
         if isinstance(world, World):
             active: World | None = world
@@ -266,7 +271,7 @@ def check(
         schedule=schedule,
         fired=fired,
         not_reached=_not_reached(nemesis.not_reached(), chaotic),
-        replay=_replay_snippet(handler, text, schedule, seed, mode),
+        replay=_replay_snippet(handler, text, schedule, seed, mode, threaded_branches),
         checkers=list(selected),
         command=_replay_command(handler, text, schedule, mode, setup),
         spec={"handler": _ref(handler), "payload": text, "schedule": json.loads(schedule.to_json()), "mode": mode,

@@ -61,21 +61,36 @@ def _is_library(filename: str) -> bool:
         "site-packages" in filename)
 
 
+_INLINE_EXECUTOR_FILE = os.path.join("chaosdurable", "engine", "speedups.py")
+
+#: Added to a hang report when the hang is inside a map/parallel branch run serially.
+SERIAL_BRANCH_HINT = (
+    "note: map/parallel branches run one after another on the coordinator's thread (serial branches, "
+    "the default). If one branch waits for another in-process (a shared threading.Event, Barrier or "
+    "queue), it can never be released this way: pass DurableRunner(threaded_branches=True) to give "
+    "each branch its own thread, as the SDK does."
+)
+
+
 def _stacks_of_new_threads(before: set[threading.Thread], exclude: int | None) -> str:
     """Where the hanging invocation's threads are: the innermost frames of user code on every
     thread (the SDK runs the handler on its own threads, possibly reused ones), plus any thread
     started since ``before``."""
     frames = sys._current_frames()
     parts = []
+    serial_branch = False
     for t in threading.enumerate():
         if t.ident == exclude or t.ident not in frames or t is threading.current_thread():
             continue
         stack = traceback.extract_stack(frames[t.ident])
+        serial_branch |= any(f.name == "submit" and f.filename.endswith(_INLINE_EXECUTOR_FILE) for f in stack)
         user = [f for f in stack if not _is_library(f.filename)]
         if not user and t in before:
             continue
         shown = traceback.format_list(user[-4:] if user else stack[-4:])
         parts.append(f"thread {t.name}:\n" + "".join(shown))
+    if serial_branch:
+        parts.append(SERIAL_BRANCH_HINT)
     return "\n".join(parts) or "unknown"
 
 

@@ -92,7 +92,12 @@ class DurableRunner:
         seed: seeds every id, token and jitter draw; same seed, same history.
         hang_timeout: real seconds an invocation may run before it counts as an invocation
             timeout (``Sandbox.Timedout``).
-        faithful: True disables the SDK speed-ups (see ``engine.speedups``).
+        faithful: True runs the SDK exactly as shipped: no speed-ups and no serial branches
+            (see ``engine.speedups``).
+        threaded_branches: True runs map/parallel branches on threads of their own, as the
+            SDK does, instead of one after another on the coordinator's thread. Threads
+            explore real interleavings, but the order of branch checkpoints (and so the
+            history) then depends on thread timing. Default False: serial, byte-identical.
         mode: "inprocess" (threads) or "subprocess" (a fresh Python process per invocation).
         max_invocations: per-execution budget before ``ExecutionStuckError``.
         knobs: service behaviours that are unknown on AWS (see ``engine.knobs``).
@@ -107,6 +112,7 @@ class DurableRunner:
         seed: int = 0,
         hang_timeout: float = 30.0,
         faithful: bool = False,
+        threaded_branches: bool = False,
         mode: Mode = "inprocess",
         max_invocations: int = 500,
         knobs: Knobs | None = None,
@@ -124,6 +130,9 @@ class DurableRunner:
             raise ValueError(f"mode must be 'inprocess' or 'subprocess', not {mode!r}")
         self.mode = mode
         self.faithful = faithful
+        self.serial_branches = not (faithful or threaded_branches)
+        if mode == "subprocess":
+            invoker.serial_branches = self.serial_branches
         self.max_invocations = max_invocations
         self.function_name = function_name
         self.execution_timeout = execution_timeout
@@ -323,7 +332,9 @@ class DurableRunner:
     @contextlib.contextmanager
     def _driving(self) -> Iterator[None]:
         with contextlib.ExitStack() as stack:
-            stack.enter_context(speedups.active(not self.faithful and self.mode == "inprocess"))
+            inprocess = self.mode == "inprocess"
+            stack.enter_context(speedups.active(not self.faithful and inprocess,
+                                                serial_branches=self.serial_branches and inprocess))
             if self.logs is not None and self.mode == "inprocess":
                 stack.enter_context(self.logs.capturing())
             yield

@@ -17,6 +17,18 @@ stop flag every 100 ms, plus ~1 ms per synchronous checkpoint for a batching win
   state across invocations (its one ``threading.local`` belongs to a per-invocation object), so
   only the thread objects are reused.
 
+- ``serial_branches``: the pool behind ``map``/``parallel`` runs each branch on the thread that
+  submits it (the SDK's coordinator), at submission, instead of on a thread of its own. This is
+  one legal schedule of the real SDK (the OS may run each branch thread to its end before the
+  next starts, and a branch future may be cancelled before its thread picks it up), and it is
+  the same schedule every time: the order in which branch checkpoints reach the service, and
+  so the history, no longer depends on thread timing. Branches still see their own contexts
+  and contextvars; the coordinator's admission limits, resume waves and completion policy are
+  the SDK's own. What it gives up: interleavings *between* branches are not explored, and a
+  branch that blocks on another branch in-process (a shared ``threading.Event``, a barrier)
+  cannot make progress; the hang timeout reports it, and ``DurableRunner(threaded_branches=True)``
+  turns this patch off on its own.
+
 Guards: each patch checks the SDK version (3.x) and that every attribute it touches exists
 with the expected shape; otherwise it is skipped and ``status()`` says why. Patches are
 installed once per process but act only while ``active(True)`` is in force, so a faithful
@@ -33,6 +45,9 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import wait as futures_wait
 from typing import Any
+
+#: Every patch this module knows, in the order ``status()`` reports them.
+PATCHES = ("wake_on_stop", "flush_sync_batches", "reuse_threads", "serial_branches")
 
 _lock = threading.Lock()
 _installed = False
@@ -58,7 +73,7 @@ def install() -> dict[str, str]:
         _installed = True
         version = _sdk_version()
         if not version.startswith("3."):
-            for name in ("wake_on_stop", "flush_sync_batches", "reuse_threads"):
+            for name in PATCHES:
                 _skipped[name] = f"SDK {version} is not 3.x"
             return status()
         from aws_durable_execution_sdk_python import state
@@ -98,26 +113,31 @@ def install() -> dict[str, str]:
 def status() -> dict[str, str]:
     """Which patches are installed, and why any were skipped."""
     out = {}
-    for name in ("wake_on_stop", "flush_sync_batches", "reuse_threads"):
+    for name in PATCHES:
         out[name] = _skipped.get(name, "installed" if _installed else "not installed")
     return out
 
 
 @contextlib.contextmanager
-def active(enabled: bool) -> Iterator[None]:
+def active(enabled: bool, serial_branches: bool | None = None) -> Iterator[None]:
     """Turn the patches on (or off) while the block runs.
 
-    The SDK runs handlers on its own threads, so the switch is process-wide while held;
-    the engine runs one invocation at a time, which makes that safe.
+    ``serial_branches`` defaults to ``enabled``; pass False to keep the other speed-ups but
+    run map/parallel branches on threads of their own (real interleavings, timing-dependent
+    order). The SDK runs handlers on its own threads, so the switch is process-wide while
+    held; the engine runs one invocation at a time, which makes that safe.
     """
-    if enabled:
+    serial = enabled if serial_branches is None else serial_branches
+    if enabled or serial:
         install()
-    previous = _ActiveFlag.on
+    previous = (_ActiveFlag.on, _ActiveFlag.serial)
     _set(enabled)
+    _ActiveFlag.serial = serial
     try:
         yield
     finally:
-        _set(previous)
+        _set(previous[0])
+        _ActiveFlag.serial = previous[1]
 
 
 def _set(enabled: bool) -> None:
@@ -225,6 +245,53 @@ class _ReusingExecutor:
         self.shutdown(wait=True)
 
 
+class _InlineExecutor:
+    """Runs each submitted call at once on the submitting thread (``serial_branches``).
+
+    The ``Future`` contract the SDK relies on is kept: ``submit`` returns a future that holds
+    the call's result or its exception (``BaseException`` included, as a thread pool's worker
+    would store it; nothing escapes into the submitter), ``shutdown`` is idempotent and
+    refuses later submissions. Nothing is ever pending, so ``cancel_futures`` has nothing to
+    cancel.
+    """
+
+    def __init__(self) -> None:
+        self._closed = False
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
+        if self._closed:
+            raise RuntimeError("cannot schedule new futures after shutdown")
+        future: Future[Any] = Future()
+        future.set_running_or_notify_cancel()
+        try:
+            future.set_result(fn(*args, **kwargs))
+        except BaseException as exc:  # a pool worker stores BaseExceptions in the future too
+            future.set_exception(exc)
+        return future
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        self._closed = True
+
+    def __enter__(self) -> _InlineExecutor:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.shutdown(wait=True)
+
+
+class _BranchPool:
+    """Stands in for ``ThreadPoolExecutor`` in the SDK's concurrency module (map/parallel).
+
+    Serial branches on: an ``_InlineExecutor``. Otherwise the speed-ups' reusing executor, or
+    the SDK's original ``ThreadPoolExecutor`` when neither switch is on.
+    """
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> Any:
+        if _ActiveFlag.serial:
+            return _InlineExecutor()
+        return _ReusingExecutor(*args, **kwargs)
+
+
 _ORIGINAL_EXECUTOR: Any = ThreadPoolExecutor
 
 
@@ -237,13 +304,18 @@ def _install_thread_reuse() -> None:
         return
     modules = (execution, concurrency)
     if not all(getattr(m, "ThreadPoolExecutor", None) is ThreadPoolExecutor for m in modules):
-        _skipped["reuse_threads"] = "the SDK no longer uses concurrent.futures.ThreadPoolExecutor by that name"
+        reason = "the SDK no longer uses concurrent.futures.ThreadPoolExecutor by that name"
+        _skipped["reuse_threads"] = _skipped["serial_branches"] = reason
         return
-    for module in modules:
-        module.ThreadPoolExecutor = _ReusingExecutor  # type: ignore[attr-defined]
+    worker = getattr(getattr(concurrency, "ConcurrentExecutor", None), "_branch_worker", None)
+    if worker is None:
+        _skipped["serial_branches"] = "ConcurrentExecutor._branch_worker not found (the branch pool changed)"
+    setattr(execution, "ThreadPoolExecutor", _ReusingExecutor)  # noqa: B010 - patching a module attribute
+    setattr(concurrency, "ThreadPoolExecutor", _ReusingExecutor if worker is None else _BranchPool)  # noqa: B010
 
 
 class _ActiveFlag:
-    """Process-wide switch read by the patched SDK methods."""
+    """Process-wide switches read by the patched SDK methods."""
 
     on = False
+    serial = False

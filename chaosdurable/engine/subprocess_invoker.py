@@ -56,6 +56,8 @@ class SubprocessInvoker:
         self.seed = seed
         self.count = 0
         self.log_sink: LogCapture | None = None
+        #: run map/parallel branches serially in the child (``speedups.serial_branches``)
+        self.serial_branches = True
 
     #: every invocation already starts with fresh module state
     always_cold = True
@@ -79,6 +81,7 @@ class SubprocessInvoker:
             "invocation": list(client.invocation),
             "record": recorder is not None,
             "allow_real_aws": bool(recorder and recorder.allow_real_aws),
+            "serial_branches": self.serial_branches,
         }
         read_fd, write_fd = os.pipe()
         env = dict(os.environ, PYTHONHASHSEED=str((self.seed * 7919 + self.count) % 4_294_967_295),

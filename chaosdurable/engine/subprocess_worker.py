@@ -30,6 +30,7 @@ from aws_durable_execution_sdk_python.lambda_service import (
     StateOutput,
 )
 
+from chaosdurable.engine import speedups
 from chaosdurable.engine.client import to_sdk_error
 from chaosdurable.engine.execution import CheckpointRejected
 from chaosdurable.engine.invoker import LambdaContextStub
@@ -156,7 +157,8 @@ def main() -> None:
         inject_body_probe(target, BodyProbeFactory(recorder.body))
     context = LambdaContextStub(**first["context"])
     try:
-        output = target(event, context)
+        with speedups.active(False, serial_branches=bool(first.get("serial_branches"))):
+            output = target(event, context)
     except BaseException as exc:
         _send({"type": "raised", "error_type": type(exc).__name__, "message": str(exc),
                "where": "".join(traceback.format_exception(exc)[-4:])})

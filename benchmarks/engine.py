@@ -11,12 +11,17 @@ For five workloads written with the real SDK (``aws_durable_execution_sdk_python
 5. ``callback``    -- ``context.create_callback``, an external success, return its result;
 
 it reports the median wall time of one complete execution (runner construction, driving the
-execution to its outcome, reading the result, teardown: what one test does) for three runners:
+execution to its outcome, reading the result, teardown: what one test does) for three runners,
+plus the SDK floor:
 
 - ``fast``     -- ``chaosdurable.DurableRunner(handler)`` (SDK speed-ups on, the default);
 - ``faithful`` -- ``chaosdurable.DurableRunner(handler, faithful=True)`` (unmodified SDK);
 - ``anchor``   -- AWS's ``aws_durable_execution_sdk_python_testing.runner.DurableFunctionTestRunner``
-  (``skip_time=True``, its default, so the year-long wait is skipped too).
+  (``skip_time=True``, its default, so the year-long wait is skipped too);
+- ``floor``    -- no engine at all: one invocation of the handler through the SDK seam with a
+  service client that accepts every checkpoint and returns nothing, speed-ups on. It is what the
+  SDK itself costs, so ``anchor/floor`` bounds the ratio any in-process engine can reach without
+  changing the SDK (only for workloads that finish in one invocation).
 
 The runners' repetitions are interleaved (fast, faithful, anchor, fast, ... with the order rotated
 each round) so that machine noise hits all three alike. Each workload gets one untimed warm-up
@@ -204,19 +209,74 @@ def run_anchor(workload: Workload) -> None:
     _check("anchor", workload, str(status), result)
 
 
+class _DoNothingClient:
+    """A ``DurableServiceClient`` that accepts every checkpoint and returns no new state."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def checkpoint(self, durable_execution_arn: str, checkpoint_token: str, updates: Any,
+                   client_token: str | None) -> Any:
+        from aws_durable_execution_sdk_python.lambda_service import (
+            CheckpointOutput,
+            CheckpointUpdatedExecutionState,
+        )
+
+        self.count += 1
+        return CheckpointOutput(checkpoint_token=f"t{self.count}", new_execution_state=CheckpointUpdatedExecutionState())
+
+    def get_execution_state(self, *args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("a single-page execution never asks for more state")
+
+
+def run_sdk_floor(workload: Workload) -> None:
+    """One invocation of the handler through the SDK seam with a service that does nothing.
+
+    This is the SDK's own cost with chaosdurable's speed-ups on and no emulated service at
+    all: no engine can run the workload faster than this in-process without changing the SDK.
+    Only workloads that finish in one invocation have a floor (not the wait or the callback).
+    """
+    from aws_durable_execution_sdk_python.execution import (
+        DurableExecutionInvocationInputWithClient,
+        InitialExecutionState,
+    )
+    from aws_durable_execution_sdk_python.lambda_service import Operation
+
+    from chaosdurable.engine import speedups
+    from chaosdurable.engine.invoker import LambdaContextStub
+
+    execution = Operation.from_dict({"Id": "floor", "Type": "EXECUTION", "Status": "STARTED",
+                                     "ExecutionDetails": {"InputPayload": json.dumps(workload.input)}})
+    event = DurableExecutionInvocationInputWithClient(
+        durable_execution_arn="arn:aws:lambda:us-east-1:123456789012:function:floor/durable-execution/floor",
+        checkpoint_token="t0", initial_execution_state=InitialExecutionState([execution], ""),
+        service_client=_DoNothingClient())
+    context = LambdaContextStub("floor", "floor", "arn:aws:lambda:us-east-1:123456789012:function:floor")
+    with speedups.active(True):
+        out = workload.handler(event, context)
+    _check("sdk floor", workload, out["Status"], json.loads(out["Result"]))
+
+
 RUNNERS: dict[str, Callable[[Workload], None]] = {
     "fast": run_fast,
     "faithful": run_faithful,
     "anchor": run_anchor,
+    "floor": run_sdk_floor,
 }
+
+
+def runners_for(workload: Workload) -> list[str]:
+    """The runners that apply to ``workload`` (the SDK floor needs a one-invocation workload)."""
+    one_invocation = workload.kind == "run" and workload.name != "wait 1 year"
+    return [name for name in RUNNERS if name != "floor" or one_invocation]
 
 
 # ------------------------------------------------------------------------------------ benchmark
 def time_workload(workload: Workload, repeat: int) -> dict[str, list[float]]:
     """Wall times (seconds) of ``repeat`` interleaved executions per runner, after one warm-up each."""
-    for run in RUNNERS.values():
-        run(workload)  # warm-up, verified but untimed
-    names = list(RUNNERS)
+    names = runners_for(workload)
+    for name in names:
+        RUNNERS[name](workload)  # warm-up, verified but untimed
     times: dict[str, list[float]] = {name: [] for name in names}
     for rep in range(repeat):
         shift = rep % len(names)
@@ -236,18 +296,24 @@ def benchmark(repeat: int, workloads: list[Workload]) -> None:
     print(f"Median wall time per complete execution, {repeat} interleaved repetitions per runner "
           f"(Python {sys.version.split()[0]}, {os.cpu_count()} CPUs)\n")
     header = (f"{'workload':<12} {'fast ms':>9} {'faithful ms':>12} {'anchor ms':>10} "
-              f"{'anchor/fast':>12} {'anchor/faithful':>16}")
+              f"{'anchor/fast':>12} {'anchor/faithful':>16} {'SDK floor ms':>13} {'anchor/floor':>13}")
     print(header)
     print("-" * len(header))
     total = time.perf_counter()
+    executions = 0
     for workload in workloads:
         times = time_workload(workload, repeat)
+        executions += (repeat + 1) * len(times)
         med = {name: statistics.median(values) * 1000 for name, values in times.items()}
+        floor = f"{med['floor']:>13.2f} {_ratio(med['anchor'], med['floor']):>13}" if "floor" in med else (
+            f"{'-':>13} {'-':>13}")
         print(f"{workload.name:<12} {med['fast']:>9.2f} {med['faithful']:>12.2f} {med['anchor']:>10.2f} "
-              f"{_ratio(med['anchor'], med['fast']):>12} {_ratio(med['anchor'], med['faithful']):>16}",
+              f"{_ratio(med['anchor'], med['fast']):>12} {_ratio(med['anchor'], med['faithful']):>16} {floor}",
               flush=True)
-    print(f"\n(all {len(workloads) * (repeat + 1) * len(RUNNERS)} executions SUCCEEDED with the expected "
-          f"result; timing took {time.perf_counter() - total:.1f} s)")
+    print(f"\n(all {executions} executions SUCCEEDED with the expected result; timing took "
+          f"{time.perf_counter() - total:.1f} s)")
+    print("SDK floor: one invocation through the SDK seam with a service that does nothing (speed-ups on);\n"
+          "anchor/floor is the largest ratio any in-process engine could reach without changing the SDK.")
 
 
 # --------------------------------------------------------------------------------------- memory

@@ -54,6 +54,30 @@ _ALLOWED_LENIENT = {key: (value | {None} if key[0] == "STEP" and key[1] != "STAR
                     for key, value in _ALLOWED.items()}
 
 
+class AbortSignal(threading.Event):
+    """The "this invocation was killed" flag; ``set`` also wakes every event added with ``wake_too``.
+
+    An invoker waiting for either its handler to finish or the kill waits on one event of its
+    own (set by both), instead of polling the two.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._wake: list[threading.Event] = []
+
+    def wake_too(self, event: threading.Event) -> None:
+        """Also set ``event`` when this signal is set (at once if it already is)."""
+        self._wake.append(event)
+        if self.is_set():
+            event.set()
+
+    def set(self) -> None:
+        """Set the signal and every event registered with ``wake_too``."""
+        super().set()
+        for event in self._wake:
+            event.set()
+
+
 @dataclass
 class Invocation:
     """Book-keeping for one invocation of the handler."""
@@ -65,7 +89,7 @@ class Invocation:
     token: str | None = None
     #: set when the nemesis kills the invocation ("crashed") or times it out ("timed_out")
     dead: str | None = None
-    abort: threading.Event = field(default_factory=threading.Event)
+    abort: AbortSignal = field(default_factory=AbortSignal)
     #: duplicate delivery: how many copies run, whether concurrently, and the gate between them
     copies: int = 1
     concurrent: bool = False

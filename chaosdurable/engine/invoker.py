@@ -94,10 +94,17 @@ def _stacks_of_new_threads(before: set[threading.Thread], exclude: int | None) -
     return "\n".join(parts) or "unknown"
 
 
-def _wait_either(done: threading.Event, abort: threading.Event | None, timeout: float) -> bool:
-    """Wait until ``done`` or ``abort`` is set; False only when ``timeout`` real seconds passed."""
+def _wait_either(done: threading.Event, abort: threading.Event | None, timeout: float,
+                 wake: threading.Event | None = None) -> bool:
+    """Wait until ``done`` or ``abort`` is set; False only when ``timeout`` real seconds passed.
+
+    With ``wake`` (an event set both when ``done`` is set and, through ``AbortSignal.wake_too``,
+    when ``abort`` is) the wait is one blocking call; otherwise ``abort`` is polled every 5 ms.
+    """
     if abort is None:
         return done.wait(timeout)
+    if wake is not None:
+        return wake.wait(timeout) or done.is_set() or abort.is_set()
     deadline = time.monotonic() + timeout
     while not done.is_set() and not abort.is_set():
         remaining = deadline - time.monotonic()
@@ -129,6 +136,10 @@ class InProcessInvoker:
         """
         box: dict[str, Any] = {}
         done = threading.Event()
+        wake: threading.Event | None = None
+        if abort is not None and hasattr(abort, "wake_too"):
+            wake = threading.Event()
+            abort.wake_too(wake)
 
         def target() -> None:
             try:
@@ -137,11 +148,13 @@ class InProcessInvoker:
                 box["exc"] = exc
             finally:
                 done.set()
+                if wake is not None:
+                    wake.set()
 
         before = set(threading.enumerate())
         thread = threading.Thread(target=target, name="chaosdurable-invocation", daemon=True)
         thread.start()
-        if not _wait_either(done, abort, self.hang_timeout_s):
+        if not _wait_either(done, abort, self.hang_timeout_s, wake):
             where = _stacks_of_new_threads(before, exclude=thread.ident)
             return Outcome(
                 kind="timed_out",

@@ -223,7 +223,8 @@ class _DoNothingClient:
         )
 
         self.count += 1
-        return CheckpointOutput(checkpoint_token=f"t{self.count}", new_execution_state=CheckpointUpdatedExecutionState())
+        return CheckpointOutput(checkpoint_token=f"t{self.count}",
+                                new_execution_state=CheckpointUpdatedExecutionState())
 
     def get_execution_state(self, *args: Any, **kwargs: Any) -> Any:
         raise AssertionError("a single-page execution never asks for more state")

@@ -75,6 +75,30 @@ def retry_budget(strategy: Any) -> int | None:
     return None
 
 
+_PLAIN, _USER, _WRAPPER, _STEP, _EXEC = range(5)
+_CODE_KINDS: dict[Any, int] = {}
+
+
+def _code_kind(code: Any) -> int:
+    """What a frame running ``code`` can tell ``where_now`` (cached per code object)."""
+    kind = _CODE_KINDS.get(code)
+    if kind is None:
+        filename = code.co_filename
+        if filename.endswith(_STATE_FILE) and code.co_name == "wrapper":
+            kind = _WRAPPER
+        elif filename.endswith(_STEP_FILE):
+            kind = _STEP
+        elif filename.endswith(_EXEC_FILE):
+            kind = _EXEC
+        elif is_user_file(filename):
+            kind = _USER
+        else:
+            kind = _PLAIN
+        if len(_CODE_KINDS) < 65536:
+            _CODE_KINDS[code] = kind
+    return kind
+
+
 def where_now(frame: FrameType | None = None) -> Where:
     """Attribute the calling code; fields stay None where they cannot be found."""
     frame = frame or sys._getframe(1)
@@ -85,10 +109,14 @@ def where_now(frame: FrameType | None = None) -> Where:
     semantics: str | None = None
     budget: int | None = None
     while frame is not None:
-        filename = frame.f_code.co_filename
-        if source is None and is_user_file(filename):
-            source = f"{_short(filename)}:{frame.f_lineno}"
-        if filename.endswith(_STATE_FILE) and frame.f_code.co_name == "wrapper":
+        kind = _code_kind(frame.f_code)
+        if kind == _PLAIN:
+            frame = frame.f_back
+            continue
+        if kind == _USER:
+            if source is None:
+                source = f"{_short(frame.f_code.co_filename)}:{frame.f_lineno}"
+        elif kind == _WRAPPER:
             local = frame.f_locals
             if ident is None and local.get("operation_identifier") is not None:
                 ident = local["operation_identifier"]
@@ -96,12 +124,13 @@ def where_now(frame: FrameType | None = None) -> Where:
             state = local.get("self")
             if client is None and state is not None:
                 client = getattr(state, "_service_client", None)
-        elif semantics is None and ident is not None and filename.endswith(_STEP_FILE):
-            config = getattr(frame.f_locals.get("self"), "config", None)
-            semantics = getattr(getattr(config, "step_semantics", None), "value", None)
-            if config is not None:
-                budget = retry_budget(getattr(config, "retry_strategy", None))
-        elif client is None and filename.endswith(_EXEC_FILE):
+        elif kind == _STEP:
+            if semantics is None and ident is not None:
+                config = getattr(frame.f_locals.get("self"), "config", None)
+                semantics = getattr(getattr(config, "step_semantics", None), "value", None)
+                if config is not None:
+                    budget = retry_budget(getattr(config, "retry_strategy", None))
+        elif client is None:  # _EXEC
             inp = frame.f_locals.get("invocation_input") or frame.f_locals.get("event")
             client = getattr(inp, "service_client", None)
         if ident is not None and client is not None and source is not None and (

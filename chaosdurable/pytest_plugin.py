@@ -23,35 +23,49 @@ import functools
 import inspect
 import json
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
 import hypothesis
 import pytest
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
 
 PROFILES: dict[str, dict[str, Any]] = {
     "ci": {"max_examples": 100},
-    "nightly": {"max_examples": 2000},
+    "nightly": {"max_examples": 5000},
     "dev": {"max_examples": 20},
 }
+#: Wall-clock seconds one property may search for, per profile (None: no budget, only max_examples).
+#: ``--chaos-budget`` overrides it.
+BUDGETS: dict[str, float | None] = {"ci": None, "nightly": 900.0, "dev": None}
+#: A property with a budget searches in chunks of this many examples and stops between chunks.
+BUDGET_CHUNK = 200
 BACKENDS = ("inprocess", "subprocess", "aws")
 
 
 class _State:
     profile = "ci"
+    budget: float | None = None
     seed: int | None = None
     backend = "inprocess"
     coverage: Counter[tuple[str, str]] = Counter()
+    #: (property, examples run, seconds, budget) for every property that ran under a budget
+    budgeted: list[tuple[str, int, float, float]] = []
     lock = threading.Lock()
 
 
 for _name, _options in PROFILES.items():
     # Registered Hypothesis profiles: settings.load_profile("chaosdurable-nightly") works outside pytest too.
     settings.register_profile(
-        f"chaosdurable-{_name}", deadline=None, print_blob=True,
+        # report_multiple_bugs=False: every violation is raised from the same line, so Hypothesis
+        # sees one bug anyway; stop looking at the first. No explain phase: it reruns the shrunk
+        # example with dozens of variations to annotate Hypothesis' own report (seconds per failure,
+        # e.g. 12.8 s -> 0.6 s for a zoo bug), while our report already says what matters.
+        f"chaosdurable-{_name}", deadline=None, print_blob=True, report_multiple_bugs=False,
+        phases=[phase for phase in Phase if phase is not Phase.explain],
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.function_scoped_fixture],
         **_options)
 
@@ -97,9 +111,11 @@ def given(
 
     def decorate(test: Callable[..., Any]) -> Callable[..., Any]:
         wants_verdict = "verdict" in inspect.signature(test).parameters
+        examples = [0]  # examples this property has run (shrinking included)
 
         @functools.wraps(test)
         def property_test(*args: Any, chaos_data: Any, **kwargs: Any) -> None:
+            examples[0] += 1
             value = chaos_data.draw(input, label="input") if isinstance(input, st.SearchStrategy) else input
             if faults is not None:
                 schedule = chaos_data.draw(faults, label="schedule")
@@ -136,9 +152,9 @@ def given(
                 "--chaos-backend aws is not available yet: chaosdurable never touches a real AWS account "
                 "unless that target is explicitly allowed, and the aws backend has not been built")
         # Test modules are imported after pytest_configure, so the profile and seed are known here.
-        inner = _settings()(hypothesis.given(chaos_data=st.data())(property_test))
-        if _State.seed is not None:
-            inner = hypothesis.seed(_State.seed)(inner)
+        inner = _hypothesis_test(property_test, _settings(), _State.seed)
+        if _State.budget is not None:
+            inner = _within_budget(property_test, inner, _State.budget, lambda: examples[0])
         setup = check_options.get("setup")
         if setup is None:
             return inner
@@ -160,6 +176,41 @@ def given(
     return decorate
 
 
+def _hypothesis_test(property_test: Callable[..., Any], chosen: settings, seed: int | None) -> Callable[..., Any]:
+    """``property_test`` as a Hypothesis test under ``chosen`` settings (and ``seed``, if given)."""
+    inner = chosen(hypothesis.given(chaos_data=st.data())(property_test))
+    return hypothesis.seed(seed)(inner) if seed is not None else inner
+
+
+def _within_budget(property_test: Callable[..., Any], whole: Callable[..., Any], budget_s: float,
+                   examples_run: Callable[[], int]) -> Callable[..., Any]:
+    """Search in chunks of ``BUDGET_CHUNK`` examples until ``max_examples`` ran or ``budget_s`` is spent.
+
+    Hypothesis has no wall-clock limit of its own; stopping between chunks keeps every chunk an
+    ordinary Hypothesis run (a failure is shrunk, saved and replayed first next time, exactly as
+    without a budget). Chunk ``i`` is seeded ``--chaos-seed + i`` when a seed was given, so a
+    budgeted run is as reproducible as the machine's speed allows.
+    """
+    total = _settings().max_examples
+
+    @functools.wraps(whole)
+    def budgeted(*args: Any, **kwargs: Any) -> None:
+        started, before = time.monotonic(), examples_run()
+        planned = chunk = 0
+        while planned < total and time.monotonic() - started < budget_s:
+            size = min(BUDGET_CHUNK, total - planned)
+            seed = None if _State.seed is None else _State.seed + chunk
+            _hypothesis_test(property_test, settings(_settings(), max_examples=size), seed)(*args, **kwargs)
+            planned += size
+            chunk += 1
+        with _State.lock:
+            _State.budgeted.append((getattr(whole, "__qualname__", "?"), examples_run() - before,
+                                    time.monotonic() - started, budget_s))
+
+    budgeted.__signature__ = inspect.signature(whole)  # type: ignore[attr-defined]
+    return budgeted
+
+
 def failure_report(verdict: Any) -> str:
     """What a failing chaos property shows: the verdict, the timeline and the replay line."""
     lines = [verdict.report(), "", "timeline of the chaotic run:"]
@@ -173,7 +224,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     """--chaos-profile, --chaos-seed, --chaos-backend."""
     group = parser.getgroup("chaosdurable", "chaos testing of durable functions")
     group.addoption("--chaos-profile", choices=sorted(PROFILES), default="ci",
-                    help="how hard to search: ci (100 examples), nightly (2000), dev (20)")
+                    help="how hard to search: ci (100 examples), nightly (5000, within a 900 s budget per "
+                         "property), dev (20)")
+    group.addoption("--chaos-budget", type=float, default=None, metavar="SECONDS",
+                    help="wall-clock seconds each property may search (default: 900 under nightly, "
+                         "none otherwise); the search stops at the budget or at the profile's examples")
     group.addoption("--chaos-seed", type=int, default=None, help="seed Hypothesis and the engine")
     group.addoption("--chaos-backend", choices=BACKENDS, default="inprocess",
                     help="where executions run: inprocess, subprocess (a process per invocation), aws")
@@ -182,6 +237,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     """Read the options."""
     _State.profile = config.getoption("--chaos-profile")
+    budget = config.getoption("--chaos-budget")
+    if budget is not None and budget <= 0:
+        raise pytest.UsageError(f"--chaos-budget must be a positive number of seconds, not {budget}")
+    _State.budget = budget if budget is not None else BUDGETS[_State.profile]
     _State.seed = config.getoption("--chaos-seed")
     _State.backend = config.getoption("--chaos-backend")
     config.addinivalue_line("markers", "chaos: a chaosdurable property")
@@ -203,6 +262,10 @@ def pytest_testnodedown(node: Any, error: Any) -> None:
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
     """Fault-space coverage: which (operation x fault kind) pairs the properties exercised."""
+    if _State.budgeted:
+        terminalreporter.section("chaosdurable search budgets")
+        for name, examples, seconds, budget in _State.budgeted:
+            terminalreporter.write_line(f"{name}: {examples} examples in {seconds:.1f} s (budget {budget:g} s)")
     if not _State.coverage:
         return
     terminalreporter.section("chaosdurable fault-space coverage")

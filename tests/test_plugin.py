@@ -73,7 +73,62 @@ def pytest_sessionfinish(session):
 ''')
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-s", "--chaos-profile", "nightly",
                                            "-k", "idempotently", "--co")
-    assert "PROFILE nightly 2000" in result.stdout.str()
+    assert "PROFILE nightly 5000" in result.stdout.str()
+
+
+def test_a_budget_stops_the_search_between_chunks(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_chaos=PROPERTY.replace("def test_pay():\n    pass", "def test_pay():\n    pass\n"
+                                                    "test_pay = None"))
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--chaos-profile", "nightly",
+                                           "--chaos-budget", "0.001", "-k", "idempotently")
+    result.assert_outcomes(passed=1)
+    out = result.stdout.str()
+    assert "chaosdurable search budgets" in out
+    # the budget is spent during the first chunk: one chunk of at most 200 examples, not 5000
+    line = next(line for line in out.splitlines() if "examples in" in line and "budget 0.001 s" in line)
+    examples = int(line.split(": ")[1].split(" examples")[0])
+    assert 0 < examples < 400  # a chunk is 200 examples (Hypothesis may replay a few); 5000 without the budget
+
+
+def test_a_bad_budget_is_a_usage_error(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_chaos=PROPERTY)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--chaos-budget", "-5")
+    assert result.ret != 0
+    assert "--chaos-budget must be a positive number of seconds" in result.stdout.str() + result.stderr.str()
+
+
+def test_a_failure_is_reported_without_searching_on_for_other_bugs(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_chaos='''
+from aws_durable_execution_sdk_python import durable_execution
+from aws_durable_execution_sdk_python.config import Duration
+import chaosdurable
+from chaosdurable import effect
+
+RUNS = [0]
+
+
+@durable_execution
+def greet(event, context):
+    RUNS[0] += 1
+    effect("mail", key="ada")   # outside any step, replayed after the wait: fails with every schedule
+    context.wait(Duration.from_seconds(5), name="pause")
+    return context.step(lambda _: "hi", name="hi")
+
+
+@chaosdurable.given(handler=greet, input=None)
+def test_greet():
+    pass
+
+
+def test_count():
+    print("HANDLER RUNS", RUNS[0])
+''')
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-s", "-p", "no:randomly")
+    result.assert_outcomes(passed=1, failed=1)
+    runs = int(result.stdout.str().split("HANDLER RUNS ")[1].split()[0])
+    # probe + the failing example + a replay of the shrunk one; with Hypothesis' report_multiple_bugs it
+    # would go on generating (and running the handler) for all 100 examples of the ci profile
+    assert runs < 40
 
 
 def test_works_under_xdist_and_merges_coverage(pytester: pytest.Pytester) -> None:

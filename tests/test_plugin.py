@@ -79,15 +79,16 @@ def pytest_sessionfinish(session):
 def test_a_budget_stops_the_search_between_chunks(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_chaos=PROPERTY.replace("def test_pay():\n    pass", "def test_pay():\n    pass\n"
                                                     "test_pay = None"))
+    pytester.makepyfile(conftest="import chaosdurable.pytest_plugin as plugin\nplugin.BUDGET_CHUNK = 20\n")
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--chaos-profile", "nightly",
                                            "--chaos-budget", "0.001", "-k", "idempotently")
     result.assert_outcomes(passed=1)
     out = result.stdout.str()
     assert "chaosdurable search budgets" in out
-    # the budget is spent during the first chunk: one chunk of at most 200 examples, not 5000
+    # the budget is spent during the first chunk: one chunk of 20 examples, not 5000
     line = next(line for line in out.splitlines() if "examples in" in line and "budget 0.001 s" in line)
     examples = int(line.split(": ")[1].split(" examples")[0])
-    assert 0 < examples < 400  # a chunk is 200 examples (Hypothesis may replay a few); 5000 without the budget
+    assert 0 < examples < 40  # Hypothesis may replay a few; 5000 without the budget
 
 
 def test_a_bad_budget_is_a_usage_error(pytester: pytest.Pytester) -> None:

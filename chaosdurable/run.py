@@ -217,12 +217,17 @@ def _record(runner: DurableRunner, arn: str, label: str, handler: Callable[..., 
     result = runner.result(arn)
     ex = runner.service.get(arn)
     invocations = []
-    ends = {(d["invocation"], d.get("copy", 0)): d["outcome"] for w, d in events
-            if w == "invocation_end" and d["arn"] == arn}
-    for inv in ex.invocations:
-        invocations.append({"index": inv.index, "dead": inv.dead, "copies": inv.copies,
-                            "concurrent": inv.concurrent, "outcome": ends.get((inv.index, 0)),
-                            "duplicate_outcome": ends.get((inv.index, 1))})
+    ends = {(d["arn"], d["invocation"], d.get("copy", 0)): d["outcome"] for w, d in events
+            if w == "invocation_end"}
+    all_invocations = []
+    for execution in runner.service.executions.values():
+        for inv in execution.invocations:
+            entry = {"index": inv.index, "dead": inv.dead, "copies": inv.copies, "concurrent": inv.concurrent,
+                     "outcome": ends.get((execution.arn, inv.index, 0)),
+                     "duplicate_outcome": ends.get((execution.arn, inv.index, 1))}
+            if execution.arn == arn:
+                invocations.append(entry)
+            all_invocations.append(entry | {"arn": execution.arn})
     try:
         value = result.result
     except ValueError:
@@ -246,4 +251,6 @@ def _record(runner: DurableRunner, arn: str, label: str, handler: Callable[..., 
         diagnostics=result.diagnostics,
         handler=f"{getattr(handler, '__module__', '?')}.{getattr(handler, '__qualname__', '?')}",
         virtual_ms=runner.now_ms - ex.start_ms,
+        arn=arn,
+        all_invocations=all_invocations,
     )

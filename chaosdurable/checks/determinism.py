@@ -30,8 +30,8 @@ def _shape(run: RunRecord) -> list[tuple[Any, ...]]:
 def _starts(run: RunRecord) -> dict[str, dict[str, Any]]:
     out: dict[str, dict[str, Any]] = {}
     for cp in run.checkpoints:
-        if not cp.get("accepted"):
-            continue
+        if not cp.get("accepted") or (run.arn and cp.get("arn", run.arn) != run.arn):
+            continue  # chained-invoke children number their operations independently
         for u in cp["updates"]:
             if u.get("Action") == "START" and u["Id"] not in out:
                 fields = {k: u.get(k) for k in _START_FIELDS}

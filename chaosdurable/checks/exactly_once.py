@@ -17,6 +17,7 @@ Body runs come from the SDK's user-function hooks; commits from the accepted che
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from collections.abc import Callable
 
 from chaosdurable.checks.base import Ledger, Violation, op_label, require_same_handler
 from chaosdurable.history.record import BodyRun, RunRecord
@@ -24,36 +25,60 @@ from chaosdurable.history.record import BodyRun, RunRecord
 NAME = "exactly_once"
 
 
-def _abnormal_invocations(run: RunRecord) -> set[int]:
+#: A step is identified by its execution and its operation id: a chained-invoke child execution
+#: numbers its operations like its parent does, so ids alone collide across executions.
+StepKey = tuple[str, str]
+
+
+def _abnormal_invocations(run: RunRecord) -> set[tuple[str, int]]:
     out = set()
-    for inv in run.invocations:
+    for inv in run.all_invocations or [inv | {"arn": run.arn} for inv in run.invocations]:
         if inv["dead"] or inv["outcome"] not in ("returned", None) or inv["copies"] > 1:
-            out.add(inv["index"])
+            out.add((inv["arn"], inv["index"]))
     return out
+
+
+def _labeller(run: RunRecord) -> Callable[[StepKey], str | None]:
+    """Names for steps: the name path in the run's own execution, "child:<name>" in a child execution."""
+    child_names: dict[StepKey, str] = {}
+    for cp in run.checkpoints:
+        for u in cp["updates"]:
+            if u.get("Name") and cp.get("arn") != run.arn:
+                child_names.setdefault((cp.get("arn") or "", u["Id"]), f"child execution:{u['Name']}")
+
+    def label(key: StepKey) -> str | None:
+        arn, op_id = key
+        if not run.arn or arn == run.arn:
+            return op_label(run, op_id)
+        return child_names.get(key, f"child execution:{op_id[:12]}")
+
+    return label
 
 
 def exactly_once(reference: RunRecord, chaotic: RunRecord, ledger: Ledger) -> list[Violation]:
     """Violations of exactly-once-as-configured in the chaotic run (the reference is read for its handler)."""
     require_same_handler(reference, chaotic)
     out: list[Violation] = []
-    commits: dict[str, list[tuple[str, int, int, str | None]]] = defaultdict(list)
-    finished: Counter[str] = Counter()
+    commits: dict[StepKey, list[tuple[str, int, int, str | None]]] = defaultdict(list)
+    finished: Counter[StepKey] = Counter()
     for cp in chaotic.checkpoints:
         if not cp.get("accepted"):
             continue
         for u in cp["updates"]:
             if u.get("Type") != "STEP" or u.get("Action") not in ("RETRY", "SUCCEED", "FAIL"):
                 continue
-            finished[u["Id"]] += 1
+            key = (cp.get("arn") or chaotic.arn, u["Id"])
+            finished[key] += 1
             etype = (u.get("Error") or {}).get("ErrorType")
-            commits[u["Id"]].append((u["Action"], finished[u["Id"]], cp["invocation"], etype))
-    runs: dict[str, list[BodyRun]] = defaultdict(list)
+            commits[key].append((u["Action"], finished[key], cp["invocation"], etype))
+    runs: dict[StepKey, list[BodyRun]] = defaultdict(list)
     for body in chaotic.body_runs:
         if body.where.op_type == "STEP" and body.where.op_id:
-            runs[body.where.op_id].append(body)
+            runs[(body.where.arn or chaotic.arn, body.where.op_id)].append(body)
     abnormal = _abnormal_invocations(chaotic)
+    name_of = _labeller(chaotic)
     for op_id, entries in commits.items():
-        label = op_label(chaotic, op_id)
+        label = name_of(op_id)
         successes = [e for e in entries if e[0] == "SUCCEED"]
         if len(successes) > 1:
             out.append(Violation(NAME, f"step {label!r} had {len(successes)} SUCCEED checkpoints accepted; "
@@ -76,7 +101,7 @@ def exactly_once(reference: RunRecord, chaotic: RunRecord, ledger: Ledger) -> li
                     NAME, f"attempt {attempt} of step {label!r} was committed ({action}) but its body never ran "
                           "in that attempt", op=label, invocation=invocation))
     for op_id, bodies in runs.items():
-        label = op_label(chaotic, op_id)
+        label = name_of(op_id)
         budget = next((b.where.max_attempts for b in bodies if b.where.max_attempts), None)
         used = len(commits.get(op_id, []))
         if budget is not None and used > budget:
@@ -96,7 +121,7 @@ def exactly_once(reference: RunRecord, chaotic: RunRecord, ledger: Ledger) -> li
                           f"({where}); at most once per attempt is its contract",
                     op=label, invocation=same[1].where.invocation, source=same[0].where.source))
                 continue
-            explained = [b for b in same if b.where.copy or b.where.invocation in abnormal]
+            explained = [b for b in same if b.where.copy or (op_id[0], b.where.invocation) in abnormal]
             if count - len(explained) > 1:
                 out.append(Violation(
                     NAME, f"step {label!r} ran its body {count} times for attempt {run_attempt} ({where}) but only "

@@ -90,3 +90,7 @@ class RunRecord:
     diagnostics: list[str] = field(default_factory=list)
     handler: str = ""
     virtual_ms: int = 0
+    #: the execution's ARN; checkpoints and body runs of chained-invoke child executions carry their own
+    arn: str = ""
+    #: invocations of every execution of the run (the execution's own and its children's), each with "arn"
+    all_invocations: list[dict[str, Any]] = field(default_factory=list)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Callable
+from typing import Any
 
 from chaosdurable.checks.base import Ledger, Violation, op_label, require_same_handler
 from chaosdurable.history.record import BodyRun, RunRecord
@@ -30,12 +31,20 @@ NAME = "exactly_once"
 StepKey = tuple[str, str]
 
 
-def _abnormal_invocations(run: RunRecord) -> set[tuple[str, int]]:
-    out = set()
-    for inv in run.all_invocations or [inv | {"arn": run.arn} for inv in run.invocations]:
-        if inv["dead"] or inv["outcome"] not in ("returned", None) or inv["copies"] > 1:
-            out.add((inv["arn"], inv["index"]))
-    return out
+def _abnormal_invocations(run: RunRecord) -> Callable[[str, int | None], bool]:
+    """Whether invocation ``index`` of execution ``arn`` was abnormal (crashed, timed out, failed, duplicated).
+
+    Records without ``all_invocations`` (built by hand, or by an older version) know only their
+    own execution's invocations; there the execution is not compared.
+    """
+    def abnormal(inv: dict[str, Any]) -> bool:
+        return bool(inv["dead"] or inv["outcome"] not in ("returned", None) or inv["copies"] > 1)
+
+    if run.all_invocations:
+        keyed = {(inv["arn"], inv["index"]) for inv in run.all_invocations if abnormal(inv)}
+        return lambda arn, index: (arn, index) in keyed
+    indices = {inv["index"] for inv in run.invocations if abnormal(inv)}
+    return lambda _arn, index: index in indices
 
 
 def _labeller(run: RunRecord) -> Callable[[StepKey], str | None]:
@@ -121,7 +130,7 @@ def exactly_once(reference: RunRecord, chaotic: RunRecord, ledger: Ledger) -> li
                           f"({where}); at most once per attempt is its contract",
                     op=label, invocation=same[1].where.invocation, source=same[0].where.source))
                 continue
-            explained = [b for b in same if b.where.copy or (op_id[0], b.where.invocation) in abnormal]
+            explained = [b for b in same if b.where.copy or abnormal(op_id[0], b.where.invocation)]
             if count - len(explained) > 1:
                 out.append(Violation(
                     NAME, f"step {label!r} ran its body {count} times for attempt {run_attempt} ({where}) but only "

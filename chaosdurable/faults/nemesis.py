@@ -90,6 +90,37 @@ class Nemesis:
                 if firing.fault is fault:
                     self.fired[k] = Firing(firing.index, fault, f"{firing.where}; {why}", changes_outcome=True)
 
+    def excuse_step_failures(self, expected_ops: list[dict[str, Any]], chaotic_ops: list[dict[str, Any]]) -> None:
+        """Declare the outcome changes that a fired fault legitimately causes through a step's failure.
+
+        Two step failures are the SDK's contract rather than a bug, when the fault-free run
+        had the step succeed:
+
+        - ``StepInterruptedError``: an AT_MOST_ONCE_PER_RETRY attempt was interrupted (a crash,
+          a timeout, a lost response, a duplicate) and its retry strategy allows no further
+          attempt, so the SDK fails the step instead of running its body again;
+        - ``TransientDependencyError``: an injected dependency failure outlasted the step's
+          retry budget, so the step failed as it would in production.
+
+        A handler that handles such a failure (a fallback step, a compensation) then ends
+        differently, by design. The declaration is attached to the first fault that can cause
+        that failure, with the reason in its ``where``.
+        """
+        succeeded = {op["Id"] for op in expected_ops if op.get("Status") == "SUCCEEDED"}
+        causes = {"StepInterruptedError": ("crash_at_checkpoint", "crash_after_effect", "invocation_timeout",
+                                           "duplicate_invocation", "checkpoint_error", "cold_start"),
+                  "TransientDependencyError": ("transient_failure",)}
+        for op in chaotic_ops:
+            if op.get("Type") != "STEP" or op.get("Status") != "FAILED" or op["Id"] not in succeeded:
+                continue
+            error_type = str((op.get("Error") or {}).get("ErrorType", ""))
+            kinds = next((k for name, k in causes.items() if name in error_type), None)
+            firing = next((f for f in self.fired if kinds and f.fault.kind in kinds), None)
+            if firing is not None:
+                what = "interrupted at-most-once attempt, not re-run" if "Interrupted" in error_type else (
+                    "the injected failure outlasted its retries")
+                self.declare_outcome_change(firing.fault, f"step {op.get('Name') or op['Id']!r} failed ({what})")
+
     def not_reached(self) -> list[Fault]:
         """Faults whose coordinates never occurred in the run."""
         return [f for i, f in enumerate(self.schedule.faults) if i not in self._done]

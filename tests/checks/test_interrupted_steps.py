@@ -1,0 +1,64 @@
+"""A step failure that is the SDK's contract (an interrupted at-most-once attempt with no retries left,
+an injected dependency failure that outlasts the retries) excuses a different, handled outcome."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from aws_durable_execution_sdk_python import DurableContext, durable_execution
+from aws_durable_execution_sdk_python.config import StepConfig, StepSemantics
+from aws_durable_execution_sdk_python.exceptions import StepError
+from aws_durable_execution_sdk_python.retries import RetryStrategyConfig, create_retry_strategy
+
+from chaosdurable import CrashAfterEffect, CrashAtCheckpoint, FaultSchedule, TransientFailure, check, effect
+from chaosdurable.faults.schedule import Fault
+
+ONCE_NO_RETRY = StepConfig(step_semantics=StepSemantics.AT_MOST_ONCE_PER_RETRY,
+                           retry_strategy=create_retry_strategy(RetryStrategyConfig(max_attempts=1)))
+ONCE_DEFAULT_RETRIES = StepConfig(step_semantics=StepSemantics.AT_MOST_ONCE_PER_RETRY)
+
+
+def _charge(event: dict[str, Any]) -> Any:
+    def charge(_: Any) -> str:
+        effect("card-charge", key=event["invoice"])
+        return "charged"
+
+    return charge
+
+
+@durable_execution
+def charge_or_reconcile(event: dict[str, Any], context: DurableContext) -> dict[str, Any]:
+    """The recipe for a call with no idempotency key: at most once, no retries, a handled interruption."""
+    try:
+        status = context.step(_charge(event), name="charge-card", config=ONCE_NO_RETRY)
+    except StepError:
+        status = context.step(lambda _: "needs-reconciliation", name="flag-reconciliation")
+    context.step(lambda _: "sent", name="send-receipt")
+    return {"invoice": event["invoice"], "status": status}
+
+
+@durable_execution
+def charge_with_retries(event: dict[str, Any], context: DurableContext) -> str:
+    """BUG: at most once per *retry*, with the default retries: an interrupted attempt charges again."""
+    return context.step(_charge(event), name="charge-card", config=ONCE_DEFAULT_RETRIES)
+
+
+FAULTS: list[Fault] = [
+    CrashAfterEffect(effect="card-charge"),
+    TransientFailure(effect="card-charge"),
+    CrashAtCheckpoint(op="charge-card", action="START", phase="after_persist"),
+]
+
+
+@pytest.mark.parametrize("fault", FAULTS, ids=lambda f: f.kind)
+def test_a_handled_interruption_is_not_a_violation(fault: Fault) -> None:
+    verdict = check(charge_or_reconcile, {"invoice": "inv-1"}, FaultSchedule((fault,)))
+    assert verdict.ok, verdict.report()
+    assert verdict.chaotic.result == {"invoice": "inv-1", "status": "needs-reconciliation"}
+    assert "step 'charge-card' failed" in verdict.report()  # the report says why the outcome changed
+
+
+def test_an_interrupted_at_most_once_step_that_retries_still_double_charges() -> None:
+    verdict = check(charge_with_retries, {"invoice": "inv-1"}, FaultSchedule((CrashAfterEffect(effect="card-charge"),)))
+    assert verdict.by_checker("idempotency"), verdict.report()

@@ -260,8 +260,11 @@ def check(
     fired = list(nemesis.fired)
     may_change = any(
         f.changes_outcome or getattr(f.fault, "changes_outcome_now", False) or f.fault.changes_outcome for f in fired)
+    changers = [f for f in fired if f.changes_outcome or getattr(f.fault, "changes_outcome_now", False)
+                or f.fault.changes_outcome]
     ledger = Ledger(effects=tuple(chaotic.effects), fired=tuple(f.describe() for f in fired),
-                    outcome_may_change=may_change, fault_kinds=tuple(f.fault.kind for f in fired))
+                    outcome_may_change=may_change, fault_kinds=tuple(f.fault.kind for f in fired),
+                    repeats_still_count=bool(changers) and all(f.handled_failure for f in changers))
     violations: list[Violation] = []
     for checker in selected.values():
         violations += checker(reference, chaotic, ledger)

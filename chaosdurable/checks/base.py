@@ -49,11 +49,15 @@ class Ledger:
 
     ``fired``: descriptions of the faults that fired; ``outcome_may_change``: True when one
     of them legitimately changes the outcome (a callback failure, a late answer, a 4xx).
+    ``repeats_still_count``: True when every such change is a handled failure of one operation
+    (an interrupted at-most-once step, a dependency failure past the retries): the handler may
+    take another path, but an effect the fault-free run made must still not happen more often.
     """
 
     effects: tuple[Effect, ...] = ()
     fired: tuple[str, ...] = ()
     outcome_may_change: bool = False
+    repeats_still_count: bool = False
     fault_kinds: tuple[str, ...] = field(default_factory=tuple)
 
 

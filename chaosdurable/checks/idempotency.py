@@ -6,7 +6,9 @@ are what they were after the fault-free run.
 - explicit effects (``chaosdurable.effect(name, key)``) are counted per (name, key); one that
   happened more often under faults is not idempotent. Pass ``idempotent=True`` to ``effect``
   for effects that are safe to repeat.
-Skipped when a fault legitimately changes the outcome.
+Skipped when a fault legitimately changes the outcome; when the change is only a handled failure
+of one operation (``Ledger.repeats_still_count``), the explicit effects that the fault-free run
+made are still counted (the world is not compared: the other path may change it legitimately).
 """
 
 from __future__ import annotations
@@ -32,10 +34,10 @@ def _where(effects: list[Effect], name: str, key: str | None) -> tuple[str, ...]
 def idempotency(reference: RunRecord, chaotic: RunRecord, ledger: Ledger) -> list[Violation]:
     """World differences and repeated explicit effects."""
     require_same_handler(reference, chaotic)
-    if ledger.outcome_may_change or chaotic.stuck:
+    if chaotic.stuck or (ledger.outcome_may_change and not ledger.repeats_still_count):
         return []
     out: list[Violation] = []
-    if reference.world is not None and chaotic.world is not None:
+    if reference.world is not None and chaotic.world is not None and not ledger.outcome_may_change:
         lines = diff_worlds(reference.world, chaotic.world)
         if lines:
             extra = _counts(chaotic.effects, "aws") - _counts(reference.effects, "aws")
@@ -52,6 +54,8 @@ def idempotency(reference: RunRecord, chaotic: RunRecord, ledger: Ledger) -> lis
                 source=first.where.source if first else None, detail=detail))
     extra = _counts(chaotic.effects, "explicit") - _counts(reference.effects, "explicit")
     ref_counts = _counts(reference.effects, "explicit")
+    if ledger.outcome_may_change:  # another path: effects the fault-free run never made are that path's own
+        extra = Counter({k: n for k, n in extra.items() if ref_counts[k] > 0})
     for name, key in sorted(extra):
         hits = [e for e in chaotic.effects if e.name == name and e.key == key]
         total = len(hits)

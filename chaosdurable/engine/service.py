@@ -826,10 +826,14 @@ class Service:
         try:
             value = spec.handler(json.loads(op.input_payload) if op.input_payload else None, context)
             payload = json.dumps(value)
-        except Exception as exc:  # the target's own failure is the invoke's result
+        except KeyboardInterrupt:
+            raise
+        except BaseException as exc:  # the target's own failure is the invoke's result
+            # An Exception is the function's error; anything else (sys.exit, an injected crash of its
+            # process) ends the target's process, which Lambda reports as Runtime.ExitError.
+            error_type = type(exc).__name__ if isinstance(exc, Exception) else "Runtime.ExitError"
             with self._lock:
-                self._complete_invoke(ex, op, "FAILED", error={"ErrorType": type(exc).__name__,
-                                                              "ErrorMessage": str(exc)})
+                self._complete_invoke(ex, op, "FAILED", error={"ErrorType": error_type, "ErrorMessage": str(exc)})
             return
         with self._lock:
             self._complete_invoke(ex, op, "SUCCEEDED", result=payload)

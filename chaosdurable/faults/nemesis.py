@@ -46,6 +46,9 @@ class Firing:
     where: str
     #: True when, as it fired, this fault legitimately changed the outcome (e.g. a delay past the timeout)
     changes_outcome: bool = False
+    #: True when the change is only a handled failure of one operation (``excuse_step_failures``): the
+    #: handler may take another path, but an effect it already made must still not happen twice
+    handled_failure: bool = False
 
     def describe(self) -> str:
         """In words."""
@@ -83,43 +86,56 @@ class Nemesis:
     def _pending(self, kind: type[Fault]) -> list[tuple[int, Any]]:
         return [(i, f) for i, f in enumerate(self.schedule.faults) if isinstance(f, kind) and i not in self._done]
 
-    def declare_outcome_change(self, fault: Fault, why: str) -> None:
+    def declare_outcome_change(self, fault: Fault, why: str, handled_failure: bool = False) -> None:
         """Record that ``fault``, as it fired, legitimately changes the outcome (and why)."""
         with self._lock:
             for k, firing in enumerate(self.fired):
                 if firing.fault is fault:
-                    self.fired[k] = Firing(firing.index, fault, f"{firing.where}; {why}", changes_outcome=True)
+                    handled = handled_failure and (firing.handled_failure or not firing.changes_outcome)
+                    self.fired[k] = Firing(firing.index, fault, f"{firing.where}; {why}", changes_outcome=True,
+                                           handled_failure=handled)
 
     def excuse_step_failures(self, expected_ops: list[dict[str, Any]], chaotic_ops: list[dict[str, Any]]) -> None:
-        """Declare the outcome changes that a fired fault legitimately causes through a step's failure.
+        """Declare the outcome changes that a fired fault legitimately causes through an operation's failure.
 
-        Two step failures are the SDK's contract rather than a bug, when the fault-free run
-        had the step succeed:
+        These failures are the SDK's contract rather than a bug, when the fault-free run had
+        the operation succeed:
 
-        - ``StepInterruptedError``: an AT_MOST_ONCE_PER_RETRY attempt was interrupted (a crash,
-          a timeout, a lost response, a duplicate) and its retry strategy allows no further
-          attempt, so the SDK fails the step instead of running its body again;
-        - ``TransientDependencyError``: an injected dependency failure outlasted the step's
-          retry budget, so the step failed as it would in production.
+        - a STEP failed with ``StepInterruptedError``: an AT_MOST_ONCE_PER_RETRY attempt was
+          interrupted (a crash, a timeout, a lost response, a duplicate) and its retry strategy
+          allows no further attempt, so the SDK fails the step instead of running its body again;
+        - a STEP failed with ``TransientDependencyError``: an injected dependency failure
+          outlasted the step's retry budget, as it would in production;
+        - a CHAINED_INVOKE of a plain function failed because the target crashed
+          (``Runtime.ExitError``) or its dependency failed (``TransientDependencyError``).
 
         A handler that handles such a failure (a fallback step, a compensation) then ends
         differently, by design. The declaration is attached to the first fault that can cause
-        that failure, with the reason in its ``where``.
+        that failure, with the reason in its ``where``; it is a *handled failure*, so checkers
+        still count an effect that the run repeats.
         """
         succeeded = {op["Id"] for op in expected_ops if op.get("Status") == "SUCCEEDED"}
-        causes = {"StepInterruptedError": ("crash_at_checkpoint", "crash_after_effect", "invocation_timeout",
-                                           "duplicate_invocation", "checkpoint_error", "cold_start"),
-                  "TransientDependencyError": ("transient_failure",)}
+        interrupters = ("crash_at_checkpoint", "crash_after_effect", "invocation_timeout", "duplicate_invocation",
+                        "checkpoint_error", "cold_start")
+        causes = {("STEP", "StepInterruptedError"): (interrupters, "an interrupted at-most-once attempt is not re-run"),
+                  ("STEP", "TransientDependencyError"): (("transient_failure",),
+                                                        "the injected failure outlasted its retries"),
+                  ("CHAINED_INVOKE", "Runtime.ExitError"): (("crash_after_effect",), "its target crashed"),
+                  ("CHAINED_INVOKE", "TransientDependencyError"): (("transient_failure",),
+                                                                  "its target's dependency failed")}
         for op in chaotic_ops:
-            if op.get("Type") != "STEP" or op.get("Status") != "FAILED" or op["Id"] not in succeeded:
+            if op.get("Status") != "FAILED" or op["Id"] not in succeeded:
                 continue
             error_type = str((op.get("Error") or {}).get("ErrorType", ""))
-            kinds = next((k for name, k in causes.items() if name in error_type), None)
-            firing = next((f for f in self.fired if kinds and f.fault.kind in kinds), None)
+            cause = next((c for (kind, name), c in causes.items() if kind == op.get("Type") and name in error_type),
+                         None)
+            if cause is None:
+                continue
+            firing = next((f for f in self.fired if f.fault.kind in cause[0]), None)
             if firing is not None:
-                what = "interrupted at-most-once attempt, not re-run" if "Interrupted" in error_type else (
-                    "the injected failure outlasted its retries")
-                self.declare_outcome_change(firing.fault, f"step {op.get('Name') or op['Id']!r} failed ({what})")
+                what = "step" if op.get("Type") == "STEP" else "invoke"
+                self.declare_outcome_change(firing.fault, f"{what} {op.get('Name') or op['Id']!r} failed ({cause[1]})",
+                                            handled_failure=True)
 
     def not_reached(self) -> list[Fault]:
         """Faults whose coordinates never occurred in the run."""
@@ -200,9 +216,11 @@ class Nemesis:
                     continue
                 if not _op_matches(fault.op, where.op_id, where.op_name, None):
                     continue
-                if fault.attempt is not None and where.attempt != fault.attempt:
+                # attempt and invocation are coordinates of step attempts and durable invocations; an
+                # effect outside both (a plain invoke target's) is matched by name and operation only.
+                if fault.attempt is not None and where.attempt not in (None, fault.attempt):
                     continue
-                if fault.invocation is not None and where.invocation != fault.invocation:
+                if fault.invocation is not None and where.invocation not in (None, fault.invocation):
                     continue
                 if self._take(i, f"at effect {name!r} ({where.label()})"):
                     return verdict  # a crash is carried out by kill_after_effect, once the effect is done

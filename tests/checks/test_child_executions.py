@@ -46,3 +46,53 @@ def test_a_double_charge_inside_a_child_execution_is_still_caught() -> None:
     verdict = check(pays_through_a_child, {}, schedule, targets={"charger": charging_child})
     assert verdict.by_checker("idempotency"), verdict.report()
     assert all("validate" not in v.message for v in verdict.violations)
+
+
+def issue_gift_card(event: Any, context: Any) -> dict[str, str]:
+    """A plain (non-durable) invoke target with a side effect and no idempotency key."""
+    effect("gift-card-issued", key=event["order"])
+    return {"card": "gc-1"}
+
+
+@durable_execution
+def refund_by_gift_card(event: Any, context: DurableContext) -> Any:
+    """BUG: when the invoke fails, it is blindly retried; a target that crashed after issuing issues again."""
+    from aws_durable_execution_sdk_python.exceptions import InvokeError
+
+    try:
+        return context.invoke("issue-gift-card", {"order": event["order"]}, name="issue")
+    except InvokeError:
+        return context.invoke("issue-gift-card", {"order": event["order"]}, name="issue-retry")
+
+
+@durable_execution
+def refund_by_gift_card_once(event: Any, context: DurableContext) -> Any:
+    """Correct: a failed issue is flagged for a human, never repeated blindly."""
+    from aws_durable_execution_sdk_python.exceptions import InvokeError
+
+    try:
+        return context.invoke("issue-gift-card", {"order": event["order"]}, name="issue")
+    except InvokeError:
+        return context.step(lambda _: "flagged", name="flag-for-review")
+
+
+def test_a_crash_inside_a_plain_target_fails_the_invoke_and_does_not_crash_the_tool() -> None:
+    schedule = FaultSchedule((CrashAfterEffect(effect="gift-card-issued"),))
+    verdict = check(refund_by_gift_card_once, {"order": "o-9"}, schedule,
+                    targets={"issue-gift-card": issue_gift_card})
+    assert verdict.fired and verdict.ok, verdict.report()
+    assert verdict.chaotic.result == "flagged"
+    assert "invoke 'issue' failed (its target crashed)" in verdict.report()
+
+
+def test_a_blind_retry_of_a_crashed_plain_target_is_a_double_effect() -> None:
+    from chaosdurable import TransientFailure
+
+    for fault in (CrashAfterEffect(effect="gift-card-issued"), TransientFailure(effect="gift-card-issued")):
+        verdict = check(refund_by_gift_card, {"order": "o-9"}, FaultSchedule((fault,)),
+                        targets={"issue-gift-card": issue_gift_card})
+        assert verdict.fired, verdict.report()
+        if fault.kind == "crash_after_effect":
+            assert verdict.by_checker("idempotency"), verdict.report()
+        else:  # the failed attempt never issued: the retry is the only issue, nothing is doubled
+            assert verdict.ok, verdict.report()

@@ -91,6 +91,7 @@ def given(
     faults: st.SearchStrategy[Any] | None = None,
     *,
     max_faults: int = 3,
+    min_faults: int = 0,
     kinds: list[str] | None = None,
     **check_options: Any,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
@@ -98,9 +99,11 @@ def given(
 
     ``input`` is a JSON value or a Hypothesis strategy of inputs; ``faults`` a strategy of
     ``FaultSchedule`` (default: ``fault_schedules`` over the handler's operation space, probed
-    once per distinct input). Other keyword arguments go to ``check`` (``setup``, ``callbacks``,
-    ``targets``, ``checkers``...). The decorated test may take a ``verdict`` argument to assert
-    its own invariants over the result, the history and the world; built-in checkers run first.
+    once per distinct input, with ``min_faults``..``max_faults`` faults; the empty schedule comes
+    first, so a bug that shows without any fault shrinks to no fault at all). Other keyword
+    arguments go to ``check`` (``setup``, ``callbacks``, ``targets``, ``checkers``...). The
+    decorated test may take a ``verdict`` argument to assert its own invariants over the result,
+    the history and the world; built-in checkers run first.
     """
     from chaosdurable.strategies.schedules import OperationSpace, fault_schedules
     from chaosdurable.verdict import check
@@ -115,6 +118,7 @@ def given(
 
         @functools.wraps(test)
         def property_test(*args: Any, chaos_data: Any, **kwargs: Any) -> None:
+            __tracebackhide__ = True  # a failure shows the verdict, not this frame's source
             examples[0] += 1
             value = chaos_data.draw(input, label="input") if isinstance(input, st.SearchStrategy) else input
             if faults is not None:
@@ -125,7 +129,8 @@ def given(
                     probe_options = {k: check_options[k] for k in ("setup", "callbacks", "targets")
                                      if check_options.get(k) is not None}
                     spaces[key] = OperationSpace.probe(handler, value, **probe_options)
-                strategy = fault_schedules(space=spaces[key], kinds=kinds, max_faults=max_faults)
+                strategy = fault_schedules(space=spaces[key], kinds=kinds, max_faults=max_faults,
+                                           min_faults=min_faults)
                 schedule = chaos_data.draw(strategy, label="schedule")
             options = dict(check_options)
             options.setdefault("mode", "subprocess" if _State.backend == "subprocess" else "inprocess")

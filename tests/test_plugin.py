@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 PROPERTY = '''
@@ -118,3 +120,30 @@ def test_works_under_xdist_and_merges_coverage(pytester: pytest.Pytester) -> Non
     out = result.stdout.str()
     assert "chaosdurable fault-space coverage" in out  # printed by the controller from the workers' counts
     assert "(operation x fault kind) pairs exercised" in out
+
+
+def test_a_bug_without_faults_shrinks_to_the_empty_schedule(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_chaos='''
+from aws_durable_execution_sdk_python import durable_execution
+from aws_durable_execution_sdk_python.config import Duration
+import chaosdurable
+from chaosdurable import effect
+
+
+@durable_execution
+def greet(event, context):
+    effect("mail", key="ada")   # outside any step, and replayed after the wait: no fault needed
+    context.wait(Duration.from_seconds(5), name="pause")
+    return context.step(lambda _: "hi", name="hi")
+
+
+@chaosdurable.given(handler=greet, input=None)
+def test_greet():
+    pass
+''')
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--chaos-seed", "1")
+    result.assert_outcomes(failed=1)
+    out = result.stdout.str()
+    assert "[effects_outside_steps] effect 'mail' happens outside any step" in out
+    assert re.search(r"schedule:\n\S*\s+no faults\n", out), out
+    assert "raise AssertionError(failure_report" not in out  # the plugin's own source is not shown

@@ -92,12 +92,13 @@ def run(console: Console, ref: str, payload: str, mode: str, faithful: bool) -> 
 
 
 def check_command(console: Console, ref: str, payload: str, schedule_text: str | None, mode: str,
-                  setup: str | None) -> int:
-    """Run ``check`` and print the verdict."""
+                  setup: str | None, targets: list[str] | None = None, callbacks: str | None = None,
+                  threaded_branches: bool = False, saved_violations: list[str] | None = None) -> int:
+    """Run ``check`` and print the verdict (and whether a saved failure reproduced)."""
     from pathlib import Path
 
     from chaosdurable.faults.schedule import FaultSchedule
-    from chaosdurable.verdict import check
+    from chaosdurable.verdict import check, decode_callbacks
 
     schedule = FaultSchedule()
     if schedule_text:
@@ -105,9 +106,25 @@ def check_command(console: Console, ref: str, payload: str, schedule_text: str |
         inline = schedule_text.lstrip().startswith(("{", "["))
         text = path.read_text() if not inline and path.exists() else schedule_text
         schedule = FaultSchedule.from_json(text)
+    target_fns = {}
+    for item in targets or []:
+        name, sep, target_ref = item.partition("=")
+        if not sep or not name or not target_ref:
+            raise SystemExit(f"--target must be NAME=module:function, got {item!r}")
+        target_fns[name] = _load(target_ref)
+    try:
+        answers = decode_callbacks(json.loads(callbacks)) if callbacks else None
+    except (ValueError, TypeError) as exc:
+        raise SystemExit(f"--callbacks must be a JSON object of callback name -> answer ({exc})") from None
     verdict = check(_load(ref), payload=payload, schedule=schedule, mode=mode,  # type: ignore[arg-type]
-                    setup=_load(setup) if setup else None)
+                    setup=_load(setup) if setup else None, targets=target_fns or None, callbacks=answers,
+                    threaded_branches=threaded_branches)
     console.print(verdict.report(), markup=False, highlight=False)
+    if saved_violations and verdict.ok:
+        console.print(f"note: the saved failure had {len(saved_violations)} violation(s) and this replay found none. "
+                      "If the handler was fixed, delete the saved file; otherwise the failure depended on something "
+                      "the file does not record (module state, the machine, real time).", markup=False,
+                      highlight=False)
     return 0 if verdict.ok else 1
 
 
@@ -117,8 +134,11 @@ def replay_command(console: Console, path: str) -> int:
 
     spec = json.loads(Path(path).read_text())
     schedule = json.dumps(spec["schedule"])
+    targets = [f"{name}={ref}" for name, ref in (spec.get("targets") or {}).items()]
+    callbacks = json.dumps(spec["callbacks"]) if spec.get("callbacks") else None
     return check_command(console, spec["handler"], spec["payload"], schedule, spec.get("mode", "inprocess"),
-                         spec.get("setup"))
+                         spec.get("setup"), targets, callbacks, bool(spec.get("threaded_branches")),
+                         saved_violations=spec.get("violations"))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -139,6 +159,13 @@ def main(argv: list[str] | None = None) -> int:
     p_check.add_argument("--schedule", help="a fault schedule: a JSON file, or JSON text")
     p_check.add_argument("--setup", help="module:function that provisions the moto world")
     p_check.add_argument("--mode", choices=["inprocess", "subprocess"], default="inprocess")
+    p_check.add_argument("--target", action="append", metavar="NAME=module:function",
+                         help="a chained-invoke target (repeatable)")
+    p_check.add_argument("--callbacks", metavar="JSON",
+                         help='callback answers by name: {"approval": {"ok": true}}; an object '
+                              '{"__answer__": {"result": ..., "failure": ..., "delay": ...}} spells out an Answer')
+    p_check.add_argument("--threaded-branches", action="store_true",
+                         help="run map/parallel branches on threads of their own")
     p_replay = sub.add_parser("replay", help="rerun a saved failure (.chaosdurable/failures/*.json)")
     p_replay.add_argument("file", help="the saved failure")
     sub.add_parser("conformance", help="fetch and verify the pinned AWS conformance suite")
@@ -152,7 +179,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "replay":
             return replay_command(console, args.file)
         if args.command == "check":
-            return check_command(console, args.handler, args.input, args.schedule, args.mode, args.setup)
+            return check_command(console, args.handler, args.input, args.schedule, args.mode, args.setup,
+                                 args.target, args.callbacks, args.threaded_branches)
         from chaosdurable.conformance.suite import load_suite, wheel_path
 
         console.print(f"{len(load_suite())} requirements, wheel {wheel_path()}")

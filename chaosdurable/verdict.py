@@ -26,7 +26,7 @@ from chaosdurable.faults.nemesis import Firing
 from chaosdurable.faults.schedule import FaultSchedule
 from chaosdurable.history.record import RunRecord
 from chaosdurable.history.world import World
-from chaosdurable.run import RunConfig, execute
+from chaosdurable.run import Answer, RunConfig, execute
 
 _OUTCOME_CHANGING = {"callback": ("after_timeout", "failure", "miss_heartbeats")}
 
@@ -154,17 +154,52 @@ def _not_reached(nemesis_not_reached: list[Any], chaotic: RunRecord) -> list[str
     return out
 
 
+def encode_callbacks(callbacks: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """Callback answers as JSON: a plain value stays itself, an ``Answer`` becomes {"__answer__": fields}."""
+    if not callbacks:
+        return None
+    return {name: ({"__answer__": dataclasses.asdict(value)} if isinstance(value, Answer) else value)
+            for name, value in callbacks.items()}
+
+
+def decode_callbacks(encoded: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """The inverse of ``encode_callbacks``."""
+    if not encoded:
+        return None
+    return {name: (Answer(**value["__answer__"]) if isinstance(value, dict) and set(value) == {"__answer__"}
+                   else value) for name, value in encoded.items()}
+
+
 def _replay_snippet(handler: Callable[..., Any], payload: str, schedule: FaultSchedule, seed: int,
-                    mode: Mode, threaded_branches: bool = False) -> str:
-    module = getattr(handler, "__module__", "?")
+                    mode: Mode, threaded_branches: bool = False, setup: Callable[..., Any] | None = None,
+                    targets: Mapping[str, Callable[..., Any]] | None = None,
+                    callbacks: Mapping[str, Any] | None = None) -> str:
+    """Python that reruns this check: the handler, setup and targets imported, callbacks spelled out."""
+    lines, imports = [], [handler, *([setup] if setup is not None else []), *(targets or {}).values()]
+    for fn in imports:
+        module = getattr(fn, "__module__", "?")
+        name = getattr(fn, "__qualname__", "handler").split(".")[0]
+        line = f"from {module} import {name}"
+        if line not in lines:
+            lines.append(line)
+    lines.append("from chaosdurable import FaultSchedule, check")
+    if callbacks and any(isinstance(v, Answer) for v in callbacks.values()):
+        lines.append("from chaosdurable.run import Answer")
     name = getattr(handler, "__qualname__", "handler")
-    return (f"from {module} import {name.split('.')[0]}\n"
-            "from chaosdurable import FaultSchedule, check\n"
-            f"verdict = check({name}, payload={payload!r},\n"
-            f"                schedule=FaultSchedule.from_json({schedule.to_json()!r}),\n"
-            f"                seed={seed}, mode={mode!r}"
-            f"{', threaded_branches=True' if threaded_branches else ''})\n"
-            "print(verdict.report())")
+    args = [f"payload={payload!r}", f"schedule=FaultSchedule.from_json({schedule.to_json()!r})",
+            f"seed={seed}", f"mode={mode!r}"]
+    if setup is not None:
+        args.append(f"setup={getattr(setup, '__qualname__', 'setup')}")
+    if targets:
+        args.append("targets={" + ", ".join(f"{k!r}: {getattr(v, '__qualname__', '?')}" for k, v in targets.items())
+                    + "}")
+    if callbacks:
+        args.append(f"callbacks={dict(callbacks)!r}")
+    if threaded_branches:
+        args.append("threaded_branches=True")
+    lines.append(f"verdict = check({name},\n                " + ",\n                ".join(args) + ")")
+    lines.append("print(verdict.report())")
+    return "\n".join(lines)
 
 
 def _ref(fn: Callable[..., Any]) -> str:
@@ -172,14 +207,18 @@ def _ref(fn: Callable[..., Any]) -> str:
 
 
 def _replay_command(handler: Callable[..., Any], payload: str, schedule: FaultSchedule, mode: Mode,
-                    setup: Callable[..., Any] | None) -> str:
-    ref = _ref
-    parts = ["chaosdurable", "check", ref(handler), "--input", shlex.quote(payload),
+                    setup: Callable[..., Any] | None, targets: Mapping[str, Callable[..., Any]] | None = None,
+                    callbacks: Mapping[str, Any] | None = None) -> str:
+    parts = ["chaosdurable", "check", _ref(handler), "--input", shlex.quote(payload),
              "--schedule", shlex.quote(schedule.to_json())]
     if mode != "inprocess":
         parts += ["--mode", mode]
     if setup is not None:
-        parts += ["--setup", ref(setup)]
+        parts += ["--setup", _ref(setup)]
+    for name, target in (targets or {}).items():
+        parts += ["--target", shlex.quote(f"{name}={_ref(target)}")]
+    if callbacks:
+        parts += ["--callbacks", shlex.quote(json.dumps(encode_callbacks(callbacks), sort_keys=True))]
     return " ".join(parts)
 
 
@@ -275,10 +314,12 @@ def check(
         schedule=schedule,
         fired=fired,
         not_reached=_not_reached(nemesis.not_reached(), chaotic),
-        replay=_replay_snippet(handler, text, schedule, seed, mode, threaded_branches),
+        replay=_replay_snippet(handler, text, schedule, seed, mode, threaded_branches, setup, targets, callbacks),
         checkers=list(selected),
-        command=_replay_command(handler, text, schedule, mode, setup),
+        command=_replay_command(handler, text, schedule, mode, setup, targets, callbacks),
         spec={"handler": _ref(handler), "payload": text, "schedule": json.loads(schedule.to_json()), "mode": mode,
               "seed": seed, "setup": _ref(setup) if setup is not None else None,
+              "targets": {name: _ref(fn) for name, fn in (targets or {}).items()} or None,
+              "callbacks": encode_callbacks(callbacks), "threaded_branches": threaded_branches,
               "violations": [v.describe() for v in violations]},
     )

@@ -64,3 +64,68 @@ def test_saved_failure_replays(tmp_path: Path, capsys: pytest.CaptureFixture[str
     assert json.loads(saved.read_text())["handler"] == "tests.test_cli:pay"
     assert main(["replay", str(saved)]) == 1
     assert "[idempotency] effect 'charge' (key 'o-7') happened 2 times" in capsys.readouterr().out
+
+
+def issue_card(event: dict[str, str], context: object) -> str:
+    """A plain invoke target that issues a card (no idempotency key)."""
+    effect("card", key=event["order"])
+    return "card-1"
+
+
+@durable_execution
+def refund(event: dict[str, str], context: DurableContext) -> str:
+    """BUG: a failed issue is retried blindly; the approval callback decides whether to refund at all."""
+    from aws_durable_execution_sdk_python.exceptions import InvokeError
+
+    if context.create_callback(name="approval").result() != '{"ok": true}':
+        return "refused"
+    try:
+        return context.invoke("issue-card", {"order": event["order"]}, name="issue")
+    except InvokeError:
+        return context.invoke("issue-card", {"order": event["order"]}, name="issue-again")
+
+
+def _failing_refund() -> object:
+    from chaosdurable.run import Answer
+
+    verdict = check(refund, {"order": "o-3"}, FaultSchedule((CrashAfterEffect(effect="card"),)),
+                    targets={"issue-card": issue_card}, callbacks={"approval": Answer(result={"ok": True}, delay=2)})
+    assert verdict.by_checker("idempotency"), verdict.report()
+    return verdict
+
+
+def test_a_saved_failure_keeps_its_targets_and_callbacks(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COLUMNS", "200")
+    saved = _failing_refund().save(tmp_path)  # type: ignore[attr-defined]
+    spec = json.loads(saved.read_text())
+    assert spec["targets"] == {"issue-card": "tests.test_cli:issue_card"}
+    assert spec["callbacks"] == {"approval": {"__answer__": {"result": {"ok": True}, "failure": None, "delay": 2}}}
+    assert main(["replay", str(saved)]) == 1
+    assert "[idempotency] effect 'card' (key 'o-3') happened 2 times" in capsys.readouterr().out
+
+
+def test_the_replay_command_and_snippet_reproduce_the_failure(capsys: pytest.CaptureFixture[str],
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    import shlex
+
+    monkeypatch.setenv("COLUMNS", "200")
+    verdict = _failing_refund()
+    command = verdict.replay_command()  # type: ignore[attr-defined]
+    assert "--target issue-card=tests.test_cli:issue_card" in command and "--callbacks" in command
+    assert main(shlex.split(command)[1:]) == 1
+    assert "[idempotency] effect 'card' (key 'o-3') happened 2 times" in capsys.readouterr().out
+    scope: dict[str, object] = {}
+    exec(verdict.replay, scope)  # type: ignore[attr-defined]  # the "reproduce with:" Python
+    assert not scope["verdict"].ok  # type: ignore[attr-defined]
+
+
+def test_a_replay_that_no_longer_fails_says_so(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COLUMNS", "200")
+    saved = _failing_refund().save(tmp_path)  # type: ignore[attr-defined]
+    spec = json.loads(saved.read_text())
+    spec["schedule"] = {"faults": []}  # as if the fault no longer mattered: the replay is clean
+    saved.write_text(json.dumps(spec))
+    assert main(["replay", str(saved)]) == 0
+    assert "the saved failure had 1 violation(s) and this replay found none" in capsys.readouterr().out

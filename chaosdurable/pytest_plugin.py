@@ -93,6 +93,7 @@ def given(
     max_faults: int = 3,
     min_faults: int = 0,
     kinds: list[str] | None = None,
+    allow_failed_execution: bool = False,
     **check_options: Any,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Turn a test into a chaos property over ``handler``.
@@ -104,6 +105,11 @@ def given(
     arguments go to ``check`` (``setup``, ``callbacks``, ``targets``, ``checkers``...). The
     decorated test may take a ``verdict`` argument to assert its own invariants over the result,
     the history and the world; built-in checkers run first.
+
+    The fault-free run must succeed: chaos is judged against it, and a handler that fails (or
+    never finishes) without any fault has a bug that is not about durability. The property then
+    fails at once and says so; pass ``allow_failed_execution=True`` when failing is the expected
+    outcome for this input.
     """
     from chaosdurable.strategies.schedules import OperationSpace, fault_schedules
     from chaosdurable.verdict import check
@@ -129,6 +135,13 @@ def given(
                     probe_options = {k: check_options[k] for k in ("setup", "callbacks", "targets")
                                      if check_options.get(k) is not None}
                     spaces[key] = OperationSpace.probe(handler, value, **probe_options)
+                space = spaces[key]
+                if space.outcome != "SUCCEEDED" and not allow_failed_execution:
+                    raise AssertionError(
+                        f"the fault-free run of {getattr(handler, '__qualname__', handler)} on input {key} ended "
+                        f"{space.outcome} ({space.problem}). Chaos is judged against the fault-free run, so fix "
+                        "the handler (or the input) first; if failing is the expected outcome for this input, "
+                        "pass allow_failed_execution=True to chaosdurable.given.")
                 strategy = fault_schedules(space=spaces[key], kinds=kinds, max_faults=max_faults,
                                            min_faults=min_faults)
                 schedule = chaos_data.draw(strategy, label="schedule")

@@ -50,6 +50,10 @@ class OperationSpace:
     callbacks: tuple[str, ...]
     timers: tuple[str, ...]
     invocations: int
+    #: how the fault-free run ended: "SUCCEEDED", "FAILED", ... or "STUCK"
+    outcome: str = "SUCCEEDED"
+    #: what went wrong when it did not succeed (the error, or why it got stuck)
+    problem: str | None = None
 
     @classmethod
     def probe(cls, handler: Callable[..., Any], input: Any = None, *,
@@ -79,8 +83,11 @@ class OperationSpace:
             elif op["Type"] == "WAIT":
                 timers.append(name)
         effects = sorted({e.name for e in record.effects if e.mutating})
+        error = record.error or {}
+        problem = record.stuck or (f"{error.get('ErrorType')}: {error.get('ErrorMessage')}" if error else None)
         return cls(tuple(dict.fromkeys(steps)), tuple(dict.fromkeys(ops)), tuple(effects),
-                   tuple(dict.fromkeys(callbacks)), tuple(dict.fromkeys(timers)), max(1, len(record.invocations)))
+                   tuple(dict.fromkeys(callbacks)), tuple(dict.fromkeys(timers)), max(1, len(record.invocations)),
+                   outcome="STUCK" if record.stuck else record.status, problem=problem)
 
 
 def _maybe(values: Sequence[Any]) -> st.SearchStrategy[Any]:

@@ -147,3 +147,31 @@ def test_greet():
     assert "[effects_outside_steps] effect 'mail' happens outside any step" in out
     assert re.search(r"schedule:\n\S*\s+no faults\n", out), out
     assert "raise AssertionError(failure_report" not in out  # the plugin's own source is not shown
+
+
+def test_a_handler_that_fails_without_faults_is_reported_as_such(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_chaos='''
+from aws_durable_execution_sdk_python import durable_execution
+import chaosdurable
+
+
+@durable_execution
+def price(event, context):
+    tiers = context.step(lambda _: {1: "basic", 10: "bulk"}, name="tiers")   # int keys come back as "1", "10"
+    return tiers[1]
+
+
+@chaosdurable.given(handler=price, input=None)
+def test_price():
+    pass
+
+
+@chaosdurable.given(handler=price, input=None, allow_failed_execution=True)
+def test_price_may_fail():
+    pass
+''')
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1, failed=1)
+    out = result.stdout.str()
+    assert "the fault-free run of price on input null ended FAILED (" in out
+    assert "KeyError" in out and "allow_failed_execution=True" in out

@@ -2,7 +2,7 @@
 
 A snapshot holds, as sorted plain data: every DynamoDB item of every table, every S3
 object (key -> content digest), every message sitting in every SQS queue, every message
-published to every SNS topic, and every email SES sent. Reading the snapshot goes through
+published to every SNS topic, every SMS sent through SNS, and every email SES sent. Reading the snapshot goes through
 moto's backends or read-only API calls and is never recorded as an effect.
 """
 
@@ -105,8 +105,12 @@ class World:
 
         for qname, queue in sqs_backends[account][self.region].queues.items():
             out[f"sqs:{qname}"] = sorted(m.body for m in queue._messages)
-        for topic in sns_backends[account][self.region].topics.values():
+        sns = sns_backends[account][self.region]
+        for topic in sns.topics.values():
             out[f"sns:{topic.name}"] = sorted(str(n[1]) for n in topic.sent_notifications)
+        sms = [f"{phone} <- {text}" for phone, text in getattr(sns, "sms_messages", {}).values()]
+        if sms:
+            out["sns:sms"] = sorted(sms)
         ses = ses_backends[account]
         region = self.region if self.region in ses else next(iter(ses.keys()), None)
         if region is not None:

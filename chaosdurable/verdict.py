@@ -143,11 +143,26 @@ def _payload(input: Any, payload: str | None) -> str:
 
 
 def _not_reached(nemesis_not_reached: list[Any], chaotic: RunRecord) -> list[str]:
+    """Why each fault never fired: its target never happened, or never at the coordinates it names."""
+    import fnmatch
+
     seen = sorted({str(op.get("Name")) for op in chaotic.operations if op.get("Name") and op["Type"] != "EXECUTION"})
     effects = sorted({str(e.name) for e in chaotic.effects})
     out = []
     for fault in nemesis_not_reached:
         target = getattr(fault, "op", None) or getattr(fault, "effect", None) or getattr(fault, "invocation", None)
+        pattern = str(getattr(fault, "effect", None) or "")
+        matching = [e for e in chaotic.effects if pattern and fnmatch.fnmatchcase(e.name, pattern)]
+        if matching:  # the effect happened, but never where the fault points
+            places = sorted({e.where.label() for e in matching})
+            out.append(f"{fault.describe()} -- not reached: effect {pattern!r} happened, but never at the "
+                       f"coordinates this fault names (it happened in: {'; '.join(places[:6])})")
+            continue
+        named = [op for op in chaotic.operations if target is not None and op.get("Name") == target]
+        if named:
+            out.append(f"{fault.describe()} -- not reached: operation {target!r} happened, but never at the "
+                       f"action, attempt or invocation this fault names (invocations: {len(chaotic.invocations)})")
+            continue
         out.append(f"{fault.describe()} -- not reached: {target!r} never happened "
                    f"(operations seen: {seen or 'none'}; effects seen: {effects or 'none'}; "
                    f"invocations: {len(chaotic.invocations)})")

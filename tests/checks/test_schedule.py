@@ -162,6 +162,14 @@ def test_fault_on_an_effect_that_never_happens_is_reported_not_reached() -> None
     assert "operations seen: ['charge']" in sms
 
 
+def test_an_effect_that_happened_elsewhere_is_not_called_missing() -> None:
+    schedule = FaultSchedule((TransientFailure(effect="charge", attempt=3),))
+    v = check(handlers.charges_at_least_once, None, schedule)
+    (text,) = v.not_reached
+    assert "effect 'charge' happened, but never at the coordinates this fault names" in text
+    assert "step 'charge' attempt 1" in text and "never happened" not in text
+
+
 def test_partly_reached_schedule_reports_only_the_missing_fault() -> None:
     schedule = FaultSchedule((CrashAtCheckpoint(op="second", action="SUCCEED"), ColdStart(invocation=9)))
     v = check(handlers.two_steps, None, schedule)

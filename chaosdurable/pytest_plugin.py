@@ -41,6 +41,8 @@ PROFILES: dict[str, dict[str, Any]] = {
 #: Wall-clock seconds one property may search for, per profile (None: no budget, only max_examples).
 #: ``--chaos-budget`` overrides it.
 BUDGETS: dict[str, float | None] = {"ci": None, "nightly": 900.0, "dev": None}
+#: Rows of the fault-space coverage table shown without -v.
+COVERAGE_ROWS = 30
 #: A property with a budget searches in chunks of this many examples and stops between chunks.
 BUDGET_CHUNK = 200
 BACKENDS = ("inprocess", "subprocess", "aws")
@@ -289,10 +291,13 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
     terminalreporter.section("chaosdurable fault-space coverage")
     kinds = sorted({k for _, k in _State.coverage})
     targets = sorted({t for t, _ in _State.coverage})
-    width = max(len(t) for t in targets) + 2
+    shown = targets if terminalreporter.config.option.verbose > 0 else targets[:COVERAGE_ROWS]
+    width = max(len(t) for t in shown) + 2
     terminalreporter.write_line(" " * width + "  ".join(k[:18].ljust(18) for k in kinds))
-    for target in targets:
+    for target in shown:
         cells = "  ".join(str(_State.coverage.get((target, k), "-")).ljust(18) for k in kinds)
         terminalreporter.write_line(target.ljust(width) + cells)
+    if len(shown) < len(targets):
+        terminalreporter.write_line(f"... and {len(targets) - len(shown)} more targets (-v shows them all)")
     total = len(_State.coverage)
-    terminalreporter.write_line(f"{total} (operation x fault kind) pairs exercised")
+    terminalreporter.write_line(f"{total} (operation x fault kind) pairs exercised over {len(targets)} targets")

@@ -175,3 +175,14 @@ def test_price_may_fail():
     out = result.stdout.str()
     assert "the fault-free run of price on input null ended FAILED (" in out
     assert "KeyError" in out and "allow_failed_execution=True" in out
+
+
+def test_the_coverage_table_is_capped_without_verbose(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_chaos=PROPERTY.replace("def test_pay():\n    pass", "def test_pay():\n    pass\n"
+                                                    "test_pay = None"))
+    pytester.makepyfile(conftest="import chaosdurable.pytest_plugin as plugin\nplugin.COVERAGE_ROWS = 1\n")
+    quiet = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--chaos-profile", "dev", "--chaos-seed", "2")
+    assert re.search(r"\.\.\. and \d+ more targets \(-v shows them all\)", quiet.stdout.str()), quiet.stdout.str()
+    loud = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--chaos-profile", "dev", "--chaos-seed", "2", "-v")
+    assert "more targets" not in loud.stdout.str()
+    assert "pairs exercised over" in loud.stdout.str()

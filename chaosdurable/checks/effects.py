@@ -25,9 +25,12 @@ def effects_outside_steps(reference: RunRecord, chaotic: RunRecord, ledger: Ledg
         counts = {label: sum(1 for lbl, _ in hits if lbl == label) for label in ("reference", "chaotic")}
         first = hits[0][1]
         scope = first.where.label()
+        tally = f"{counts['reference']} times in the fault-free run, {counts['chaotic']} under faults"
+        if max(counts.values()) <= 1:
+            tally += "; no replay reached it in these runs, but any replay that does repeats it"
         out.append(Violation(
             NAME, f"effect {name!r} happens outside any step ({scope}); it runs again on every replay "
-                  f"({counts['reference']} times in the fault-free run, {counts['chaotic']} under faults)",
+                  f"({tally})",
             op=first.where.op_name, invocation=first.where.invocation, source=source,
             detail=("move it into context.step(...) so its result is checkpointed",)))
     return out

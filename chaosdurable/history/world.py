@@ -20,6 +20,11 @@ from chaosdurable.history import ledger
 REGION = "us-east-1"
 
 
+def _describe_body(body: bytes) -> str:
+    """An S3 object's content as the snapshot shows it: the text, or a digest when it is large."""
+    return body.decode(errors="replace") if len(body) <= 256 else "sha256:" + hashlib.sha256(body).hexdigest()
+
+
 class World:
     """A moto-mocked AWS account for one check. Use as a context manager."""
 
@@ -29,6 +34,8 @@ class World:
         self._mock: Any = None
         self._env: dict[str, str | None] = {}
         self._clients: dict[str, Any] = {}
+        #: read DynamoDB and S3 through the API instead of moto's backends (set when those moved)
+        self.through_api = False
 
     def __enter__(self) -> World:
         from moto import mock_aws
@@ -67,6 +74,48 @@ class World:
                 if recorder is not None:
                     recorder.paused -= 1
 
+    def _tables_and_buckets_from_api(self) -> dict[str, list[str]]:
+        """DynamoDB items and S3 objects read with read-only API calls (the reference reading)."""
+        out: dict[str, list[str]] = {}
+        ddb = self._clients["dynamodb"]
+        for table in ddb.list_tables().get("TableNames", []):
+            items: list[str] = []
+            for page in ddb.get_paginator("scan").paginate(TableName=table):
+                items += [json.dumps(i, sort_keys=True) for i in page.get("Items", [])]
+            out[f"dynamodb:{table}"] = sorted(items)
+        s3 = self._clients["s3"]
+        for bucket in s3.list_buckets().get("Buckets", []):
+            name = bucket["Name"]
+            objects = []
+            for page in s3.get_paginator("list_objects_v2").paginate(Bucket=name):
+                for obj in page.get("Contents", []):
+                    body = s3.get_object(Bucket=name, Key=obj["Key"])["Body"].read()
+                    objects.append(f"{obj['Key']} = {_describe_body(body)}")
+            out[f"s3:{name}"] = sorted(objects)
+        return out
+
+    def _tables_and_buckets_from_backends(self, account: str) -> dict[str, list[str]]:
+        """The same reading straight from moto's backends: no HTTP emulation, ~10x faster.
+
+        Relies on moto 5's layout (``Table.all_items``, ``Item.to_json``, a bucket's versioned
+        ``keys``); any change there raises, and the snapshot falls back to the API reading.
+        """
+        from moto.dynamodb.models import dynamodb_backends
+        from moto.s3.models import s3_backends
+
+        out: dict[str, list[str]] = {}
+        for name, table in dynamodb_backends[account][self.region].tables.items():
+            out[f"dynamodb:{name}"] = sorted(json.dumps(item.to_json()["Attributes"], sort_keys=True)
+                                             for item in table.all_items())
+        for name, bucket in s3_backends[account]["global"].buckets.items():
+            objects = []
+            for key, fake in bucket.keys.items():
+                body = getattr(fake, "value", None)
+                if isinstance(body, bytes):  # a delete marker has no body
+                    objects.append(f"{key} = {_describe_body(body)}")
+            out[f"s3:{name}"] = sorted(objects)
+        return out
+
     def snapshot(self) -> dict[str, list[str]]:
         """The state of the world as {"dynamodb:<table>": [item JSON...], ...}, each list sorted."""
         recorder = ledger.ACTIVE
@@ -82,23 +131,14 @@ class World:
         from moto.core import DEFAULT_ACCOUNT_ID as account
 
         out: dict[str, list[str]] = {}
-        ddb = self._clients["dynamodb"]
-        for table in ddb.list_tables().get("TableNames", []):
-            items: list[str] = []
-            for page in ddb.get_paginator("scan").paginate(TableName=table):
-                items += [json.dumps(i, sort_keys=True) for i in page.get("Items", [])]
-            out[f"dynamodb:{table}"] = sorted(items)
-        s3 = self._clients["s3"]
-        for bucket in s3.list_buckets().get("Buckets", []):
-            name = bucket["Name"]
-            objects = []
-            for page in s3.get_paginator("list_objects_v2").paginate(Bucket=name):
-                for obj in page.get("Contents", []):
-                    body = s3.get_object(Bucket=name, Key=obj["Key"])["Body"].read()
-                    text = body.decode(errors="replace") if len(body) <= 256 else (
-                        "sha256:" + hashlib.sha256(body).hexdigest())
-                    objects.append(f"{obj['Key']} = {text}")
-            out[f"s3:{name}"] = sorted(objects)
+        if not self.through_api:
+            try:
+                out.update(self._tables_and_buckets_from_backends(account))
+            except Exception:  # moto's internals moved: read through the API instead
+                out = {}
+                self.through_api = True
+        if self.through_api:
+            out.update(self._tables_and_buckets_from_api())
         from moto.ses.models import ses_backends
         from moto.sns.models import sns_backends
         from moto.sqs.models import sqs_backends

@@ -134,6 +134,18 @@ def test_generated_workflows_survive_generated_faults(program: Program, data: st
     assert_survives(program, verdict)
 
 
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@hypothesis.given(program=workflows(kinds=["step", "map", "parallel", "child", "wait"]), data=st.data())
+def test_generated_workflows_survive_generated_faults_with_threaded_branches(program: Program,
+                                                                              data: st.DataObject) -> None:
+    """The same property with map/parallel branches on threads of their own, as the SDK runs them in
+    production: real interleavings, where an SDK concurrency defect would show."""
+    space = program_space(program)
+    schedule = data.draw(fault_schedules(space=space), label="schedule")
+    verdict = program_check(program, schedule, checkers=ASSERTED, threaded_branches=True)
+    assert_survives(program, verdict)
+
+
 # --------------------------------------------------------------------- unit tests
 EVERYTHING = Program(body=(
     Step("step1", 5, "AT_MOST_ONCE_PER_RETRY", max_attempts=3, fail_first_attempts=2),

@@ -16,8 +16,11 @@ import threading
 import time
 import traceback
 from collections.abc import Callable, MutableMapping
+from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any, Literal
+
+from chaosdurable.engine.threads import IDLE_THREADS
 
 OutcomeKind = Literal["returned", "raised", "crashed", "timed_out"]
 
@@ -122,7 +125,7 @@ def is_durable_handler(handler: Callable[..., Any]) -> bool:
 
 
 class InProcessInvoker:
-    """Calls handlers on a fresh daemon thread of this process."""
+    """Calls handlers on a daemon thread of this process (an idle one reused, or a new one)."""
 
     def __init__(self, hang_timeout_s: float) -> None:
         self.hang_timeout_s = hang_timeout_s
@@ -152,8 +155,7 @@ class InProcessInvoker:
                     wake.set()
 
         before = set(threading.enumerate())
-        thread = threading.Thread(target=target, name="chaosdurable-invocation", daemon=True)
-        thread.start()
+        thread = IDLE_THREADS.run(Future(), target)
         if not _wait_either(done, abort, self.hang_timeout_s, wake):
             where = _stacks_of_new_threads(before, exclude=thread.ident)
             return Outcome(

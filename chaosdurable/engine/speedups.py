@@ -38,13 +38,13 @@ runner in the same process gets the SDK's original behaviour.
 from __future__ import annotations
 
 import contextlib
-import queue
-import sys
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import wait as futures_wait
 from typing import Any
+
+from chaosdurable.engine.threads import IDLE_THREADS
 
 #: Every patch this module knows, in the order ``status()`` reports them.
 PATCHES = ("wake_on_stop", "flush_sync_batches", "reuse_threads", "serial_branches")
@@ -146,58 +146,7 @@ def _set(enabled: bool) -> None:
         _state_module._BLOCKED_CALLER_WAIT_SECONDS = 0.0 if enabled else _original_blocked_wait
 
 
-class _PoolThread(threading.Thread):
-    """A daemon thread that runs one job at a time and then offers itself for the next."""
-
-    def __init__(self) -> None:
-        super().__init__(name="chaosdurable-sdk-worker", daemon=True)
-        self.jobs: queue.SimpleQueue[tuple[Future[Any], Callable[..., Any], tuple[Any, ...], dict[str, Any]] | None]
-        self.jobs = queue.SimpleQueue()
-        self.start()
-
-    def run(self) -> None:
-        while True:
-            job = self.jobs.get()
-            if job is None:
-                return
-            future, fn, args, kwargs = job
-            # A fresh thread starts with threading's current profile and trace hooks (the
-            # tripwire and coverage tools rely on that); give a reused thread the same.
-            sys.setprofile(threading.getprofile())
-            sys.settrace(threading.gettrace())
-            if future.set_running_or_notify_cancel():
-                try:
-                    future.set_result(fn(*args, **kwargs))
-                except BaseException as exc:  # the SDK's own executors deliver BaseExceptions too
-                    future.set_exception(exc)
-            del future, fn, args, kwargs, job
-            if not _IDLE.offer(self):
-                return
-
-
-class _IdleThreads:
-    """Idle worker threads, at most ``limit`` kept; a thread beyond that simply ends."""
-
-    def __init__(self, limit: int = 32) -> None:
-        self._idle: list[_PoolThread] = []
-        self._lock = threading.Lock()
-        self._limit = limit
-
-    def take(self) -> _PoolThread:
-        with self._lock:
-            if self._idle:
-                return self._idle.pop()
-        return _PoolThread()
-
-    def offer(self, thread: _PoolThread) -> bool:
-        with self._lock:
-            if len(self._idle) >= self._limit:
-                return False
-            self._idle.append(thread)
-            return True
-
-
-_IDLE = _IdleThreads()
+_IDLE = IDLE_THREADS
 
 
 class _ReusingExecutor:
@@ -225,7 +174,7 @@ class _ReusingExecutor:
                 raise RuntimeError("cannot schedule new futures after shutdown")
             future: Future[Any] = Future()
             self._futures.append(future)
-        _IDLE.take().jobs.put((future, fn, args, kwargs))
+        _IDLE.run(future, fn, args, kwargs)
         return future
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from chaosdurable.checks import ALL_CHECKERS, Checker, Ledger, Violation
+from chaosdurable.checks.fresh import FreshValues
 from chaosdurable.engine.errors import PayloadNotJsonError
 from chaosdurable.engine.knobs import Knobs
 from chaosdurable.engine.runner import Mode
@@ -309,6 +310,10 @@ def check(
             active = None
         if reference is None:
             reference, _ = execute(handler, text, FaultSchedule(), config, active, label="reference")
+            # A second fault-free run tells the values steps mint anew in every execution (ids,
+            # timestamps) from differences that faults cause.
+            witness, _ = execute(handler, text, FaultSchedule(), chaotic_config, active, label="witness")
+            reference.fresh = FreshValues.between(reference, witness)
         chaotic, nemesis = execute(handler, text, schedule, chaotic_config, active, label="chaotic")
     nemesis.excuse_step_failures(reference.operations, chaotic.operations)
     fired = list(nemesis.fired)
@@ -318,7 +323,8 @@ def check(
                 or f.fault.changes_outcome]
     ledger = Ledger(effects=tuple(chaotic.effects), fired=tuple(f.describe() for f in fired),
                     outcome_may_change=may_change, fault_kinds=tuple(f.fault.kind for f in fired),
-                    repeats_still_count=bool(changers) and all(f.handled_failure for f in changers))
+                    repeats_still_count=bool(changers) and all(f.handled_failure for f in changers),
+                    fresh=reference.fresh if isinstance(reference.fresh, FreshValues) else FreshValues())
     violations: list[Violation] = []
     for checker in selected.values():
         violations += checker(reference, chaotic, ledger)

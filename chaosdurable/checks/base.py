@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from chaosdurable.checks.fresh import FreshValues
 from chaosdurable.history.record import Effect, RunRecord
 
 
@@ -52,6 +53,7 @@ class Ledger:
     ``repeats_still_count``: True when every such change is a handled failure of one operation
     (an interrupted at-most-once step, a dependency failure past the retries): the handler may
     take another path, but an effect the fault-free run made must still not happen more often.
+    ``fresh``: where step results legitimately differ between executions (ids, timestamps).
     """
 
     effects: tuple[Effect, ...] = ()
@@ -59,6 +61,8 @@ class Ledger:
     outcome_may_change: bool = False
     repeats_still_count: bool = False
     fault_kinds: tuple[str, ...] = field(default_factory=tuple)
+    #: values the handler's steps mint anew in every execution; compare runs through ``fresh.normalize``
+    fresh: FreshValues = field(default_factory=FreshValues)
 
 
 Checker = Callable[[RunRecord, RunRecord, Ledger], list[Violation]]

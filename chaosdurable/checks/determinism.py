@@ -16,18 +16,21 @@ from __future__ import annotations
 from typing import Any
 
 from chaosdurable.checks.base import Ledger, Violation, op_label, require_same_handler
+from chaosdurable.checks.fresh import FreshValues
 from chaosdurable.history.record import RunRecord
 
 NAME = "determinism"
 _START_FIELDS = ("WaitOptions", "CallbackOptions", "ChainedInvokeOptions", "Name", "SubType")
 
 
-def _shape(run: RunRecord) -> list[tuple[Any, ...]]:
-    return [(op["Type"], op.get("SubType"), op.get("Name"), op_label(run, op.get("ParentId")), op["Id"])
+def _shape(run: RunRecord, fresh: FreshValues) -> list[tuple[Any, ...]]:
+    return [(op["Type"], op.get("SubType"), fresh.normalize(run, op.get("Name")),
+             fresh.normalize(run, op_label(run, op.get("ParentId"))), op["Id"])
             for op in run.operations if op["Type"] != "EXECUTION"]
 
 
-def _starts(run: RunRecord) -> dict[str, dict[str, Any]]:
+def _starts(run: RunRecord, fresh: FreshValues | None = None) -> dict[str, dict[str, Any]]:
+    """The START update of every operation, its identifying fields (fresh values replaced)."""
     out: dict[str, dict[str, Any]] = {}
     for cp in run.checkpoints:
         if not cp.get("accepted") or (run.arn and cp.get("arn", run.arn) != run.arn):
@@ -37,6 +40,8 @@ def _starts(run: RunRecord) -> dict[str, dict[str, Any]]:
                 fields = {k: u.get(k) for k in _START_FIELDS}
                 if u.get("Type") == "CHAINED_INVOKE":
                     fields["Payload"] = u.get("Payload")
+                if fresh:
+                    fields = {k: fresh.normalize(run, v) if isinstance(v, str) else v for k, v in fields.items()}
                 out[u["Id"]] = fields
     return out
 
@@ -57,7 +62,7 @@ def determinism(reference: RunRecord, chaotic: RunRecord, ledger: Ledger) -> lis
     out = _sdk_detected(reference) + _sdk_detected(chaotic)
     if out or ledger.outcome_may_change:
         return out
-    ref, got = _shape(reference), _shape(chaotic)
+    ref, got = _shape(reference, ledger.fresh), _shape(chaotic, ledger.fresh)
     got_by_id = {shape[4]: shape for shape in got}
     ref_ids = {shape[4] for shape in ref}
     # Operation ids are a pure function of the call structure, so they are compared by id: the
@@ -82,7 +87,7 @@ def determinism(reference: RunRecord, chaotic: RunRecord, ledger: Ledger) -> lis
         return [Violation(NAME, f"the replays under faults issued an operation the fault-free run did not: "
                                 f"{extra[0][0]} {extra[0][2]!r} (under {extra[0][3] or 'the handler'})",
                           op=extra[0][2])]
-    ref_starts, got_starts = _starts(reference), _starts(chaotic)
+    ref_starts, got_starts = _starts(reference, ledger.fresh), _starts(chaotic, ledger.fresh)
     for op_id, fields in ref_starts.items():
         other = got_starts.get(op_id)
         if other is None or other == fields:

@@ -16,14 +16,20 @@ from __future__ import annotations
 from collections import Counter
 
 from chaosdurable.checks.base import Ledger, Violation, require_same_handler
+from chaosdurable.checks.fresh import FreshValues
 from chaosdurable.history.record import Effect, RunRecord
 from chaosdurable.history.world import diff_worlds
 
 NAME = "idempotency"
 
 
-def _counts(effects: list[Effect], kind: str) -> Counter[tuple[str, str | None]]:
-    return Counter((e.name, e.key) for e in effects
+def _counts(effects: list[Effect], kind: str, run: RunRecord | None = None,
+            fresh: FreshValues | None = None) -> Counter[tuple[str, str | None]]:
+    """How often each (name, key) happened; keys with their fresh values replaced when ``fresh`` is given."""
+    def key(e: Effect) -> str | None:
+        return fresh.normalize(run, e.key) if fresh is not None and run is not None else e.key
+
+    return Counter((e.name, key(e)) for e in effects
                    if e.kind == kind and e.mutating and not e.detail.get("idempotent"))
 
 
@@ -37,8 +43,10 @@ def idempotency(reference: RunRecord, chaotic: RunRecord, ledger: Ledger) -> lis
     if chaotic.stuck or (ledger.outcome_may_change and not ledger.repeats_still_count):
         return []
     out: list[Violation] = []
+    fresh = ledger.fresh
     if reference.world is not None and chaotic.world is not None and not ledger.outcome_may_change:
-        lines = diff_worlds(reference.world, chaotic.world)
+        lines = diff_worlds(fresh.normalize_world(reference, reference.world) or {},
+                            fresh.normalize_world(chaotic, chaotic.world) or {})
         if lines:
             extra = _counts(chaotic.effects, "aws") - _counts(reference.effects, "aws")
             culprits = sorted(extra)
@@ -46,24 +54,32 @@ def idempotency(reference: RunRecord, chaotic: RunRecord, ledger: Ledger) -> lis
             detail = tuple(lines[:20]) + (("... and more",) if len(lines) > 20 else ())
             for name, key in culprits[:5]:
                 detail += _where(chaotic.effects, name, key)[:4]
+            more = (Counter(n for (n, _), c in _counts(chaotic.effects, "aws").items() for _ in range(c))
+                    - Counter(n for (n, _), c in _counts(reference.effects, "aws").items() for _ in range(c)))
+            if more:
+                why = f"{', '.join(sorted(more)[:3])} ran more often under faults"
+            elif culprits:
+                why = (f"{', '.join(sorted({n for n, _ in culprits})[:3])} ran as often as without faults, "
+                       "but with different parameters")
+            else:
+                why = "the same calls left a different state"
             out.append(Violation(
-                NAME, "the external world differs from the fault-free run: "
-                      + (f"{', '.join(n for n, _ in culprits[:3])} ran more often under faults"
-                         if culprits else "the same calls left a different state"),
+                NAME, "the external world differs from the fault-free run: " + why,
                 op=first.where.op_name if first else None, invocation=first.where.invocation if first else None,
                 source=first.where.source if first else None, detail=detail))
-    extra = _counts(chaotic.effects, "explicit") - _counts(reference.effects, "explicit")
-    ref_counts = _counts(reference.effects, "explicit")
+    extra = _counts(chaotic.effects, "explicit", chaotic, fresh) - _counts(reference.effects, "explicit", reference,
+                                                                          fresh)
+    ref_counts = _counts(reference.effects, "explicit", reference, fresh)
     if ledger.outcome_may_change:  # another path: effects the fault-free run never made are that path's own
         extra = Counter({k: n for k, n in extra.items() if ref_counts[k] > 0})
     for name, key in sorted(extra):
-        hits = [e for e in chaotic.effects if e.name == name and e.key == key]
+        hits = [e for e in chaotic.effects if e.name == name and fresh.normalize(chaotic, e.key) == key]
         total = len(hits)
         out.append(Violation(
             NAME, f"effect {name!r} (key {key!r}) happened {total} times under faults but "
                   f"{ref_counts[(name, key)]} times without them: it is not idempotent",
             op=hits[-1].where.op_name, invocation=hits[-1].where.invocation, source=hits[-1].where.source,
-            detail=(*_where(chaotic.effects, name, key),
+            detail=(*(f"ran in {e.where.label()}" for e in hits),
                     "make it idempotent (an idempotency key the callee honours), or configure the step "
                     "AT_MOST_ONCE_PER_RETRY with no retries")))
     return out

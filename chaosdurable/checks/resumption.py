@@ -8,13 +8,17 @@ outcome (a callback answered with failure or too late, missed heartbeats, a non-
 from __future__ import annotations
 
 from chaosdurable.checks.base import Ledger, Violation, op_label, require_same_handler
+from chaosdurable.checks.fresh import FreshValues
 from chaosdurable.history.record import RunRecord
 
 NAME = "resumption"
 
 
-def first_divergent_operation(reference: RunRecord, chaotic: RunRecord) -> tuple[str | None, str | None]:
-    """(label, description) of the first operation, in the fault-free run's order, whose outcome differs."""
+def first_divergent_operation(reference: RunRecord, chaotic: RunRecord,
+                              fresh: FreshValues | None = None) -> tuple[str | None, str | None]:
+    """(label, description) of the first operation, in the fault-free run's order, whose outcome differs
+    (step results compared with their fresh values replaced, when ``fresh`` is given)."""
+    fresh = fresh or FreshValues()
     got = {op["Id"]: op for op in chaotic.operations}
     for op in reference.operations:
         if op["Type"] == "EXECUTION":
@@ -23,7 +27,12 @@ def first_divergent_operation(reference: RunRecord, chaotic: RunRecord) -> tuple
         label = op_label(reference, op["Id"])
         if other is None:
             return label, f"{op['Type']} {label!r} was {op['Status']} without faults and never reached under faults"
-        if (op["Status"], op.get("Result")) != (other["Status"], other.get("Result")):
+        if other["Type"] != op["Type"]:
+            other_label = other.get("Name") or other["Id"][:12]
+            return label, (f"{op['Type']} {label!r} without faults is {other['Type']} {other_label!r} "
+                           "under faults")
+        if (op["Status"], fresh.normalize(reference, op.get("Result"))) != (
+                other["Status"], fresh.normalize(chaotic, other.get("Result"))):
             why = (other.get("Error") or {}).get("ErrorType") or other.get("Result")
             return label, (f"{op['Type']} {label!r} was {op['Status']} without faults and {other['Status']} "
                            f"under faults ({why})")
@@ -35,7 +44,8 @@ def resumption(reference: RunRecord, chaotic: RunRecord, ledger: Ledger) -> list
     require_same_handler(reference, chaotic)
     if chaotic.stuck or reference.stuck or ledger.outcome_may_change:
         return []
-    op, divergence = first_divergent_operation(reference, chaotic)
+    fresh = ledger.fresh
+    op, divergence = first_divergent_operation(reference, chaotic, fresh)
     extra = (f"first divergent operation: {divergence}",) if divergence else ()
     if reference.status != chaotic.status:
         reason = (chaotic.error or {}).get("ErrorMessage") or (chaotic.error or {}).get("ErrorType")
@@ -44,9 +54,11 @@ def resumption(reference: RunRecord, chaotic: RunRecord, ledger: Ledger) -> list
             op=op,
             detail=(*extra, f"fault-free result: {reference.result_payload!r}",
                     f"chaotic error: {chaotic.error!r}" if chaotic.error else f"chaotic result: {reason!r}"))]
-    if reference.status == "SUCCEEDED" and reference.result != chaotic.result:
+    if reference.status == "SUCCEEDED" and (
+            fresh.normalize_value(reference, reference.result) != fresh.normalize_value(chaotic, chaotic.result)):
+        under = "under faults" if ledger.fired else "in the chaotic run (no fault fired)"
         return [Violation(
-            NAME, "the execution returned a different result under faults", op=op,
+            NAME, f"the execution returned a different result {under}", op=op,
             detail=(*extra, f"fault-free: {reference.result_payload}", f"chaotic:   {chaotic.result_payload}"))]
     if reference.status == "FAILED":
         want = (reference.error or {}).get("ErrorType")

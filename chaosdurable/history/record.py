@@ -94,3 +94,6 @@ class RunRecord:
     arn: str = ""
     #: invocations of every execution of the run (the execution's own and its children's), each with "arn"
     all_invocations: list[dict[str, Any]] = field(default_factory=list)
+    #: on a fault-free run: the values its steps mint anew in every execution
+    #: (``chaosdurable.checks.fresh.FreshValues``, found by ``check`` with a second fault-free run)
+    fresh: Any = None

@@ -1,0 +1,150 @@
+"""Fresh values: what step bodies mint anew in every execution (ids, timestamps, random draws).
+
+A step that returns ``str(uuid4())`` or ``datetime.now().isoformat()`` is the durable way to
+use such values: the SDK checkpoints the result and every replay of that execution reads the
+same value. Two *executions*, though, mint two different values, so the fault-free run and
+the chaotic run legitimately disagree wherever those values flow (the result, the items
+written, effect keys, invoke payloads).
+
+``FreshValues.between(first, second)`` compares two fault-free runs of the same handler and
+input: every leaf of a step's result that differs between them is fresh, identified by the
+step (operation id) and the JSON path inside its result. ``normalize(run, text)`` then
+replaces, in any text of that run, each fresh value *that run's* steps produced by a
+placeholder naming the step and path, so ``<fresh mint-id>`` in both runs compares equal while
+a value that a fault duplicated or changed outside those steps still differs.
+
+Only values of at least ``MIN_LENGTH`` characters (as JSON text) are replaced: short numbers
+and words occur everywhere by coincidence.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from chaosdurable.history.record import RunRecord
+
+MIN_LENGTH = 6
+
+Path = tuple[Any, ...]
+
+
+def _parse(payload: Any) -> Any:
+    if not isinstance(payload, str):
+        return payload
+    try:
+        return json.loads(payload)
+    except ValueError:
+        return payload
+
+
+def _differences(a: Any, b: Any, path: Path = ()) -> Iterator[Path]:
+    """Paths (down to leaves, or to where the shapes part) at which ``a`` and ``b`` differ."""
+    if isinstance(a, dict) and isinstance(b, dict) and a.keys() == b.keys():
+        for key in a:
+            yield from _differences(a[key], b[key], (*path, key))
+    elif isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
+        for index, (x, y) in enumerate(zip(a, b, strict=True)):
+            yield from _differences(x, y, (*path, index))
+    elif a != b:
+        yield path
+
+
+def _at(value: Any, path: Path) -> Any:
+    for part in path:
+        in_dict = isinstance(value, dict) and part in value
+        in_list = isinstance(value, list) and isinstance(part, int) and 0 <= part < len(value)
+        if in_dict or in_list:
+            value = value[part]
+        else:
+            return None
+    return value
+
+
+def _leaves(value: Any) -> Iterator[Any]:
+    if isinstance(value, dict):
+        for item in value.values():
+            yield from _leaves(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _leaves(item)
+    else:
+        yield value
+
+
+def _texts(leaf: Any) -> list[str]:
+    """How a leaf can appear in text: a string raw and JSON-escaped, anything else as JSON."""
+    if isinstance(leaf, bool) or leaf is None:
+        return []
+    if isinstance(leaf, str):
+        escaped = json.dumps(leaf)[1:-1]
+        return [t for t in dict.fromkeys((leaf, escaped)) if len(t) >= MIN_LENGTH]
+    text = json.dumps(leaf)
+    return [text] if len(text) >= MIN_LENGTH else []
+
+
+def _step_results(run: RunRecord) -> dict[str, tuple[str, Any]]:
+    return {op["Id"]: (str(op.get("Name") or op["Id"][:12]), _parse(op.get("Result")))
+            for op in run.operations if op.get("Type") == "STEP" and op.get("Result") is not None}
+
+
+@dataclass(frozen=True)
+class FreshValues:
+    """Where step results differ between two fault-free runs; see the module docstring."""
+
+    #: (operation id, path inside its result) of every fresh value
+    paths: frozenset[tuple[str, Path]] = frozenset()
+    _cache: dict[int, list[tuple[str, str]]] = field(default_factory=dict, compare=False, repr=False)
+
+    @classmethod
+    def between(cls, first: RunRecord, second: RunRecord) -> FreshValues:
+        """The fresh values of a handler, from two fault-free runs of it on the same input."""
+        one, two = _step_results(first), _step_results(second)
+        paths = {(op_id, path) for op_id in one.keys() & two.keys()
+                 for path in _differences(one[op_id][1], two[op_id][1])}
+        return cls(frozenset(paths))
+
+    def __bool__(self) -> bool:
+        return bool(self.paths)
+
+    def substitutions(self, run: RunRecord) -> list[tuple[str, str]]:
+        """(text, placeholder) pairs for ``run``, longest text first."""
+        cached = self._cache.get(id(run))
+        if cached is not None:
+            return cached
+        results = _step_results(run)
+        pairs: dict[str, str] = {}
+        for op_id, path in sorted(self.paths, key=repr):
+            if op_id not in results:
+                continue
+            name, value = results[op_id]
+            where = "".join(f"[{p!r}]" for p in path)
+            for leaf in _leaves(_at(value, path)):
+                for text in _texts(leaf):
+                    pairs.setdefault(text, f"<fresh {name}{where}>")
+        out = sorted(pairs.items(), key=lambda kv: (-len(kv[0]), kv[0]))
+        self._cache[id(run)] = out
+        return out
+
+    def normalize(self, run: RunRecord, text: str | None) -> str | None:
+        """``text`` with every fresh value of ``run`` replaced by its placeholder."""
+        if text is None or not self.paths:
+            return text
+        for value, placeholder in self.substitutions(run):
+            if value in text:
+                text = text.replace(value, placeholder)
+        return text
+
+    def normalize_value(self, run: RunRecord, value: Any) -> Any:
+        """A JSON value with its fresh values replaced (compared as normalized JSON text)."""
+        if not self.paths:
+            return value
+        return self.normalize(run, json.dumps(value, sort_keys=True, default=str))
+
+    def normalize_world(self, run: RunRecord, world: Mapping[str, list[str]] | None) -> dict[str, list[str]] | None:
+        """A world snapshot with fresh values replaced in every line (lists re-sorted)."""
+        if world is None or not self.paths:
+            return None if world is None else dict(world)
+        return {key: sorted(self.normalize(run, line) or "" for line in lines) for key, lines in world.items()}

@@ -55,6 +55,10 @@ class Firing:
         return f"{self.fault.describe()} -> fired {self.where}"
 
 
+#: Every injected dependency failure says this in its message (explicit effects and boto3 calls alike).
+INJECTED_FAILURE_MARK = "injected failure of"
+
+
 def _op_matches(pattern: str | None, op_id: str | None, name: str | None, path: str | None) -> bool:
     if pattern is None:
         return True
@@ -126,7 +130,10 @@ class Nemesis:
         for op in chaotic_ops:
             if op.get("Status") != "FAILED" or op["Id"] not in succeeded:
                 continue
-            error_type = str((op.get("Error") or {}).get("ErrorType", ""))
+            error = op.get("Error") or {}
+            error_type = str(error.get("ErrorType", ""))
+            if INJECTED_FAILURE_MARK in str(error.get("ErrorMessage", "")):
+                error_type += " TransientDependencyError"  # an injected boto3 failure arrives as a ClientError
             cause = next((c for (kind, name), c in causes.items() if kind == op.get("Type") and name in error_type),
                          None)
             if cause is None:

@@ -174,7 +174,7 @@ def install_botocore_hook() -> None:
                                        {"service": service, "operation": operation_name})
             if decision == "fail":
                 raise ClientError({"Error": {"Code": "ServiceUnavailable",
-                                             "Message": f"injected transient failure of {name}"},
+                                             "Message": f"injected failure of {name} (transient)"},
                                    "ResponseMetadata": {"HTTPStatusCode": 503}}, operation_name)
             if decision != "crash":
                 return original(self, operation_name, api_params)

@@ -62,3 +62,34 @@ def test_a_handled_interruption_is_not_a_violation(fault: Fault) -> None:
 def test_an_interrupted_at_most_once_step_that_retries_still_double_charges() -> None:
     verdict = check(charge_with_retries, {"invoice": "inv-1"}, FaultSchedule((CrashAfterEffect(effect="card-charge"),)))
     assert verdict.by_checker("idempotency"), verdict.report()
+
+
+def seats_table() -> None:
+    """One DynamoDB table of seats."""
+    import boto3
+
+    boto3.client("dynamodb", region_name="us-east-1").create_table(
+        TableName="seats", KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}], BillingMode="PAY_PER_REQUEST")
+
+
+@durable_execution
+def reserve_or_waitlist(event: dict[str, Any], context: DurableContext) -> str:
+    """Correct: a no-retry AWS write whose failure is handled by waitlisting."""
+    import boto3
+
+    def reserve(_: Any) -> str:
+        boto3.client("dynamodb", region_name="us-east-1").put_item(TableName="seats", Item={"pk": {"S": "12A"}})
+        return "reserved"
+
+    try:
+        return context.step(reserve, name="reserve", config=ONCE_NO_RETRY)
+    except StepError:
+        return context.step(lambda _: "waitlisted", name="waitlist")
+
+
+def test_an_injected_aws_failure_that_is_handled_is_not_a_violation() -> None:
+    verdict = check(reserve_or_waitlist, {}, FaultSchedule((TransientFailure(effect="aws:dynamodb.PutItem"),)),
+                    setup=seats_table)
+    assert verdict.fired and verdict.ok, verdict.report()
+    assert verdict.chaotic.result == "waitlisted"

@@ -12,6 +12,7 @@ Contract:
 
 from __future__ import annotations
 
+import hashlib
 import heapq
 import importlib
 import json
@@ -457,7 +458,7 @@ class Service:
         op.function_name, op.tenant_id, op.input_payload = fn, (opts.tenant_id if opts else None), u.payload
         spec = self.functions.get(fn)
         if spec is not None and spec.durable:
-            child_id = str(uuid.UUID(int=self._rng.getrandbits(128), version=4))
+            child_id = self._derived_uuid("child", ex.arn, op.id)
             op.child_arn = f"{spec.arn}/durable-execution/{child_id}/{child_id}"
         details: dict[str, Any] = {
             "FunctionName": spec.arn if spec else fn,
@@ -642,13 +643,22 @@ class Service:
             self._fire(heapq.heappop(self._timers))
         return True
 
+    def _derived_uuid(self, *parts: str) -> str:
+        """A UUID (version 4 layout) that is a pure function of the seed and ``parts``.
+
+        Child execution ids and request ids are derived this way rather than drawn from the
+        run's random stream, so a fault that adds an invocation earlier does not change them.
+        """
+        digest = hashlib.blake2b("|".join((str(self.seed), *parts)).encode(), digest_size=16).digest()
+        return str(uuid.UUID(bytes=digest, version=4))
+
     def _invoke(self, ex: Execution) -> None:
         if ex.done:
             return
         spec = self.functions[ex.function_name]
         with self._lock:
             index = len(ex.invocations) + 1
-            request_id = str(uuid.UUID(int=self._rng.getrandbits(128), version=4))
+            request_id = self._derived_uuid("request", ex.arn, str(index))
             inv = Invocation(index=index, request_id=request_id, start_ms=self.clock.now_ms, seen_seq=ex.seq)
             inv.copies, inv.concurrent = self.interceptor.invocation_copies(ex.arn, index)
             ex.invocations.append(inv)

@@ -96,3 +96,17 @@ def test_a_blind_retry_of_a_crashed_plain_target_is_a_double_effect() -> None:
             assert verdict.by_checker("idempotency"), verdict.report()
         else:  # the failed attempt never issued: the retry is the only issue, nothing is doubled
             assert verdict.ok, verdict.report()
+
+
+def test_a_child_execution_keeps_its_arn_when_a_fault_adds_invocations_before_it() -> None:
+    from chaosdurable import CrashAtCheckpoint
+
+    schedule = FaultSchedule((CrashAtCheckpoint(op="check", action="SUCCEED", phase="after_persist"),))
+    verdict = check(refund, {}, schedule, targets={"issue-card": issue_card})
+    assert verdict.ok and len(verdict.chaotic.invocations) > len(verdict.reference.invocations), verdict.report()
+
+    def child_arns(history: list[dict[str, Any]]) -> list[str]:
+        return [e["ChainedInvokeStartedDetails"]["DurableExecutionArn"] for e in history
+                if e["EventType"] == "ChainedInvokeStarted"]
+
+    assert child_arns(verdict.reference.history) == child_arns(verdict.chaotic.history) != []

@@ -253,4 +253,5 @@ def _record(runner: DurableRunner, arn: str, label: str, handler: Callable[..., 
         virtual_ms=runner.now_ms - ex.start_ms,
         arn=arn,
         all_invocations=all_invocations,
+        refused_aws=list(recorder.refused),
     )

@@ -25,6 +25,7 @@ from chaosdurable.engine.knobs import Knobs
 from chaosdurable.engine.runner import Mode
 from chaosdurable.faults.nemesis import Firing
 from chaosdurable.faults.schedule import FaultSchedule
+from chaosdurable.history.ledger import RealAwsRefused
 from chaosdurable.history.record import RunRecord
 from chaosdurable.history.world import World
 from chaosdurable.run import Answer, RunConfig, execute
@@ -315,6 +316,13 @@ def check(
             witness, _ = execute(handler, text, FaultSchedule(), chaotic_config, active, label="witness")
             reference.fresh = FreshValues.between(reference, witness)
         chaotic, nemesis = execute(handler, text, schedule, chaotic_config, active, label="chaotic")
+    refused = sorted(set(reference.refused_aws) | set(chaotic.refused_aws))
+    if refused:
+        raise RealAwsRefused(
+            f"the handler called AWS ({', '.join(refused)}) while no moto world was active, and chaosdurable "
+            "refused the call (the handler may have caught that error, so the run could look fine, but it did "
+            "not talk to the AWS it expects). Pass setup= (a function that creates your tables, queues...) or "
+            "world=True to run inside moto, or allow_real_aws=True to let the calls through.")
     nemesis.excuse_step_failures(reference.operations, chaotic.operations)
     fired = list(nemesis.fired)
     may_change = any(

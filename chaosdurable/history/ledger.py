@@ -55,6 +55,8 @@ class Recorder:
         self.body_runs: list[BodyRun] = []
         self.effects: list[Effect] = []
         self.tripwire: list[TripwireHit] = []
+        #: the AWS calls refused because no moto world was active (even if the handler caught the error)
+        self.refused: list[str] = []
         self._decide = decide or (lambda name, where: "proceed")
         self._is_crashed = is_crashed or (lambda where: False)
         self._lock = threading.Lock()
@@ -163,6 +165,7 @@ def install_botocore_hook() -> None:
             service = self.meta.service_model.service_name
             name = f"aws:{service}.{operation_name}"
             if not MOTO_ACTIVE and not recorder.allow_real_aws:
+                recorder.refused.append(f"{service}.{operation_name}")
                 raise RealAwsRefused(
                     f"the handler called {service}.{operation_name} while no moto world was active: chaosdurable "
                     "never lets a handler under test reach a real AWS account unless you allow it. Pass setup= "

@@ -97,3 +97,5 @@ class RunRecord:
     #: on a fault-free run: the values its steps mint anew in every execution
     #: (``chaosdurable.checks.fresh.FreshValues``, found by ``check`` with a second fault-free run)
     fresh: Any = None
+    #: AWS calls refused because no moto world was active (``service.Operation``), caught or not
+    refused_aws: list[str] = field(default_factory=list)

@@ -53,6 +53,9 @@ def _load(ref: str) -> Any:
     except ImportError as exc:
         raise SystemExit(f"cannot import {module_name!r} ({exc}); run from the folder that holds it") from None
     for part in attr.split("."):
+        if not hasattr(target, part):
+            known = sorted(n for n in dir(target) if not n.startswith("_"))[:20]
+            raise SystemExit(f"{module_name!r} has no {attr!r} (no attribute {part!r}); names it has: {known}")
         target = getattr(target, part)
     return target
 
@@ -119,12 +122,13 @@ def check_command(console: Console, ref: str, payload: str, schedule_text: str |
     verdict = check(_load(ref), payload=payload, schedule=schedule, mode=mode,  # type: ignore[arg-type]
                     setup=_load(setup) if setup else None, targets=target_fns or None, callbacks=answers,
                     threaded_branches=threaded_branches)
-    console.print(verdict.report(), markup=False, highlight=False)
+    # soft_wrap: the report holds a paste-able Python snippet and JSON; hard wrapping would break them
+    console.print(verdict.report(), markup=False, highlight=False, soft_wrap=True)
     if saved_violations and verdict.ok:
         console.print(f"note: the saved failure had {len(saved_violations)} violation(s) and this replay found none. "
                       "If the handler was fixed, delete the saved file; otherwise the failure depended on something "
                       "the file does not record (module state, the machine, real time).", markup=False,
-                      highlight=False)
+                      highlight=False, soft_wrap=True)
     return 0 if verdict.ok else 1
 
 

@@ -129,3 +129,19 @@ def test_a_replay_that_no_longer_fails_says_so(tmp_path: Path, capsys: pytest.Ca
     saved.write_text(json.dumps(spec))
     assert main(["replay", str(saved)]) == 0
     assert "the saved failure had 1 violation(s) and this replay found none" in capsys.readouterr().out
+
+
+def test_an_unknown_handler_name_is_a_clear_error(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["check", "tests.test_cli:nope"])
+    assert "'tests.test_cli' has no 'nope'" in str(exited.value) and "pay" in str(exited.value)
+
+
+def test_the_report_is_not_hard_wrapped_when_piped(capsys: pytest.CaptureFixture[str],
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COLUMNS", "60")  # a narrow terminal, or a pipe
+    schedule = '[{"kind": "crash_after_effect", "effect": "charge"}]'
+    assert main(["check", "tests.test_cli:pay", "--input", '{"order": "o-9"}', "--schedule", schedule]) == 1
+    out = capsys.readouterr().out
+    snippet = out.split("reproduce with:\n")[1].split("print(verdict.report())")[0] + "print(verdict.report())"
+    compile("\n".join(line[2:] for line in snippet.splitlines()), "<snippet>", "exec")  # still valid Python

@@ -101,8 +101,9 @@ def execute(handler: Callable[..., Any], payload: str, schedule: FaultSchedule, 
         world.reset()
     sdk_logger = logging.getLogger("aws_durable_execution_sdk_python")
     sdk_level = sdk_logger.level
-    if len(schedule):
-        sdk_logger.setLevel(logging.CRITICAL)  # injected faults make the SDK log tracebacks by design
+    # Injected faults, planned retries and handled failures make the SDK log tracebacks by design; the
+    # verdict reports what matters, so its own ERROR lines would only bury the report.
+    sdk_logger.setLevel(logging.CRITICAL)
     ledger.activate(recorder)
     if tripwire is not None:
         tripwire.on()

@@ -158,7 +158,9 @@ def given(
             references[key] = verdict.reference
             record_coverage(verdict)
             if not verdict.ok:
-                saved = verdict.save()
+                # one file per property: every failing example overwrites it, and Hypothesis runs the
+                # shrunk one last, so the file ends up holding the minimal failure
+                saved = verdict.save(name=f"{getattr(test, '__module__', '?')}.{test.__name__}")
                 raise AssertionError(failure_report(verdict) + f"\n  chaosdurable replay {saved}")
             if wants_verdict:
                 test(*args, verdict=verdict, **kwargs)
@@ -174,7 +176,7 @@ def given(
         # Test modules are imported after pytest_configure, so the profile and seed are known here.
         inner = _hypothesis_test(property_test, _settings(), _State.seed)
         if _State.budget is not None:
-            inner = _within_budget(property_test, inner, _State.budget, lambda: examples[0])
+            inner = _within_budget(property_test, inner, _State.budget, lambda: examples[0], test.__name__)
         setup = check_options.get("setup")
         if setup is None:
             return inner
@@ -203,7 +205,7 @@ def _hypothesis_test(property_test: Callable[..., Any], chosen: settings, seed: 
 
 
 def _within_budget(property_test: Callable[..., Any], whole: Callable[..., Any], budget_s: float,
-                   examples_run: Callable[[], int]) -> Callable[..., Any]:
+                   examples_run: Callable[[], int], name: str) -> Callable[..., Any]:
     """Search in chunks of ``BUDGET_CHUNK`` examples until ``max_examples`` ran or ``budget_s`` is spent.
 
     Hypothesis has no wall-clock limit of its own; stopping between chunks keeps every chunk an
@@ -224,7 +226,7 @@ def _within_budget(property_test: Callable[..., Any], whole: Callable[..., Any],
             planned += size
             chunk += 1
         with _State.lock:
-            _State.budgeted.append((getattr(whole, "__qualname__", "?"), examples_run() - before,
+            _State.budgeted.append((name, examples_run() - before,
                                     time.monotonic() - started, budget_s))
 
     budgeted.__signature__ = inspect.signature(whole)  # type: ignore[attr-defined]

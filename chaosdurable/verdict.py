@@ -119,13 +119,19 @@ class Verdict:
         """The one-line shell command that reproduces this verdict."""
         return self.command
 
-    def save(self, directory: str | Path = ".chaosdurable/failures") -> Path:
-        """Write what reproduces this verdict to ``directory`` as JSON; ``chaosdurable replay FILE`` reruns it."""
+    def save(self, directory: str | Path = ".chaosdurable/failures", name: str | None = None) -> Path:
+        """Write what reproduces this verdict to ``directory`` as JSON; ``chaosdurable replay FILE`` reruns it.
+
+        The file is ``<name>.json`` when ``name`` is given (a later save under the same name replaces
+        it: the pytest plugin names it after the test, so the last, shrunk failure is what stays),
+        otherwise ``<handler>-<hash of the content>.json``.
+        """
         folder = Path(directory)
         folder.mkdir(parents=True, exist_ok=True)
         body = json.dumps(self.spec, sort_keys=True, indent=1)
-        name = self.spec["handler"].replace(":", ".").replace("/", ".")
-        path = folder / f"{name}-{hashlib.blake2b(body.encode(), digest_size=4).hexdigest()}.json"
+        handler = self.spec["handler"].replace(":", ".").replace("/", ".")
+        stem = name or f"{handler}-{hashlib.blake2b(body.encode(), digest_size=4).hexdigest()}"
+        path = folder / f"{stem.replace('/', '.').replace(':', '.')}.json"
         path.write_text(body + "\n")
         return path
 

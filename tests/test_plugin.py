@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -55,6 +56,10 @@ def test_finds_shrinks_and_explains_a_double_charge(pytester: pytest.Pytester) -
     assert "-- invocation 1 ended with Runtime.ExitError" in out
     assert "chaosdurable check test_chaos:pay --input" in out
     assert "chaosdurable fault-space coverage" in out
+    # one saved failure per property, holding the shrunk schedule (not one file per shrink step)
+    (saved,) = (pytester.path / ".chaosdurable" / "failures").iterdir()
+    assert saved.name == "test_chaos.test_pay.json"
+    assert len(json.loads(saved.read_text())["schedule"]["faults"]) == 1
 
 
 def test_aws_backend_is_refused(pytester: pytest.Pytester) -> None:

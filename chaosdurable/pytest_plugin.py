@@ -138,6 +138,12 @@ def given(
                                      if check_options.get(k) is not None}
                     spaces[key] = OperationSpace.probe(handler, value, **probe_options)
                 space = spaces[key]
+                if space.outcome != "SUCCEEDED" and "NonDeterministic" in str(space.problem):
+                    raise AssertionError(
+                        f"[determinism] the SDK detected a non-deterministic replay in the fault-free run of "
+                        f"{getattr(handler, '__qualname__', handler)} on input {key} ({space.problem}). Control "
+                        "flow outside steps depends on something other than the input and step results: module "
+                        "state, the clock, randomness, or an input the handler mutates.")
                 if space.outcome != "SUCCEEDED" and not allow_failed_execution:
                     raise AssertionError(
                         f"the fault-free run of {getattr(handler, '__qualname__', handler)} on input {key} ended "

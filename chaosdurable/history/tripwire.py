@@ -51,6 +51,18 @@ if hasattr(type(os.environ), "get"):
     _PY_CODES[type(os.environ).get.__code__] = "os.environ.get()"
 
 
+#: Random methods whose frames are judged by the instance: the module-level functions (the shared,
+#: OS-seeded instance) and SystemRandom differ between replays; an instance the handler seeded
+#: itself (``random.Random(order_id)``) does not, and is left alone.
+_RANDOM_METHOD_CODES = {code for code, name in _PY_CODES.items() if name.startswith("random.")}
+_RANDOM_INIT = random.Random.__init__.__code__
+
+
+def _replay_dependent(instance: Any) -> bool:
+    """True for the random instances whose draws differ between replays."""
+    return instance is getattr(random, "_inst", None) or isinstance(instance, random.SystemRandom)
+
+
 def _c_call_name(fn: Any) -> str | None:
     name = _C_FUNCS.get(id(fn))
     if name:
@@ -59,7 +71,7 @@ def _c_call_name(fn: Any) -> str | None:
     fname = getattr(fn, "__name__", "")
     if isinstance(owner, type) and (fname, owner) in _C_METHODS:
         return _C_METHODS[(fname, owner)]
-    if isinstance(owner, random.Random) and fname in _RANDOM_NAMES:
+    if isinstance(owner, random.Random) and fname in _RANDOM_NAMES and _replay_dependent(owner):
         return f"random.{fname}()"
     return None
 
@@ -76,7 +88,14 @@ class Tripwire:
             name = _c_call_name(arg)
             caller = frame
         elif event == "call":
-            name = _PY_CODES.get(frame.f_code)
+            code = frame.f_code
+            if code is _RANDOM_INIT:
+                # random.Random() with no seed draws one from the OS: every replay gets another sequence
+                name = "random.Random() without a seed" if frame.f_locals.get("x") is None else None
+            else:
+                name = _PY_CODES.get(code)
+                if code in _RANDOM_METHOD_CODES and not _replay_dependent(frame.f_locals.get("self")):
+                    name = None
             caller = frame.f_back  # type: ignore[assignment]
         else:
             return

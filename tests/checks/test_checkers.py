@@ -347,6 +347,33 @@ def test_tripwire_silent_when_clock_and_uuid_are_read_in_steps() -> None:
     assert v.by_checker("tripwire") == [], v.report()
 
 
+def test_tripwire_tells_a_seeded_random_instance_from_the_shared_one() -> None:
+    import random
+
+    from aws_durable_execution_sdk_python import durable_execution
+
+    @durable_execution
+    def seeded(event: dict[str, str], context: object) -> int:
+        bucket = random.Random(event["user"]).randint(0, 9)   # same draw in every replay
+        return context.step(lambda _: bucket, name="assign")  # type: ignore[attr-defined, no-any-return]
+
+    @durable_execution
+    def unseeded(event: dict[str, str], context: object) -> int:
+        bucket = random.Random().randint(0, 9)                # a new OS seed in every replay
+        return context.step(lambda _: bucket, name="assign")  # type: ignore[attr-defined, no-any-return]
+
+    @durable_execution
+    def shared(event: dict[str, str], context: object) -> int:
+        bucket = random.randint(0, 9)                         # the module's OS-seeded instance
+        return context.step(lambda _: bucket, name="assign")  # type: ignore[attr-defined, no-any-return]
+
+    assert check(seeded, {"user": "ada"}).by_checker("tripwire") == []
+    (hit,) = check(unseeded, {"user": "ada"}).by_checker("tripwire")
+    assert hit.message.startswith("random.Random() without a seed is read outside any step")
+    (hit,) = check(shared, {"user": "ada"}).by_checker("tripwire")
+    assert hit.message.startswith("random.randint() is read outside any step")
+
+
 # ======================================================================= liveness
 def test_liveness_fires_on_unbounded_retries() -> None:
     v = check(handlers.polls_forever, None, max_invocations=6)

@@ -24,7 +24,24 @@ from typing import Any
 from chaosdurable.history.probes import where_now
 from chaosdurable.history.record import BodyRun, Effect, TripwireHit, Where
 
-_READ_PREFIXES = ("Get", "List", "Describe", "Scan", "Query", "Head", "BatchGet", "Select", "Receive")
+#: Operations that only read: they are recorded but never counted as effects (nor targeted by effect faults).
+_READ_PREFIXES = ("Get", "List", "Describe", "Scan", "Query", "Head", "BatchGet", "TransactGet", "Select", "Receive",
+                  "Decrypt", "Verify", "Lookup", "Search", "Simulate", "Validate", "Estimate")
+
+
+def is_read_only(operation: str, params: dict[str, Any]) -> bool:
+    """True for AWS calls that change nothing: reads by name (``AdminGetUser`` reads like ``GetUser``),
+    and PartiQL ``ExecuteStatement``/``BatchExecuteStatement`` whose statements are all SELECTs."""
+    name = operation.removeprefix("Admin")
+    if name.startswith(_READ_PREFIXES):
+        return True
+    if operation == "ExecuteStatement":
+        return str(params.get("Statement", "")).lstrip().upper().startswith("SELECT")
+    if operation == "BatchExecuteStatement":
+        statements = params.get("Statements") or []
+        return bool(statements) and all(str(s.get("Statement", "")).lstrip().upper().startswith("SELECT")
+                                        for s in statements)
+    return False
 
 
 class InvocationKilled(BaseException):
@@ -171,7 +188,7 @@ def install_botocore_hook() -> None:
                     "never lets a handler under test reach a real AWS account unless you allow it. Pass setup= "
                     "(a function that creates your tables, queues...) to run inside moto, or allow_real_aws=True "
                     "to let it through.")
-            mutating = not operation_name.startswith(_READ_PREFIXES)
+            mutating = not is_read_only(operation_name, api_params)
             where = where_now()
             decision = recorder.effect(name, _key_of(api_params), "aws", where, mutating,
                                        {"service": service, "operation": operation_name})

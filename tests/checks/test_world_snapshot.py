@@ -38,3 +38,16 @@ def test_backend_and_api_readings_agree() -> None:
     assert fast["s3:receipts"] == ["a.txt = paid", "big.bin = sha256:" + __import__("hashlib").sha256(
         b"x" * 1000).hexdigest()]
     assert len(fast["dynamodb:orders"]) == 2 and fast["s3:empty"] == []
+
+
+def test_read_only_aws_calls_are_told_from_writes() -> None:
+    from chaosdurable.history.ledger import is_read_only
+
+    for op in ("GetItem", "TransactGetItems", "AdminGetUser", "Decrypt", "ListQueues", "ReceiveMessage"):
+        assert is_read_only(op, {}), op
+    for op in ("PutItem", "TransactWriteItems", "AdminCreateUser", "Encrypt", "SendMessage"):
+        assert not is_read_only(op, {}), op
+    assert is_read_only("ExecuteStatement", {"Statement": " select * from orders"})
+    assert not is_read_only("ExecuteStatement", {"Statement": "UPDATE orders SET x = 1"})
+    assert not is_read_only("BatchExecuteStatement", {"Statements": [{"Statement": "SELECT 1"},
+                                                                     {"Statement": "DELETE FROM t"}]})

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from chaosdurable.checks import ALL_CHECKERS, Checker, Ledger, Violation
+from chaosdurable.checks.base import shorten
 from chaosdurable.checks.fresh import FreshValues
 from chaosdurable.engine.errors import PayloadNotJsonError
 from chaosdurable.engine.knobs import Knobs
@@ -73,7 +74,7 @@ class Verdict:
             outcome = run.result_payload or ""
             if run.status == "FAILED" and run.error:
                 outcome = f"{run.error.get('ErrorType')}: {run.error.get('ErrorMessage')}"
-            lines.append(f"{label} {run.status} {outcome}".rstrip())
+            lines.append(f"{label} {run.status} {shorten(outcome)}".rstrip())
         divergence = self.first_divergence()
         if divergence and not self.ok:
             lines.append(f"first divergent operation: {divergence}")

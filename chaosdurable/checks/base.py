@@ -97,6 +97,12 @@ def op_label(run: RunRecord, op_id: str | None) -> str | None:
     return "/".join(reversed(parts)) or op_id
 
 
+def shorten(text: Any, limit: int = 300) -> str:
+    """``text`` on one line, cut to ``limit`` characters with the length said (results can be kilobytes)."""
+    flat = " ".join(str(text).split())
+    return flat if len(flat) <= limit else f"{flat[:limit]}... ({len(flat)} characters)"
+
+
 def first(items: Sequence[Any]) -> Any:
     """The first item or None."""
     return items[0] if items else None

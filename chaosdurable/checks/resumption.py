@@ -7,7 +7,7 @@ outcome (a callback answered with failure or too late, missed heartbeats, a non-
 
 from __future__ import annotations
 
-from chaosdurable.checks.base import Ledger, Violation, op_label, require_same_handler
+from chaosdurable.checks.base import Ledger, Violation, op_label, require_same_handler, shorten
 from chaosdurable.checks.fresh import FreshValues
 from chaosdurable.history.record import RunRecord
 
@@ -33,7 +33,7 @@ def first_divergent_operation(reference: RunRecord, chaotic: RunRecord,
                            "under faults")
         if (op["Status"], fresh.normalize(reference, op.get("Result"))) != (
                 other["Status"], fresh.normalize(chaotic, other.get("Result"))):
-            why = (other.get("Error") or {}).get("ErrorType") or other.get("Result")
+            why = shorten((other.get("Error") or {}).get("ErrorType") or other.get("Result"), 120)
             return label, (f"{op['Type']} {label!r} was {op['Status']} without faults and {other['Status']} "
                            f"under faults ({why})")
     return None, None
@@ -59,7 +59,8 @@ def resumption(reference: RunRecord, chaotic: RunRecord, ledger: Ledger) -> list
         under = "under faults" if ledger.fired else "in the chaotic run (no fault fired)"
         return [Violation(
             NAME, f"the execution returned a different result {under}", op=op,
-            detail=(*extra, f"fault-free: {reference.result_payload}", f"chaotic:   {chaotic.result_payload}"))]
+            detail=(*extra, f"fault-free: {shorten(reference.result_payload)}",
+                    f"chaotic:   {shorten(chaotic.result_payload)}"))]
     if reference.status == "FAILED":
         want = (reference.error or {}).get("ErrorType")
         got = (chaotic.error or {}).get("ErrorType")

@@ -331,6 +331,7 @@ def check(
             "not talk to the AWS it expects). Pass setup= (a function that creates your tables, queues...) or "
             "world=True to run inside moto, or allow_real_aws=True to let the calls through.")
     nemesis.excuse_step_failures(reference.operations, chaotic.operations)
+    nemesis.excuse_early_completion(reference.operations, chaotic.operations)
     fired = list(nemesis.fired)
     may_change = any(
         f.changes_outcome or getattr(f.fault, "changes_outcome_now", False) or f.fault.changes_outcome for f in fired)

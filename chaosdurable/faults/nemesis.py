@@ -144,6 +144,29 @@ class Nemesis:
                 self.declare_outcome_change(firing.fault, f"{what} {op.get('Name') or op['Id']!r} failed ({cause[1]})",
                                             handled_failure=True)
 
+    def excuse_early_completion(self, expected_ops: list[dict[str, Any]], chaotic_ops: list[dict[str, Any]]) -> None:
+        """Declare the change when a map/parallel that completes early ends with other items done.
+
+        With ``min_successful``, a tolerated failure count or a ``should_complete`` predicate, the
+        SDK completes the batch as soon as the criterion holds and leaves the items still running
+        as STARTED; which items those are depends on timing, and a fault that delays one item
+        (a retry, a crash) legitimately changes the set. Declared as a handled change, so an
+        effect the fault-free run made still must not repeat.
+        """
+        early = ("MIN_SUCCESSFUL_REACHED", "FAILURE_TOLERANCE_EXCEEDED", "CUSTOM_COMPLETION_")
+        expected = {op["Id"]: op for op in expected_ops}
+        if not self.fired:
+            return
+        for op in chaotic_ops:
+            result = str(op.get("Result") or "")
+            before = expected.get(op["Id"])
+            if (op.get("Type") != "CONTEXT" or "completionReason" not in result or before is None
+                    or not any(reason in result for reason in early) or before.get("Result") == op.get("Result")):
+                continue
+            self.declare_outcome_change(self.fired[0].fault,
+                                        f"batch {op.get('Name') or op['Id']!r} completed early with other items "
+                                        "done (which items finish first is timing)", handled_failure=True)
+
     def not_reached(self) -> list[Fault]:
         """Faults whose coordinates never occurred in the run."""
         return [f for i, f in enumerate(self.schedule.faults) if i not in self._done]

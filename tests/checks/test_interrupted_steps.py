@@ -93,3 +93,37 @@ def test_an_injected_aws_failure_that_is_handled_is_not_a_violation() -> None:
                     setup=seats_table)
     assert verdict.fired and verdict.ok, verdict.report()
     assert verdict.chaotic.result == "waitlisted"
+
+
+def shelves_table() -> None:
+    """One DynamoDB table of shelf counts."""
+    import boto3
+
+    boto3.client("dynamodb", region_name="us-east-1").create_table(
+        TableName="counts", KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}], BillingMode="PAY_PER_REQUEST")
+
+
+@durable_execution
+def count_three_shelves(event: list[str], context: DurableContext) -> bool:
+    """Correct: count shelves until three are counted; which three is up to timing (and faults)."""
+    import boto3
+    from aws_durable_execution_sdk_python.config import CompletionConfig, MapConfig
+
+    def count(ctx: DurableContext, shelf: str, index: int, _: Any) -> None:
+        def put(_: Any) -> None:
+            boto3.client("dynamodb", region_name="us-east-1").put_item(
+                TableName="counts", Item={"pk": {"S": shelf}, "n": {"N": "1"}})
+
+        ctx.step(put, name=f"count-{shelf}")
+
+    result = context.map(event, count, name="count-shelves",
+                         config=MapConfig(max_concurrency=2, completion_config=CompletionConfig(min_successful=3)))
+    return result.success_count >= 3
+
+
+def test_an_early_completing_map_may_finish_other_items_under_faults() -> None:
+    fault = TransientFailure(effect="aws:dynamodb.PutItem", op="count-s1")
+    verdict = check(count_three_shelves, ["s1", "s2", "s3", "s4"], FaultSchedule((fault,)), setup=shelves_table)
+    assert verdict.fired and verdict.ok, verdict.report()
+    assert "completed early with other items done" in verdict.report()

@@ -31,6 +31,8 @@ class Where:
 
     def label(self) -> str:
         """Short readable location."""
+        if self.arn is None:  # not inside any durable invocation: a plain invoke target, or setup code
+            return "a plain function outside any durable execution" + (f", at {self.source}" if self.source else "")
         scope = f"step {self.op_name!r} attempt {self.attempt}" if self.in_step else (
             f"{(self.sub_type or self.op_type or '').lower()} {self.op_name!r} (outside any step)"
             if self.op_type else "handler code outside any step")

@@ -1,4 +1,5 @@
-"""Semantics-neutral speed-ups for the SDK, applied in-process only, never in faithful mode.
+"""Semantics-neutral speed-ups for the SDK, never in faithful mode (all in-process; ``serial_branches``
+also in subprocess children).
 
 Why: an unmodified SDK invocation costs ~100 ms because its checkpoint thread polls its
 stop flag every 100 ms, plus ~1 ms per synchronous checkpoint for a batching window
@@ -12,10 +13,10 @@ stop flag every 100 ms, plus ~1 ms per synchronous checkpoint for a batching win
 
 - ``reuse_threads``: the SDK starts a fresh ``ThreadPoolExecutor`` (two threads) for every
   invocation and one per map/parallel call. While active, those executors hand their work to
-  long-lived idle threads instead of starting new ones. Each executor still waits for exactly
-  its own work on shutdown and cancels its own pending work; the SDK keeps no thread-local
-  state across invocations (its one ``threading.local`` belongs to a per-invocation object), so
-  only the thread objects are reused.
+  long-lived idle threads (``engine.threads.IDLE_THREADS``) instead of starting new ones. Each
+  executor still waits for exactly its own work on shutdown and cancels its own pending work;
+  the SDK keeps no thread-local state across invocations (its one ``threading.local`` belongs
+  to a per-invocation object), so only the thread objects are reused.
 
 - ``serial_branches``: the pool behind ``map``/``parallel`` runs each branch on the thread that
   submits it (the SDK's coordinator), at submission, instead of on a thread of its own. This is

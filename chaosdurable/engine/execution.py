@@ -123,6 +123,8 @@ class Execution:
     live_invocation: Invocation | None = None
     seen_seq: int = 0
     consecutive_failures: int = 0
+    #: invocations in a row that hung past the invoker's hang timeout (not injected timeouts)
+    consecutive_hangs: int = 0
     parent: tuple[str, str] | None = None
     diagnostics: list[str] = field(default_factory=list)
     pages: dict[str, list[OpRecord]] = field(default_factory=dict)

@@ -80,7 +80,7 @@ def _stacks_of_new_threads(before: set[threading.Thread], exclude: int | None) -
     thread (the SDK runs the handler on its own threads, possibly reused ones), plus any thread
     started since ``before``."""
     frames = sys._current_frames()
-    parts = []
+    stacks: dict[str, int] = {}
     serial_branch = False
     for t in threading.enumerate():
         if t.ident == exclude or t.ident not in frames or t is threading.current_thread():
@@ -90,8 +90,10 @@ def _stacks_of_new_threads(before: set[threading.Thread], exclude: int | None) -
         user = [f for f in stack if not _is_library(f.filename)]
         if not user and t in before:
             continue
-        shown = traceback.format_list(user[-4:] if user else stack[-4:])
-        parts.append(f"thread {t.name}:\n" + "".join(shown))
+        shown = "".join(traceback.format_list(user[-4:] if user else stack[-4:]))
+        stacks[shown] = stacks.get(shown, 0) + 1
+    # Zombies of earlier hung invocations sit in the same place: one entry per distinct stack.
+    parts = [f"{'thread' if n == 1 else f'{n} threads'}:\n{shown}" for shown, n in stacks.items()]
     if serial_branch:
         parts.append(SERIAL_BRANCH_HINT)
     return "\n".join(parts) or "unknown"

@@ -82,6 +82,10 @@ class ExecutionResult:
         return to_json(self.history)
 
 
+#: A handler that hangs this many invocations in a row would hang on every retry: the run stops there.
+MAX_CONSECUTIVE_HANGS = 3
+
+
 class DurableRunner:
     """Runs a ``@durable_execution`` handler on the in-memory service in virtual time.
 
@@ -130,6 +134,7 @@ class DurableRunner:
             raise ValueError(f"mode must be 'inprocess' or 'subprocess', not {mode!r}")
         self.mode = mode
         self.faithful = faithful
+        self.hang_timeout = hang_timeout
         self.serial_branches = not (faithful or threaded_branches)
         if mode == "subprocess":
             invoker.serial_branches = self.serial_branches
@@ -346,6 +351,13 @@ class DurableRunner:
 
     def _check_budget(self) -> None:
         for ex in self.service.executions.values():
+            if not ex.done and ex.consecutive_hangs >= MAX_CONSECUTIVE_HANGS:
+                raise ExecutionStuckError(
+                    f"execution {ex.name}: the handler hung {ex.consecutive_hangs} invocations in a row (each "
+                    f"stopped after hang_timeout={self.hang_timeout} s and treated as Sandbox.Timedout); it would "
+                    f"hang on every retry, so chaosdurable stopped. {ex.diagnostics[-1] if ex.diagnostics else ''}",
+                    self.result(ex.arn),
+                )
             if not ex.done and len(ex.invocations) > self.max_invocations:
                 raise ExecutionStuckError(
                     f"execution {ex.name} used more than {self.max_invocations} invocations without finishing "

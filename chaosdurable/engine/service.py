@@ -58,6 +58,8 @@ from chaosdurable.engine.knobs import Knobs
 from chaosdurable.engine.operations import OpRecord
 
 REGION = "us-east-1"
+#: The longest "stuck at" report kept per hang (stacks of many threads can be long).
+MAX_STUCK_REPORT_CHARS = 4000
 ACCOUNT = "123456789012"
 
 
@@ -743,10 +745,15 @@ class Service:
                               error_message="Runtime exited with error: signal: killed (injected crash)"
                               if kind == "crashed" else "Task timed out (injected invocation timeout)")
         elif outcome.kind == "timed_out":
-            ex.diagnostics.append(
-                f"invocation {inv.index} did not return within the hang timeout; it was treated as an "
-                f"invocation timeout (Sandbox.Timedout). It was stuck at:\n{outcome.where}"
-            )
+            ex.consecutive_hangs += 1
+            where = (outcome.where or "unknown")[:MAX_STUCK_REPORT_CHARS]
+            if not any(where in d for d in ex.diagnostics):  # a handler that hangs again hangs the same way
+                ex.diagnostics.append(
+                    f"invocation {inv.index} did not return within the hang timeout; it was treated as an "
+                    f"invocation timeout (Sandbox.Timedout). It was stuck at:\n{where}"
+                )
+        if outcome.kind != "timed_out" or inv.dead is not None:
+            ex.consecutive_hangs = 0
         if outcome.kind != "returned":
             failure = {"ErrorType": outcome.error_type or "Runtime.Unknown",
                        "ErrorMessage": outcome.error_message or ""}

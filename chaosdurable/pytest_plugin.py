@@ -113,8 +113,18 @@ def given(
     fails at once and says so; pass ``allow_failed_execution=True`` when failing is the expected
     outcome for this input.
     """
+    from chaosdurable.engine.errors import PayloadNotJsonError
     from chaosdurable.strategies.schedules import OperationSpace, fault_schedules
     from chaosdurable.verdict import check
+
+    if not isinstance(input, st.SearchStrategy):
+        try:
+            json.dumps(input)
+        except (TypeError, ValueError) as exc:
+            raise PayloadNotJsonError(
+                f"chaosdurable.given(input={input!r}): the input is not JSON ({exc}). A durable execution's "
+                "input is JSON; pass dicts, lists, strings, numbers, booleans or None (or a Hypothesis "
+                "strategy of them).") from None
 
     spaces: dict[str, OperationSpace] = {}
     references: dict[str, Any] = {}

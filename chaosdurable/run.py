@@ -114,8 +114,10 @@ def execute(handler: Callable[..., Any], payload: str, schedule: FaultSchedule, 
         stuck = str(exc)
         arn = runner._last_arn or ""
     except ChaosDurableError as exc:
+        if runner._last_arn is None:
+            raise  # nothing started: bad input (a payload that is not JSON, ...) is the caller's to fix
         stuck = f"engine error: {exc}"
-        arn = runner._last_arn or ""
+        arn = runner._last_arn
     finally:
         if tripwire is not None:
             tripwire.off()

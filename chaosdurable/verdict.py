@@ -75,6 +75,8 @@ class Verdict:
             if run.status == "FAILED" and run.error:
                 outcome = f"{run.error.get('ErrorType')}: {run.error.get('ErrorMessage')}"
             lines.append(f"{label} {run.status} {shorten(outcome)}".rstrip())
+        notes = list(dict.fromkeys(self.reference.diagnostics + self.chaotic.diagnostics))
+        lines += [f"note: {shorten(note, 600)}" for note in notes]
         divergence = self.first_divergence()
         if divergence and not self.ok:
             lines.append(f"first divergent operation: {divergence}")

@@ -145,3 +145,12 @@ def test_the_report_is_not_hard_wrapped_when_piped(capsys: pytest.CaptureFixture
     out = capsys.readouterr().out
     snippet = out.split("reproduce with:\n")[1].split("print(verdict.report())")[0] + "print(verdict.report())"
     compile("\n".join(line[2:] for line in snippet.splitlines()), "<snippet>", "exec")  # still valid Python
+
+
+def test_check_names_a_payload_that_is_not_json(capsys: pytest.CaptureFixture[str]) -> None:
+    from chaosdurable.engine.errors import PayloadNotJsonError
+
+    with pytest.raises(PayloadNotJsonError, match="execution input is not valid JSON"):
+        check(pay, payload="{bad")
+    assert main(["check", "tests.test_cli:pay", "--input", "{bad"]) == 2
+    assert "execution input is not valid JSON" in capsys.readouterr().out

@@ -191,3 +191,30 @@ def test_the_coverage_table_is_capped_without_verbose(pytester: pytest.Pytester)
     loud = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--chaos-profile", "dev", "--chaos-seed", "2", "-v")
     assert "more targets" not in loud.stdout.str()
     assert "pairs exercised over" in loud.stdout.str()
+
+
+def test_an_input_that_is_not_json_is_refused_when_the_property_is_declared() -> None:
+    from aws_durable_execution_sdk_python import durable_execution
+
+    import chaosdurable
+    from chaosdurable.engine.errors import PayloadNotJsonError
+
+    @durable_execution
+    def echo(event: object, context: object) -> object:
+        return event
+
+    with pytest.raises(PayloadNotJsonError, match=r"input=\{1, 2\}\): the input is not JSON"):
+        chaosdurable.given(handler=echo, input={1, 2})
+
+
+def test_the_verdict_report_carries_the_runs_diagnostics() -> None:
+    from aws_durable_execution_sdk_python import durable_execution
+
+    from chaosdurable import check
+
+    @durable_execution
+    def returns_a_set(event: object, context: object) -> object:
+        return {1, 2}
+
+    report = check(returns_a_set, None).report()
+    assert "note: the handler's result is not JSON-serializable, so the execution FAILED" in report

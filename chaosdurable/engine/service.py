@@ -476,7 +476,8 @@ class Service:
             known = ", ".join(sorted(self.functions)) or "none"
             message = (f"Function not found: {fn!r} is not a registered invoke target (registered: {known}). "
                        f"Register it with runner.register_function({fn!r}, fn) or "
-                       f"runner.register_durable_function({fn!r}, handler).")
+                       f"runner.register_durable_function({fn!r}, handler), or pass targets={{{fn!r}: fn}} to "
+                       "check() or chaosdurable.given.")
             ex.diagnostics.append(message)
             self._complete_invoke(ex, op, "FAILED", error={"ErrorType": "ResourceNotFoundException",
                                                            "ErrorMessage": message}, touch=False)

@@ -39,6 +39,12 @@ _CHOICES: dict[str, tuple[Any, ...]] = {
 }
 
 
+#: Faults that are about one invocation and make no sense without it.
+_INVOCATION_REQUIRED = frozenset({"duplicate_invocation", "cold_start"})
+#: The longest delay a fault may add (a year; NaN and infinity are refused).
+_MAX_SECONDS = 31_536_000
+
+
 def _check_field(kind: str, name: str, value: Any) -> None:
     """Raise ``ScheduleError`` if ``value`` is not a legal value of field ``name``."""
     def bad(expected: str) -> ScheduleError:
@@ -48,14 +54,19 @@ def _check_field(kind: str, name: str, value: Any) -> None:
         if value not in _CHOICES[name]:
             raise bad("one of " + ", ".join(repr(c) for c in _CHOICES[name]))
     elif name in ("attempt", "invocation"):
-        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
-            raise bad("a whole number >= 1" + (" or null" if kind != "duplicate_invocation" else ""))
+        required = name == "invocation" and kind in _INVOCATION_REQUIRED
+        if (value is None and required) or (value is not None and (
+                isinstance(value, bool) or not isinstance(value, int) or value < 1)):
+            raise bad("a whole number >= 1" + ("" if required else " or null"))
     elif name == "seconds":
-        if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
-            raise bad("a number of seconds >= 0")
-    elif name in ("op", "effect"):
+        if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= _MAX_SECONDS:
+            raise bad(f"a number of seconds from 0 to {_MAX_SECONDS:,} (one year)")
+    elif name == "effect":
+        if not isinstance(value, str) or not value:
+            raise bad("an effect name (a pattern like 'charge' or 'aws:sqs.*'; '*' for any effect)")
+    elif name == "op":
         if value is not None and not isinstance(value, str):
-            raise bad("a string (an operation name, path or id)" if name == "op" else "an effect name")
+            raise bad("a string (an operation name, path or id)")
     elif name == "concurrent" and not isinstance(value, bool):
         raise bad("true or false")
 

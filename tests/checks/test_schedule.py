@@ -4,6 +4,7 @@ that are never reached; checkers refusing runs of different handlers."""
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -200,3 +201,16 @@ def test_checker_accepts_runs_of_the_same_handler(two_handlers: tuple[object, ob
     reference, _ = two_handlers
     for checker in ALL_CHECKERS.values():
         assert checker(reference, reference, Ledger()) == []  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("text, complaint", [
+    ('{"faults": [{"kind": "late_timer", "seconds": NaN}]}', "a number of seconds from 0 to"),
+    ('{"faults": [{"kind": "late_timer", "seconds": Infinity}]}', "a number of seconds from 0 to"),
+    ('{"faults": [{"kind": "crash_after_effect"}]}', "field 'effect' must be an effect name"),
+    ('{"faults": [{"kind": "transient_failure", "effect": ""}]}', "field 'effect' must be an effect name"),
+    ('{"faults": [{"kind": "duplicate_invocation", "invocation": null}]}', "must be a whole number >= 1, got None"),
+    ('{"faults": [{"kind": "cold_start", "invocation": null}]}', "must be a whole number >= 1, got None"),
+])
+def test_schedules_that_could_only_misfire_are_refused(text: str, complaint: str) -> None:
+    with pytest.raises(ScheduleError, match=re.escape(complaint)):
+        FaultSchedule.from_json(text)

@@ -107,7 +107,10 @@ def check_command(console: Console, ref: str, payload: str, schedule_text: str |
     if schedule_text:
         path = Path(schedule_text)
         inline = schedule_text.lstrip().startswith(("{", "["))
-        text = path.read_text() if not inline and path.exists() else schedule_text
+        if not inline and not path.is_file():
+            raise SystemExit(f"--schedule {schedule_text!r}: no such file (and not JSON text either); pass a JSON "
+                             'file, or the schedule itself: \'{"faults": [{"kind": "crash_at_checkpoint"}]}\'')
+        text = schedule_text if inline else path.read_text()
         schedule = FaultSchedule.from_json(text)
     target_fns = {}
     for item in targets or []:
@@ -116,7 +119,10 @@ def check_command(console: Console, ref: str, payload: str, schedule_text: str |
             raise SystemExit(f"--target must be NAME=module:function, got {item!r}")
         target_fns[name] = _load(target_ref)
     try:
-        answers = decode_callbacks(json.loads(callbacks)) if callbacks else None
+        parsed = json.loads(callbacks) if callbacks else None
+        if parsed is not None and not isinstance(parsed, dict):
+            raise TypeError(f"got {type(parsed).__name__}")
+        answers = decode_callbacks(parsed)
     except (ValueError, TypeError) as exc:
         raise SystemExit(f"--callbacks must be a JSON object of callback name -> answer ({exc})") from None
     verdict = check(_load(ref), payload=payload, schedule=schedule, mode=mode,  # type: ignore[arg-type]
@@ -136,7 +142,15 @@ def replay_command(console: Console, path: str) -> int:
     """Rerun a saved failure (written by the pytest plugin or ``Verdict.save``)."""
     from pathlib import Path
 
-    spec = json.loads(Path(path).read_text())
+    file = Path(path)
+    if not file.is_file():
+        raise SystemExit(f"{path!r}: no such saved failure; they are under .chaosdurable/failures/")
+    try:
+        spec = json.loads(file.read_text())
+        spec["handler"], spec["payload"], spec["schedule"]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise SystemExit(f"{path!r} is not a saved failure (written by the pytest plugin or Verdict.save): "
+                         f"{exc!r}") from None
     schedule = json.dumps(spec["schedule"])
     targets = [f"{name}={ref}" for name, ref in (spec.get("targets") or {}).items()]
     callbacks = json.dumps(spec["callbacks"]) if spec.get("callbacks") else None

@@ -154,3 +154,24 @@ def test_check_names_a_payload_that_is_not_json(capsys: pytest.CaptureFixture[st
         check(pay, payload="{bad")
     assert main(["check", "tests.test_cli:pay", "--input", "{bad"]) == 2
     assert "execution input is not valid JSON" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("argv, complaint", [
+    (["check", "tests.test_cli:pay", "--schedule", "no-such-file.json"], "no such file (and not JSON text either)"),
+    (["check", "tests.test_cli:pay", "--schedule", "tests"], "no such file (and not JSON text either)"),
+    (["check", "tests.test_cli:pay", "--callbacks", "[1]"], "--callbacks must be a JSON object"),
+    (["replay", "no-such-failure.json"], "no such saved failure"),
+])
+def test_cli_mistakes_are_named_not_tracebacks(argv: list[str], complaint: str) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(argv)
+    assert complaint in str(exited.value)
+
+
+def test_a_schedule_of_the_wrong_shape_is_a_schedule_error() -> None:
+    from chaosdurable import ScheduleError
+
+    with pytest.raises(ScheduleError, match="unknown fault kind"):
+        FaultSchedule.from_json('{"faults": [{"kind": ["x"]}]}')
+    with pytest.raises(ScheduleError, match="takes JSON text, got a dict"):
+        FaultSchedule.from_json({"faults": []})  # type: ignore[arg-type]

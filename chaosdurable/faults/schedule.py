@@ -289,7 +289,7 @@ def fault_from_json(data: dict[str, Any]) -> Fault:
     if not isinstance(data, dict) or "kind" not in data:
         raise ScheduleError(f"a fault must be an object with a 'kind' field, got {data!r}")
     kind = data["kind"]
-    cls = FAULT_TYPES.get(kind)
+    cls = FAULT_TYPES.get(kind) if isinstance(kind, str) else None
     if cls is None:
         raise ScheduleError(f"unknown fault kind {kind!r}; known kinds: {sorted(FAULT_TYPES)}")
     allowed = {f.name for f in fields(cls)}
@@ -330,6 +330,9 @@ class FaultSchedule:
     @classmethod
     def from_json(cls, text: str) -> FaultSchedule:
         """Parse a schedule; malformed input raises ``ScheduleError`` saying what is wrong."""
+        if not isinstance(text, str | bytes):
+            raise ScheduleError(f"FaultSchedule.from_json takes JSON text, got a {type(text).__name__}; "
+                                "for a dict, pass json.dumps(it)")
         try:
             data = json.loads(text)
         except ValueError as exc:

@@ -256,15 +256,32 @@ class DurableRunner:
         arn = arn or self._require_arn()
         while True:
             self.run_until_idle()
-            for cb in self.pending_callbacks(arn):
+            pending = self.pending_callbacks(arn)
+            for cb in pending:
                 if name is None or cb.name == name:
                     return cb.callback_id
             ex = self.service.get(arn)
+            doomed = self._next_timer_times_out(pending)
+            if doomed is not None:
+                raise ExecutionStuckError(
+                    f"no callback named {name!r} is pending; callback {doomed.name!r} ({doomed.callback_id}) is, "
+                    "and moving virtual time on to look for another would time it out. Answer it first "
+                    "(send_callback_success/failure/heartbeat), or wait for that name.", self.result(arn))
             if ex.done or not self.advance_to_next_timer():
                 raise ExecutionStuckError(
                     f"no callback{f' named {name!r}' if name else ''} became pending: " + self._stuck_message(ex),
                     self.result(arn),
                 )
+
+    def _next_timer_times_out(self, pending: list[PendingCallback]) -> PendingCallback | None:
+        """The pending callback whose timeout (or heartbeat timeout) the next due timer is, if any."""
+        live = [t for t in self.service._timers if self.service._timer_live(t)]
+        if not live or not pending:
+            return None
+        first = min(live)
+        if first.kind not in ("cb_timeout", "cb_heartbeat"):
+            return None
+        return next((cb for cb in pending if cb.operation_id == first.op_id and cb.execution_arn == first.arn), None)
 
     def send_callback_success(self, callback_id: str, result: str | bytes | None = None) -> None:
         """Complete a callback with a raw result payload (usually JSON text), then run until idle."""

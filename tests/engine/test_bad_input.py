@@ -273,3 +273,20 @@ def test_execution_timeout() -> None:
     assert last["EventType"] == "ExecutionTimedOut"
     assert last["EventTimestamp"] - first["EventTimestamp"] == datetime.timedelta(seconds=10)
     assert "WaitSucceeded" not in [e["EventType"] for e in result.history]
+
+
+def test_waiting_for_a_callback_name_that_is_not_there_does_not_time_out_the_one_that_is() -> None:
+    from aws_durable_execution_sdk_python.config import CallbackConfig, Duration
+
+    @durable_execution
+    def approval(event: Any, context: DurableContext) -> Any:
+        config = CallbackConfig(timeout=Duration.from_hours(1), heartbeat_timeout=Duration.from_minutes(1))
+        return context.create_callback(name="appr", config=config).result()
+
+    runner = DurableRunner(approval)
+    arn = runner.start()
+    with pytest.raises(ExecutionStuckError, match=r"callback 'appr' .* is, and moving virtual time on"):
+        runner.wait_for_callback(arn, name="nope")
+    assert runner.get_durable_execution(arn)["Status"] == "RUNNING"
+    runner.send_callback_success(runner.wait_for_callback(arn, name="appr"), '"yes"')
+    assert runner.result(arn).status == "SUCCEEDED"

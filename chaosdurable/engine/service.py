@@ -506,6 +506,11 @@ class Service:
 
     def send_callback_success(self, callback_id: str, result: str | bytes | None = None) -> None:
         """SendDurableExecutionCallbackSuccess."""
+        if result is not None and not isinstance(result, str | bytes):
+            raise TypeError(
+                f"a callback result is the raw payload (text or bytes, usually JSON), as "
+                f"SendDurableExecutionCallbackSuccess takes it; got a {type(result).__name__}. Pass "
+                f"json.dumps({result!r}): the handler receives that text, as it would on AWS.")
         with self._lock:
             ex, op = self._callback_op(callback_id)
             payload = result.decode() if isinstance(result, bytes) else result
@@ -516,6 +521,10 @@ class Service:
 
     def send_callback_failure(self, callback_id: str, error: dict[str, Any] | None = None) -> None:
         """SendDurableExecutionCallbackFailure (``error`` is an ErrorObject dict)."""
+        if error is not None and not isinstance(error, dict):
+            raise TypeError(
+                f"a callback failure is an ErrorObject dict, e.g. {{'ErrorType': 'Rejected', 'ErrorMessage': "
+                f"{str(error)!r}}}; got a {type(error).__name__}")
         with self._lock:
             ex, op = self._callback_op(callback_id)
             now = self.clock.now_ms

@@ -290,3 +290,19 @@ def test_waiting_for_a_callback_name_that_is_not_there_does_not_time_out_the_one
     assert runner.get_durable_execution(arn)["Status"] == "RUNNING"
     runner.send_callback_success(runner.wait_for_callback(arn, name="appr"), '"yes"')
     assert runner.result(arn).status == "SUCCEEDED"
+
+
+def test_callback_answers_have_the_shape_the_api_takes() -> None:
+    @durable_execution
+    def approval(event: Any, context: DurableContext) -> Any:
+        return context.create_callback(name="appr").result()
+
+    runner = DurableRunner(approval)
+    arn = runner.start()
+    callback_id = runner.wait_for_callback(arn)
+    with pytest.raises(TypeError, match=r"Pass json.dumps\(\{'ok': True\}\)"):
+        runner.send_callback_success(callback_id, {"ok": True})  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="a callback failure is an ErrorObject dict"):
+        runner.send_callback_failure(callback_id, "boom")  # type: ignore[arg-type]
+    runner.send_callback_success(callback_id, '{"ok": true}')  # nothing was lost: the callback is still open
+    assert runner.result(arn).result == '{"ok": true}'

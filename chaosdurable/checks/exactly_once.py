@@ -121,7 +121,9 @@ def exactly_once(reference: RunRecord, chaotic: RunRecord, ledger: Ledger) -> li
         for run_attempt, count in Counter(b.where.attempt for b in bodies).items():
             if count < 2:
                 continue
-            same = [b for b in bodies if b.where.attempt == run_attempt]
+            # ordered by coordinates, not arrival: concurrent duplicate copies arrive in thread order
+            same = sorted((b for b in bodies if b.where.attempt == run_attempt),
+                          key=lambda b: (b.where.invocation or 0, b.where.copy, b.seq))
             where = ", ".join(f"invocation {b.where.invocation}" + (" (duplicate)" if b.where.copy else "")
                               for b in same)
             if semantics == "AT_MOST_ONCE_PER_RETRY":

@@ -33,8 +33,13 @@ def _counts(effects: list[Effect], kind: str, run: RunRecord | None = None,
                    if e.kind == kind and e.mutating and not e.detail.get("idempotent"))
 
 
+def _in_order(effects: list[Effect]) -> list[Effect]:
+    """Effects by where they ran (invocation, duplicate copy), not by arrival: copies race."""
+    return sorted(effects, key=lambda e: (e.where.invocation or 0, e.where.copy, e.where.label()))
+
+
 def _where(effects: list[Effect], name: str, key: str | None) -> tuple[str, ...]:
-    return tuple(f"ran in {e.where.label()}" for e in effects if e.name == name and e.key == key)
+    return tuple(f"ran in {e.where.label()}" for e in _in_order(effects) if e.name == name and e.key == key)
 
 
 def idempotency(reference: RunRecord, chaotic: RunRecord, ledger: Ledger) -> list[Violation]:
@@ -73,7 +78,7 @@ def idempotency(reference: RunRecord, chaotic: RunRecord, ledger: Ledger) -> lis
     if ledger.outcome_may_change:  # another path: effects the fault-free run never made are that path's own
         extra = Counter({k: n for k, n in extra.items() if ref_counts[k] > 0})
     for name, key in sorted(extra):
-        hits = [e for e in chaotic.effects if e.name == name and fresh.normalize(chaotic, e.key) == key]
+        hits = _in_order([e for e in chaotic.effects if e.name == name and fresh.normalize(chaotic, e.key) == key])
         total = len(hits)
         out.append(Violation(
             NAME, f"effect {name!r} (key {key!r}) happened {total} times under faults but "

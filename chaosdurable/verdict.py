@@ -174,7 +174,12 @@ def _not_reached(nemesis_not_reached: list[Any], chaotic: RunRecord) -> list[str
             out.append(f"{fault.describe()} -- not reached: operation {target!r} happened, but never at the "
                        f"action, attempt or invocation this fault names (invocations: {len(chaotic.invocations)})")
             continue
-        out.append(f"{fault.describe()} -- not reached: {target!r} never happened "
+        if isinstance(target, int):
+            out.append(f"{fault.describe()} -- not reached: invocation {target} never happened "
+                       f"(only {len(chaotic.invocations)} ran)")
+            continue
+        what = repr(target) if target is not None else "its target"
+        out.append(f"{fault.describe()} -- not reached: {what} never happened "
                    f"(operations seen: {seen or 'none'}; effects seen: {effects or 'none'}; "
                    f"invocations: {len(chaotic.invocations)})")
     return out

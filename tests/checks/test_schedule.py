@@ -176,7 +176,7 @@ def test_partly_reached_schedule_reports_only_the_missing_fault() -> None:
     v = check(handlers.two_steps, None, schedule)
     assert [f.fault.kind for f in v.fired] == ["crash_at_checkpoint"]
     (text,) = v.not_reached
-    assert text.startswith("run invocation 9 on a cold start") and "invocations: 2" in text
+    assert text.startswith("run invocation 9 on a cold start") and "invocation 9 never happened (only 2 ran)" in text
 
 
 # ------------------------------------------------------- different handlers

@@ -151,12 +151,19 @@ class DurableRunner:
     # ------------------------------------------------------------ registry
     def register_function(self, name: str, fn: Callable[..., Any]) -> DurableRunner:
         """Register a plain Lambda function ``fn(event, context)`` as an invoke target."""
+        self._refuse_handler_name(name)
         self.service.register(name, fn, durable=False)
         return self
+
+    def _refuse_handler_name(self, name: str) -> None:
+        if name == self.function_name:
+            raise ValueError(f"{name!r} is the name of the handler under test; register the target under another "
+                             "name (or give the runner another function_name=)")
 
     def register_durable_function(self, name: str, handler: Callable[..., Any],
                                   execution_timeout: int | None = None) -> DurableRunner:
         """Register a ``@durable_execution`` handler as an invoke target (runs as a child execution)."""
+        self._refuse_handler_name(name)
         self.service.register(name, handler, durable=True,
                               execution_timeout_s=execution_timeout or self.execution_timeout)
         return self
@@ -195,7 +202,9 @@ class DurableRunner:
                 self._check_budget()
 
     def advance(self, seconds: float) -> None:
-        """Move virtual time forward by ``seconds``, firing every timer due on the way, in order."""
+        """Move virtual time forward by ``seconds`` (>= 0), firing every timer due on the way, in order."""
+        if not seconds >= 0:
+            raise ValueError(f"advance({seconds!r}): virtual time only moves forward; pass a number of seconds >= 0")
         target = self.service.clock.now_ms + round(seconds * 1000)
         while True:
             self.run_until_idle()

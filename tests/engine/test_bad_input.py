@@ -306,3 +306,16 @@ def test_callback_answers_have_the_shape_the_api_takes() -> None:
         runner.send_callback_failure(callback_id, "boom")  # type: ignore[arg-type]
     runner.send_callback_success(callback_id, '{"ok": true}')  # nothing was lost: the callback is still open
     assert runner.result(arn).result == '{"ok": true}'
+
+
+def test_time_does_not_run_back_and_targets_do_not_replace_the_handler() -> None:
+    @durable_execution
+    def noop(event: Any, context: DurableContext) -> str:
+        return "ok"
+
+    runner = DurableRunner(noop)
+    with pytest.raises(ValueError, match="virtual time only moves forward"):
+        runner.advance(-10)
+    with pytest.raises(ValueError, match="'handler' is the name of the handler under test"):
+        runner.register_function("handler", lambda event, context: None)
+    assert runner.run().result == "ok"

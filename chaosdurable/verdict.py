@@ -207,6 +207,8 @@ def _replay_snippet(handler: Callable[..., Any], payload: str, schedule: FaultSc
                     callbacks: Mapping[str, Any] | None = None) -> str:
     """Python that reruns this check: the handler, setup and targets imported, callbacks spelled out."""
     lines, imports = [], [handler, *([setup] if setup is not None else []), *(targets or {}).values()]
+    if any(getattr(fn, "__module__", None) == "__main__" for fn in imports):
+        lines.append("# defined in the script that ran check(): import it from that script's module instead")
     for fn in imports:
         module = getattr(fn, "__module__", "?")
         name = getattr(fn, "__qualname__", "handler").split(".")[0]

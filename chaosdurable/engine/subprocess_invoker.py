@@ -20,8 +20,10 @@ from __future__ import annotations
 import json
 import os
 import selectors
+import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -92,11 +94,14 @@ class SubprocessInvoker:
             env.update(AWS_ENDPOINT_URL="http://127.0.0.1:9", AWS_ACCESS_KEY_ID="chaosdurable",
                        AWS_SECRET_ACCESS_KEY="chaosdurable", AWS_SESSION_TOKEN="chaosdurable")
             env.pop("AWS_PROFILE", None)
+        # the child's faulthandler dump lands here if it hangs; closed in the finally below
+        stderr = tempfile.TemporaryFile()  # noqa: SIM115
         proc = subprocess.Popen(
             [sys.executable, "-m", "chaosdurable.engine.subprocess_worker"],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr,
             pass_fds=(write_fd,), env=env,
         )
+        proc.chaosdurable_stderr = stderr  # type: ignore[attr-defined]
         os.close(write_fd)
         assert proc.stdin is not None and proc.stdout is not None
         proc.stdin.write((json.dumps(first) + "\n").encode())
@@ -111,6 +116,39 @@ class SubprocessInvoker:
             for stream in (proc.stdin, proc.stdout):
                 if stream is not None:
                     stream.close()
+            stderr.close()
+
+    def _stacks_of(self, proc: subprocess.Popen[bytes]) -> str:
+        """Where the hung child is: it dumps every thread's stack (faulthandler, on SIGUSR1) to its stderr file.
+
+        Bounded: waits at most 0.5 s for the dump; without one, says that it was killed.
+        """
+        dump = getattr(proc, "chaosdurable_stderr", None)
+        if dump is None or not hasattr(signal, "SIGUSR1"):
+            return "(subprocess; killed)"
+        try:
+            proc.send_signal(signal.SIGUSR1)
+        except OSError:
+            return "(subprocess; killed)"
+        deadline = time.monotonic() + 0.5
+        text = ""
+        while time.monotonic() < deadline:
+            dump.seek(0)
+            text = dump.read().decode(errors="replace")
+            if "Thread 0x" in text and text.rstrip().endswith(tuple("0123456789>)")):
+                time.sleep(0.02)  # let the last thread's lines land
+                dump.seek(0)
+                text = dump.read().decode(errors="replace")
+                break
+            time.sleep(0.01)
+        ours = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        user = [line for line in text.splitlines()
+                if line.strip().startswith("File") and not any(
+                    part in line for part in ("site-packages", "/lib/python", "<frozen", ours))]
+        if not user:
+            return "(subprocess; killed; no stack of user code was dumped)"
+        return "(subprocess) user frames of the hung process, innermost first:\n" + "\n".join(
+            dict.fromkeys(user[:12]))
 
     def _serve(self, proc: subprocess.Popen[bytes], read_fd: int, client: Any,
                abort: threading.Event | None) -> Outcome:
@@ -125,10 +163,11 @@ class SubprocessInvoker:
         while open_streams:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
+                where = self._stacks_of(proc)
                 proc.kill()
                 return Outcome(kind="timed_out", error_type="Sandbox.Timedout",
                                error_message=f"Task timed out after {self.hang_timeout_s:.2f} seconds",
-                               where="(subprocess; killed)")
+                               where=where)
             if abort is not None and abort.is_set():
                 proc.kill()
                 return Outcome(kind="crashed", error_type="Runtime.ExitError",

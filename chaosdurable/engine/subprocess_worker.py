@@ -136,7 +136,12 @@ class _ForwardingRecorder:
 
 
 def main() -> None:
-    """Run one invocation described on stdin."""
+    """Run one invocation described on stdin. SIGUSR1 dumps every thread's stack to stderr (a hang report)."""
+    import faulthandler
+    import signal
+
+    if hasattr(signal, "SIGUSR1"):
+        faulthandler.register(signal.SIGUSR1, all_threads=True)
     first = json.loads(sys.stdin.readline())
     for path in reversed(first["sys_path"]):
         if path not in sys.path:

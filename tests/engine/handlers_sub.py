@@ -47,3 +47,15 @@ def simple(event: Any, context: DurableContext) -> Any:
     one = context.step(lambda _sc: event + 1, name="one")
     context.wait(Duration.from_seconds(5), name="pause")
     return context.step(lambda _sc: one * 2, name="two")
+
+
+def _wait_forever(_sc: Any) -> None:
+    import threading
+
+    threading.Event().wait()  # never set: the step hangs until the process is killed
+
+
+@durable_execution
+def hangs_in_a_step(event: Any, context: DurableContext) -> Any:
+    """A step that never returns (in a child process, the hang report comes from faulthandler)."""
+    return context.step(_wait_forever, name="forever")

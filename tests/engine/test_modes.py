@@ -49,3 +49,17 @@ def test_subprocess_history_equals_inprocess_history() -> None:
     assert sub.result == inproc.result == 4
     assert sub.invocations == inproc.invocations == 2
     assert sub.history_json() == inproc.history_json()
+
+
+def test_a_subprocess_hang_says_where_the_process_was_stuck() -> None:
+    from chaosdurable.engine import ExecutionStuckError
+
+    runner = DurableRunner(handlers_sub.hangs_in_a_step, mode="subprocess", hang_timeout=2)
+    try:
+        runner.run()
+    except ExecutionStuckError as exc:
+        message = str(exc)
+    else:  # pragma: no cover - the assertion is the test
+        raise AssertionError("a handler that never returns must be reported")
+    assert "user frames of the hung process" in message
+    assert "handlers_sub.py" in message and "_wait_forever" in message

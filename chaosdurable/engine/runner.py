@@ -307,7 +307,11 @@ class DurableRunner:
         self.service.send_callback_heartbeat(callback_id)
 
     def stop_execution(self, arn: str, error: dict[str, Any] | None = None) -> None:
-        """StopDurableExecution."""
+        """StopDurableExecution; stopping an execution that already ended is an error, as on AWS."""
+        ex = self.service.get(arn)
+        if ex.done:
+            raise ValueError(f"execution {ex.name} already ended ({ex.status}); only a RUNNING execution can be "
+                             "stopped")
         self.service.stop_execution(arn, error)
         self.run_until_idle()
 

@@ -896,6 +896,9 @@ def _dt(ms: int) -> Any:
 
 
 def _not_durable_message(handler: Callable[..., Any]) -> str:
+    if not callable(handler):
+        return (f"{handler!r} is not a handler at all: pass the function decorated with @durable_execution "
+                "(from aws_durable_execution_sdk_python import durable_execution)")
     name = f"{getattr(handler, '__module__', '?')}.{getattr(handler, '__qualname__', repr(handler))}"
     return (
         f"{name} is not a durable handler: decorate it with @durable_execution "

@@ -319,3 +319,18 @@ def test_time_does_not_run_back_and_targets_do_not_replace_the_handler() -> None
     with pytest.raises(ValueError, match="'handler' is the name of the handler under test"):
         runner.register_function("handler", lambda event, context: None)
     assert runner.run().result == "ok"
+
+
+def test_stopping_an_ended_execution_and_a_missing_handler_are_named() -> None:
+    from chaosdurable.engine import NotDurableHandlerError
+
+    @durable_execution
+    def noop(event: Any, context: DurableContext) -> str:
+        return "ok"
+
+    runner = DurableRunner(noop)
+    result = runner.run()
+    with pytest.raises(ValueError, match=r"already ended \(SUCCEEDED\); only a RUNNING execution can be stopped"):
+        runner.stop_execution(result.arn)
+    with pytest.raises(NotDurableHandlerError, match="None is not a handler at all"):
+        DurableRunner(None)  # type: ignore[arg-type]

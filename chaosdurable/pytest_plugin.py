@@ -119,7 +119,7 @@ def given(
 
     if not isinstance(input, st.SearchStrategy):
         try:
-            json.dumps(input)
+            json.dumps(input, allow_nan=False)
         except (TypeError, ValueError) as exc:
             raise PayloadNotJsonError(
                 f"chaosdurable.given(input={input!r}): the input is not JSON ({exc}). A durable execution's "

@@ -148,7 +148,7 @@ def _payload(input: Any, payload: str | None) -> str:
     if payload is not None:
         return payload
     try:
-        return json.dumps(input)
+        return json.dumps(input, allow_nan=False)
     except (TypeError, ValueError) as exc:
         raise PayloadNotJsonError(f"input {input!r} is not JSON-serializable ({exc})") from None
 

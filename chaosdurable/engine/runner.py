@@ -177,7 +177,7 @@ class DurableRunner:
         """
         if payload is None:
             try:
-                payload = json.dumps(input)
+                payload = json.dumps(input, allow_nan=False)
             except (TypeError, ValueError) as exc:
                 raise PayloadNotJsonError(
                     f"input {input!r} is not JSON-serializable ({exc}): pass dicts, lists, strings, numbers, "

@@ -334,3 +334,17 @@ def test_stopping_an_ended_execution_and_a_missing_handler_are_named() -> None:
         runner.stop_execution(result.arn)
     with pytest.raises(NotDurableHandlerError, match="None is not a handler at all"):
         DurableRunner(None)  # type: ignore[arg-type]
+
+
+def test_nan_is_not_json() -> None:
+    from chaosdurable import check
+    from chaosdurable.engine import PayloadNotJsonError
+
+    @durable_execution
+    def echo(event: Any, context: DurableContext) -> Any:
+        return event
+
+    with pytest.raises(PayloadNotJsonError, match="not JSON-serializable"):
+        DurableRunner(echo).run(float("nan"))
+    with pytest.raises(PayloadNotJsonError, match="not JSON-serializable"):
+        check(echo, {"ratio": float("inf")})

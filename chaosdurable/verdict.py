@@ -87,7 +87,9 @@ class Verdict:
         return "\n".join(lines)
 
     def first_divergence(self) -> str | None:
-        """The first operation (in the fault-free run's order) whose outcome differs under faults."""
+        """The first operation (in the fault-free run's order) whose outcome differs under faults
+        (results compared with the values steps mint anew in every execution replaced)."""
+        fresh = self.reference.fresh if isinstance(self.reference.fresh, FreshValues) else FreshValues()
         chaotic = {op["Id"]: op for op in self.chaotic.operations}
         for op in self.reference.operations:
             if op["Type"] == "EXECUTION":
@@ -96,9 +98,10 @@ class Verdict:
             label = f"{op['Type']} {op.get('Name') or op['Id'][:12]!r}"
             if other is None:
                 return f"{label}: {op['Status']} without faults, never reached under faults"
-            if (op["Status"], op.get("Result")) != (other["Status"], other.get("Result")):
-                return (f"{label}: {op['Status']} {op.get('Result')!r} without faults, "
-                        f"{other['Status']} {other.get('Result')!r} under faults")
+            if (op["Status"], fresh.normalize(self.reference, op.get("Result"))) != (
+                    other["Status"], fresh.normalize(self.chaotic, other.get("Result"))):
+                return (f"{label}: {op['Status']} {shorten(op.get('Result'), 200)!r} without faults, "
+                        f"{other['Status']} {shorten(other.get('Result'), 200)!r} under faults")
         return None
 
     def timeline(self) -> list[str]:

@@ -27,18 +27,22 @@ from chaosdurable.engine.errors import ChaosDurableError
 from chaosdurable.engine.runner import DurableRunner, ExecutionResult
 
 
-def _history_table(result: ExecutionResult, title: str) -> Table:
+def _history_table(result: ExecutionResult, title: str, width: int = 120) -> Table:
+    """The history as a table; the details column is left out on terminals narrower than 100 columns."""
     table = Table(title=title, show_lines=False)
     for column in ("#", "virtual time", "event", "name"):
         table.add_column(column, no_wrap=True)
-    table.add_column("details", no_wrap=True, overflow="ellipsis", max_width=60)
+    details_shown = width >= 100
+    if details_shown:
+        table.add_column("details", no_wrap=True, overflow="ellipsis", max_width=60)
     start = result.history[0]["EventTimestamp"]
     for event in result.history:
         offset = event["EventTimestamp"] - start
         details = {k: v for k, v in event.items() if k.endswith("Details")}
         text = "" if event["EventType"] == "InvocationCompleted" else json.dumps(
             next(iter(details.values()), {}), default=str)
-        table.add_row(str(event["EventId"]), f"+{offset}", event["EventType"], event.get("Name") or "", text)
+        cells = [str(event["EventId"]), f"+{offset}", event["EventType"], event.get("Name") or ""]
+        table.add_row(*cells, *([text] if details_shown else []))
     return table
 
 
@@ -74,7 +78,7 @@ def demo(console: Console, faithful: bool) -> int:
     runner.send_callback_success(callback_id, json.dumps({"tracking": "TRK-778"}))
     result = runner.wait_for_result(arn)
     elapsed = (time.perf_counter() - started) * 1000
-    console.print(_history_table(result, "order workflow: execution history"))
+    console.print(_history_table(result, "order workflow: execution history", console.width))
     span = result.history[-1]["EventTimestamp"] - result.history[0]["EventTimestamp"]
     console.print(f"status [bold]{result.status}[/bold], result {json.dumps(result.result)}")
     console.print(f"{result.invocations} invocations, {len(result.history)} events, "

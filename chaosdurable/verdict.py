@@ -147,6 +147,34 @@ class Verdict:
             raise AssertionError(self.report())
 
 
+#: Checkers that compare two runs; their findings between two fault-free runs form the baseline.
+_COMPARING = ("resumption", "determinism", "idempotency")
+
+
+def _baseline(reference: RunRecord, witness: RunRecord,
+              selected: Mapping[str, Checker]) -> frozenset[tuple[str, str | None]]:
+    """(checker, operation) of what the comparing checkers report between two fault-free runs."""
+    ledger = Ledger(fresh=reference.fresh if isinstance(reference.fresh, FreshValues) else FreshValues())
+    witness.label = "chaotic"  # the checkers speak of "the chaotic run"; only (checker, op) is kept
+    out: set[tuple[str, str | None]] = set()
+    for name in _COMPARING:
+        checker = selected.get(name)
+        if checker is None:
+            continue
+        if name != "idempotency" and not ledger.fresh.paths:
+            # Step results agree between the two runs, so nothing legitimate explains a different
+            # result or control flow: that is nondeterminism outside steps, a finding to keep.
+            continue
+        for v in checker(reference, witness, ledger):
+            if v.checker == "idempotency" and not v.message.startswith("the external world differs"):
+                out.add((v.checker, v.op))  # an explicit effect whose count differs: only that one
+            else:
+                # results, control flow or the world differ between executions: any comparison of
+                # that kind across executions says nothing about faults for this handler
+                out.add((v.checker, None))
+    return frozenset(out)
+
+
 def _payload(input: Any, payload: str | None) -> str:
     if payload is not None:
         return payload
@@ -334,6 +362,7 @@ def check(
             # timestamps) from differences that faults cause.
             witness, _ = execute(handler, text, FaultSchedule(), chaotic_config, active, label="witness")
             reference.fresh = FreshValues.between(reference, witness)
+            reference.baseline = _baseline(reference, witness, selected)
         chaotic, nemesis = execute(handler, text, schedule, chaotic_config, active, label="chaotic")
     refused = sorted(set(reference.refused_aws) | set(chaotic.refused_aws))
     if refused:
@@ -353,9 +382,27 @@ def check(
                     outcome_may_change=may_change, fault_kinds=tuple(f.fault.kind for f in fired),
                     repeats_still_count=bool(changers) and all(f.handled_failure for f in changers),
                     fresh=reference.fresh if isinstance(reference.fresh, FreshValues) else FreshValues())
-    violations: list[Violation] = []
+    found: list[Violation] = []
     for checker in selected.values():
-        violations += checker(reference, chaotic, ledger)
+        found += checker(reference, chaotic, ledger)
+    # What two fault-free runs already disagree on is the handler's own nondeterminism across
+    # executions (an A/B draw, a random wait length minted in a step), not something faults did.
+    baseline = reference.baseline
+    def explained(v: Violation) -> bool:
+        if v.message.startswith("the SDK detected"):
+            return False  # found inside one execution, by the SDK's own replay check: never a baseline matter
+        if (v.checker, v.op) in baseline:
+            return True
+        world = v.checker != "idempotency" or v.message.startswith("the external world differs")
+        return world and (v.checker, None) in baseline
+
+    violations = [v for v in found if not explained(v)]
+    if len(violations) < len(found):
+        chaotic.diagnostics.append(
+            f"{len(found) - len(violations)} finding(s) left out: two fault-free runs already differ there "
+            f"({', '.join(sorted({f'{c} at {o!r}' if o else c for c, o in baseline}))}), so faults did not "
+            "cause them; values a step mints anew each execution are fine, control flow outside steps on them "
+            "is not compared across executions")
     return Verdict(
         violations=violations,
         reference=reference,

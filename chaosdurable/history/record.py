@@ -99,5 +99,8 @@ class RunRecord:
     #: on a fault-free run: the values its steps mint anew in every execution
     #: (``chaosdurable.checks.fresh.FreshValues``, found by ``check`` with a second fault-free run)
     fresh: Any = None
+    #: on a fault-free run: (checker, operation) of the differences a second fault-free run already shows
+    #: (the handler's own nondeterminism across executions), set by ``check``
+    baseline: frozenset[tuple[str, str | None]] = frozenset()
     #: AWS calls refused because no moto world was active (``service.Operation``), caught or not
     refused_aws: list[str] = field(default_factory=list)

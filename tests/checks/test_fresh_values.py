@@ -86,3 +86,35 @@ def test_fresh_values_are_named_by_step_and_path() -> None:
         "put <fresh a['id']>")
     assert fresh.normalize(first, "same-everywhere 22222222-bbbb") == "same-everywhere 22222222-bbbb"
     assert not FreshValues.between(first, first)
+
+
+@durable_execution
+def jittered_followup(event: dict[str, Any], context: DurableContext) -> str:
+    """Correct: the follow-up delay is drawn once, in a step, and the wait uses the checkpointed draw."""
+    import random
+
+    from aws_durable_execution_sdk_python.config import Duration
+
+    delay = context.step(lambda _: random.randint(60, 1_000_000), name="draw-delay")
+    context.wait(Duration.from_seconds(delay), name="delay")
+    return context.step(lambda _: "sent", name="follow-up")
+
+
+@durable_execution
+def touch_session(event: dict[str, Any], context: DurableContext) -> str:
+    """Correct: the step writes a fresh token it does not return, under a fixed key (once per execution)."""
+    def touch(_: Any) -> str:
+        boto3.client("dynamodb", region_name="us-east-1").put_item(
+            TableName="orders", Item={"pk": {"S": "session-1"}, "token": {"S": str(uuid.uuid4())}})
+        return "touched"
+
+    return context.step(touch, name="touch")
+
+
+def test_what_two_fault_free_runs_already_disagree_on_is_not_a_finding() -> None:
+    for seed in range(3):
+        verdict = check(jittered_followup, {}, seed=seed)
+        assert verdict.ok, verdict.report()
+        assert "left out: two fault-free runs already differ there" in verdict.report()
+    verdict = check(touch_session, {}, setup=orders_table)
+    assert verdict.ok, verdict.report()

@@ -5,10 +5,19 @@ Contract:
   It starts at a fixed instant (``DEFAULT_EPOCH_MS``) so two runs with the same
   inputs stamp identical timestamps, and it only moves when the engine moves it:
   ``advance_to`` never goes backwards, so a wait of one year costs no real time.
+- Real time never moves the virtual clock. During an invocation the virtual clock stands
+  still: everything the handler does between two checkpoints takes no virtual time, however
+  long it takes in real time (a slow step, a stall, a loaded machine, a cold start).
 - ``SdkFrame`` translates service timestamps into the SDK's real-time frame for one
-  invocation. The SDK compares ``NextAttemptTimestamp`` and resume times with the
-  real ``datetime.now``/``time.time``; mapping "virtual now" onto "real now" at the
-  start of each invocation keeps every such comparison agreeing with the service.
+  response. The SDK compares ``NextAttemptTimestamp`` and its resume times with the real
+  ``datetime.now``/``time.time``. Each response the service sends (the invocation's
+  initial state, every checkpoint response, every state page) maps "virtual now" onto
+  "real now at that response", so a timer ``d`` virtual seconds away is, to the SDK,
+  ``d`` real seconds away from the moment it learns of it: time the handler spent before
+  the response does not shorten it. When the SDK's real clock passes a time it was told
+  while the virtual clock has not (a map branch waiting in-process while a sibling runs),
+  the service re-sends that operation with a fresh mapping (``Service`` tracks what it
+  promised), so the two never disagree and the SDK never busy-waits on a stale timestamp.
 """
 
 from __future__ import annotations
@@ -55,7 +64,7 @@ class VirtualClock:
 
 @dataclass(frozen=True)
 class SdkFrame:
-    """Anchors one invocation's virtual time to the real time the SDK reads."""
+    """Anchors the virtual now to the real time the SDK reads, for one service response."""
 
     virtual_anchor_ms: int
     real_anchor_s: float
@@ -65,11 +74,10 @@ class SdkFrame:
         """Anchor ``clock.now`` to the real now."""
         return cls(virtual_anchor_ms=clock.now_ms, real_anchor_s=time.time())
 
+    def to_real_s(self, virtual_ms: int) -> float:
+        """The real epoch seconds this frame maps a virtual timestamp to."""
+        return self.real_anchor_s + (virtual_ms - self.virtual_anchor_ms) / 1000
+
     def to_sdk(self, virtual_ms: int) -> datetime.datetime:
         """The real-frame datetime the SDK should see for a virtual timestamp."""
-        real = self.real_anchor_s + (virtual_ms - self.virtual_anchor_ms) / 1000
-        return datetime.datetime.fromtimestamp(real, tz=datetime.UTC)
-
-    def virtual_now_ms(self) -> int:
-        """The virtual time that corresponds to the SDK's real now (used for in-invocation refreshes)."""
-        return self.virtual_anchor_ms + int((time.time() - self.real_anchor_s) * 1000)
+        return datetime.datetime.fromtimestamp(self.to_real_s(virtual_ms), tz=datetime.UTC)

@@ -56,6 +56,7 @@ from chaosdurable.engine.interception import PROCEED, CheckpointSite, Interventi
 from chaosdurable.engine.invoker import InProcessInvoker, LambdaContextStub, Outcome, is_durable_handler
 from chaosdurable.engine.knobs import Knobs
 from chaosdurable.engine.operations import OpRecord
+from chaosdurable.engine.promises import TimerPromises
 
 REGION = "us-east-1"
 #: The longest "stuck at" report kept per hang (stacks of many threads can be long).
@@ -114,7 +115,7 @@ class Service:
         self._work: deque[tuple[str, str, str | None]] = deque()
         self._queued_invokes: set[str] = set()
         self._lock = threading.RLock()
-        self._frames: dict[str, SdkFrame] = {}
+        self._promises = TimerPromises()
         self.invoker = invoker or InProcessInvoker(hang_timeout_s)
         self.observers: list[Callable[[str, dict[str, Any]], None]] = []
         self.interceptor: Any = NoInterceptor()
@@ -252,14 +253,17 @@ class Service:
                 ex.revoke_tokens()
                 return CheckpointOutput(checkpoint_token=None, new_execution_state=CheckpointUpdatedExecutionState())
             self._intervene(ex, inv, after)
-            frame = self._frames.get(ex.arn)
-            if frame is not None:
-                self._fire_due_in_invocation(ex, frame)
+            self._fire_due_in_invocation(ex)
             if completes_execution:
                 ex.revoke_tokens()
                 return CheckpointOutput(checkpoint_token=None, new_execution_state=CheckpointUpdatedExecutionState())
             new_token = ex.new_token(inv)
+            frame = SdkFrame.start(self.clock)
             delta = ex.unseen_ops(inv.seen_seq)
+            overdue = self._promises.overdue(ex.arn, ex.ops, frame.real_anchor_s)
+            if overdue:
+                ids = overdue | {op.id for op in delta}
+                delta = [op for op in ex.ops.values() if op.id in ids]
             inv.seen_seq = ex.seq
             ops, marker = self._page(ex, delta, frame)
             return CheckpointOutput(
@@ -343,15 +347,15 @@ class Service:
             rest = ex.pages.pop(marker, None)
             if rest is None:
                 raise CheckpointRejected(f"Invalid marker {marker!r}")
-            frame = self._frames.get(arn) or SdkFrame.start(self.clock)
-            ops, next_marker = self._page(ex, rest, frame, max_items)
+            ops, next_marker = self._page(ex, rest, SdkFrame.start(self.clock), max_items)
             return StateOutput(operations=ops, next_marker=next_marker)
 
-    def _page(self, ex: Execution, records: list[OpRecord], frame: SdkFrame | None,
+    def _page(self, ex: Execution, records: list[OpRecord], frame: SdkFrame,
               max_items: int | None = None) -> tuple[list[Any], str | None]:
+        """One page of ``records`` in the SDK's shape, timestamps mapped by ``frame`` (this response's)."""
         size = min(self.knobs.limits.state_page_size, max_items or 1000)
-        frame = frame or SdkFrame.start(self.clock)
         head, rest = records[:size], records[size:]
+        self._promises.note(ex.arn, head, frame, self.clock.now_ms)
         marker = None
         if rest:
             marker = f"{ex.exec_id}:page:{ex.token_counter}:{len(ex.pages)}:{len(rest)}"
@@ -600,19 +604,20 @@ class Service:
             ex.event("CallbackTimedOut", at, {"Error": error_field(op.error)}, op)
         self._changed(ex, op)
 
-    def _fire_due_in_invocation(self, ex: Execution, frame: SdkFrame) -> None:
-        """Complete this execution's wait/retry timers that the SDK's real clock has passed.
+    def _fire_due_in_invocation(self, ex: Execution) -> None:
+        """Complete this execution's wait/retry timers already due on the virtual clock.
 
-        Map and parallel branches resume in-process by waiting real time and then sending a
-        (possibly empty) refresh checkpoint; the service must complete due timers then.
-        The completion is stamped with the timer's own due time, so it stays deterministic.
+        The virtual clock stands still during an invocation, so only a timer due no later than
+        now (a zero delay) fires here; real time spent in the invocation never completes one.
+        A map/parallel branch that waits in-process for a later timer gets its operation re-sent
+        with a fresh real-time mapping instead (``TimerPromises``), and the invocation ends
+        PENDING once every branch is suspended, as it does on AWS when the wait outlasts it.
         """
-        horizon = frame.virtual_now_ms()
+        horizon = self.clock.now_ms
         due = sorted(t for t in self._timers if t.arn == ex.arn and t.kind in ("wait", "retry")
                      and t.due_ms <= horizon and self._timer_live(t))
         for t in due:
             self._timers.remove(t)
-            self.clock.advance_to(t.due_ms)
             self._fire(t)
         if due:
             heapq.heapify(self._timers)
@@ -629,7 +634,16 @@ class Service:
             self._work.append(("invoke", arn, None))
 
     def step(self) -> bool:
-        """Do one unit of work at the current virtual time. False when idle (only the clock can help)."""
+        """Do one unit of work at the current virtual time. False when idle (only the clock can help).
+
+        Timers already due fire before queued work: an invocation started at virtual time T sees
+        every wait and retry due at T completed, whichever of them was armed first.
+        """
+        due = self.next_timer_ms()
+        if due is not None and due <= self.clock.now_ms:
+            with self._lock:
+                self._fire(heapq.heappop(self._timers))
+            return True
         if self._work:
             kind, arn, op_id = self._work.popleft()
             if kind == "invoke":
@@ -637,11 +651,6 @@ class Service:
                 self._invoke(self.executions[arn])
             else:
                 self._run_target(self.executions[arn], op_id or "")
-            return True
-        due = self.next_timer_ms()
-        if due is not None and due <= self.clock.now_ms:
-            with self._lock:
-                self._fire(heapq.heappop(self._timers))
             return True
         return False
 
@@ -677,7 +686,6 @@ class Service:
             ex.live_invocation = inv
             token = ex.new_token(inv)
             frame = SdkFrame.start(self.clock)
-            self._frames[ex.arn] = frame
             updated = [op.id for op in ex.ops.values() if op.mod_seq > ex.seen_seq and op.type != "EXECUTION"]
             ops, marker = self._page(ex, list(ex.ops.values()), frame)
             ex.checkpointed_outcome = None
@@ -700,7 +708,7 @@ class Service:
             late_copy.join(self.invoker.hang_timeout_s + 1)
         with self._lock:
             ex.live_invocation = None
-            self._frames.pop(ex.arn, None)
+            self._promises.forget(ex.arn)
             ex.revoke_tokens()
             ex.seen_seq = inv.seen_seq
             self._notify("invocation_end", {"arn": ex.arn, "invocation": index, "outcome": outcome.kind})

@@ -78,12 +78,16 @@ def _settings() -> settings:
 
 
 def record_coverage(verdict: Any) -> None:
-    """Count the (operation x fault kind) pairs a verdict's faults exercised."""
+    """Count the (operation x fault kind) pairs a verdict's faults exercised (unnamed operations in words)."""
+    from chaosdurable.faults.schedule import describe_operation
+
     with _State.lock:
         for firing in verdict.fired:
             fault = firing.fault
-            target = (getattr(fault, "op", None) or getattr(fault, "effect", None)
-                      or f"invocation {getattr(fault, 'invocation', '?')}")
+            op = getattr(fault, "op", None)
+            unnamed = op is not None and any(o["Id"] == op and not o.get("Name") for o in verdict.reference.operations)
+            target = (describe_operation(op, verdict.reference.operations) if unnamed else op
+                      ) or getattr(fault, "effect", None) or f"invocation {getattr(fault, 'invocation', '?')}"
             _State.coverage[(str(target), fault.kind)] += 1
 
 

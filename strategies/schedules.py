@@ -70,15 +70,17 @@ class OperationSpace:
             record, _ = execute(handler, json.dumps(input), FaultSchedule(), config, None, label="probe")
         steps, ops, callbacks, timers = [], [], [], []
         for op in record.operations:
-            name = op.get("Name")
-            if not name or op["Type"] == "EXECUTION":
+            if op["Type"] == "EXECUTION":
                 continue
+            # an unnamed operation (a bare lambda step, a wait, a parallel branch) is targeted by its
+            # operation id, stable across runs (the SDK derives it from the parent and the position)
+            name = op.get("Name") or op["Id"]
             ops.append(name)
             if op["Type"] == "STEP":
                 steps.append(name)
                 if op.get("Attempt", 0) > 1 or op.get("SubType") == "WaitForCondition":
                     timers.append(name)
-            elif op["Type"] == "CALLBACK":
+            elif op["Type"] == "CALLBACK" and op.get("Name"):  # callback faults match callbacks by name
                 callbacks.append(name)
             elif op["Type"] == "WAIT":
                 timers.append(name)

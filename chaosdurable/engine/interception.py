@@ -59,7 +59,8 @@ class Interceptor(Protocol):
 
     def cold_start(self, arn: str, invocation: int) -> bool: ...
 
-    def timer_delay_ms(self, arn: str, kind: str, op_name: str | None, op_path: str | None) -> int: ...
+    def timer_delay_ms(self, arn: str, kind: str, op_name: str | None, op_path: str | None,
+                       op_id: str | None = None) -> int: ...
 
 
 class NoInterceptor:
@@ -81,6 +82,7 @@ class NoInterceptor:
         """Warm."""
         return False
 
-    def timer_delay_ms(self, arn: str, kind: str, op_name: str | None, op_path: str | None) -> int:
+    def timer_delay_ms(self, arn: str, kind: str, op_name: str | None, op_path: str | None,
+                       op_id: str | None = None) -> int:
         """On time."""
         return 0

@@ -64,7 +64,7 @@ class UpdateApplier:
                 op.scheduled_end_ms = now + seconds * 1000
                 ex.event("WaitStarted", now, {"Duration": seconds,
                                               "ScheduledEndTimestamp": _dt(op.scheduled_end_ms)}, op)
-                late = self.interceptor.timer_delay_ms(ex.arn, "wait", op.name, self.op_path(ex, op))
+                late = self.interceptor.timer_delay_ms(ex.arn, "wait", op.name, self.op_path(ex, op), op_id=op.id)
                 op.scheduled_end_ms += late
                 self._add_timer(op.scheduled_end_ms, "wait", ex.arn, op.id)
             else:
@@ -119,7 +119,7 @@ class UpdateApplier:
             if u.payload is not None:
                 op.result = u.payload
             op.next_attempt_ms = now + delay * 1000 + self.interceptor.timer_delay_ms(
-                ex.arn, "retry", op.name, self.op_path(ex, op))
+                ex.arn, "retry", op.name, self.op_path(ex, op), op_id=op.id)
             retry["NextAttemptDelaySeconds"] = delay
             self._add_timer(op.next_attempt_ms, "retry", ex.arn, op.id)
             if err is None:

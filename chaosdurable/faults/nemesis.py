@@ -184,7 +184,8 @@ class Nemesis:
                 continue
             if fault.attempt is not None and site.attempts[k] != fault.attempt:
                 continue
-            label = site.paths[k] or site.names[k] or update.operation_id
+            # an unnamed operation is shown by id (its path is only '?'); reports put the id in words
+            label = (site.paths[k] or site.names[k]) if site.names[k] else update.operation_id
             return f"in invocation {site.invocation} at {update.action.value} of {label!r}"
         if not site.updates and fault.op is None and fault.action is None and fault.attempt is None:
             return f"in invocation {site.invocation} at an empty (refresh) checkpoint"
@@ -228,10 +229,12 @@ class Nemesis:
                 return True
         return False
 
-    def timer_delay_ms(self, arn: str, kind: str, op_name: str | None, op_path: str | None) -> int:
-        """Extra delay for a wait or a retry timer."""
+    def timer_delay_ms(self, arn: str, kind: str, op_name: str | None, op_path: str | None,
+                       op_id: str | None = None) -> int:
+        """Extra delay for a wait or a retry timer (the operation matched by name, path or id)."""
+        label = op_path if op_name else op_id  # an unnamed operation is shown by id (reports put it in words)
         for i, fault in self._pending(LateTimer):
-            if _op_matches(fault.op, None, op_name, op_path) and self._take(i, f"on the {kind} timer of {op_path!r}"):
+            if _op_matches(fault.op, op_id, op_name, op_path) and self._take(i, f"on the {kind} timer of {label!r}"):
                 return round(fault.seconds * 1000)
         return 0
 

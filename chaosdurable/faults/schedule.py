@@ -17,6 +17,7 @@ whose coordinates are never reached is reported as "not reached", never dropped 
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field, fields
@@ -252,14 +253,22 @@ class LateTimer(Fault):
 
 @dataclass(frozen=True)
 class ColdStart(Fault):
-    """The invocation runs with fresh module state (a new process in subprocess mode)."""
+    """The invocation lands on a new sandbox: fresh module state and an empty temporary directory.
+
+    On Lambda a cold start *is* a new execution environment, so both go together: in-process the
+    handler's module is reloaded and ``tempfile.gettempdir()`` is a new empty directory; in
+    subprocess mode (module state is fresh in every child anyway) the child gets a new empty
+    ``TMPDIR``. The sandbox's old directory is removed. (Fresh module state with the old ``/tmp``
+    is what a runtime reset after a crash gives on Lambda, which subprocess mode models.)
+    """
 
     kind: ClassVar[str] = "cold_start"
     invocation: int = 2
 
     def describe(self) -> str:
         """In words."""
-        return f"run invocation {self.invocation} on a cold start (module state reset)"
+        return (f"run invocation {self.invocation} on a cold start (a new sandbox: module state reset, "
+                "empty temp dir)")
 
 
 @dataclass(frozen=True)
@@ -349,3 +358,72 @@ class FaultSchedule:
     def as_dicts(self) -> list[dict[str, Any]]:
         """The faults as plain dicts (for reports)."""
         return [asdict(f) | {"kind": f.kind} for f in self.faults]
+
+
+# ------------------------------------------------ operations in words (unnamed ones by position)
+_KIND_WORDS = {"STEP": "step", "WAIT": "wait", "CALLBACK": "callback", "CHAINED_INVOKE": "invoke",
+               "CONTEXT": "child context"}
+_SUBTYPE_WORDS = {"WaitForCondition": "wait_for_condition", "Map": "map", "Parallel": "parallel",
+                  "MapIteration": "map item", "ParallelBranch": "parallel branch",
+                  "WaitForCallback": "wait_for_callback", "RunInChildContext": "child"}
+#: How far to look for an unnamed operation's position in its context (the SDK numbers them 1, 2, ...).
+_MAX_POSITION = 100_000
+
+
+@functools.lru_cache(maxsize=4096)
+def _position(op_id: str, parent_id: str | None) -> int | None:
+    """The 1-based position of operation ``op_id`` in its parent context, or None if it is not an SDK id.
+
+    The SDK derives an operation's id from its parent's id and its position (``blake2b("<parent>-<n>")``,
+    ``blake2b("<n>")`` at the top level), so the position is recovered exactly, not guessed from order.
+    """
+    import hashlib
+
+    for n in range(1, _MAX_POSITION + 1):
+        text = f"{parent_id}-{n}" if parent_id else str(n)
+        if hashlib.blake2b(text.encode()).hexdigest()[:64] == op_id:
+            return n
+    return None
+
+
+def describe_operation(op_id: str, operations: list[dict[str, Any]]) -> str:
+    """Operation ``op_id`` of a run (``RunRecord.operations``) in words.
+
+    A named operation reads ``step 'charge'``; an unnamed one by its position in its context and the
+    contexts around it: ``step #3 (unnamed) in child 'ship'``, ``parallel branch #2 (unnamed) in
+    parallel #1 (unnamed)``. An id the run does not know is returned quoted, as it is.
+    """
+    by_id = {op["Id"]: op for op in operations}
+    if op_id not in by_id:
+        return repr(op_id)
+
+    def word(op: dict[str, Any]) -> str:
+        return _SUBTYPE_WORDS.get(str(op.get("SubType")), _KIND_WORDS.get(str(op.get("Type")), "operation"))
+
+    def one(op: dict[str, Any]) -> str:
+        if op.get("Name"):
+            return f"{word(op)} {op['Name']!r}"
+        n = _position(op["Id"], op.get("ParentId"))
+        return f"{word(op)} #{n} (unnamed)" if n is not None else f"{word(op)} {op['Id'][:12]!r} (unnamed)"
+
+    op = by_id[op_id]
+    parts = [one(op)]
+    parent, depth = op.get("ParentId"), 0
+    while parent in by_id and by_id[parent].get("Type") != "EXECUTION" and depth < 64:
+        parts.append(one(by_id[parent]))
+        parent, depth = by_id[parent].get("ParentId"), depth + 1
+    return " in ".join(parts)
+
+
+def unnamed_in_words(text: str, operations: list[dict[str, Any]]) -> str:
+    """``text`` with every quoted id of an unnamed operation (``'1ced8f...'``) replaced by its words.
+
+    Faults target unnamed operations by id; reports read better with ``step #3 (unnamed) in child
+    'ship'``. Named operations and ids the run does not know are left as they are.
+    """
+    for op in operations:
+        if op.get("Name") or op.get("Type") == "EXECUTION" or op["Id"] not in text:
+            continue
+        words = describe_operation(op["Id"], operations)
+        text = text.replace(f"operation {op['Id']!r}", words).replace(repr(op["Id"]), words)
+    return text

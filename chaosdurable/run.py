@@ -59,6 +59,7 @@ class RunConfig:
     execution_timeout: int = 31_622_400
     allow_real_aws: bool = False
     threaded_branches: bool = False
+    virtual_clock: bool = False
 
 
 def _answer_for(name: str | None, callbacks: Mapping[str, Any] | None) -> Answer:
@@ -73,7 +74,8 @@ def execute(handler: Callable[..., Any], payload: str, schedule: FaultSchedule, 
     """Run ``handler`` on ``payload`` (JSON text) under ``schedule``; return the record and the nemesis."""
     runner = DurableRunner(handler, mode=config.mode, seed=config.seed, knobs=config.knobs,
                            max_invocations=config.max_invocations, hang_timeout=config.hang_timeout,
-                           execution_timeout=config.execution_timeout, threaded_branches=config.threaded_branches)
+                           execution_timeout=config.execution_timeout, threaded_branches=config.threaded_branches,
+                           virtual_clock=config.virtual_clock)
     for name, target in (config.targets or {}).items():
         if is_durable_handler(target):
             runner.register_durable_function(name, target)

@@ -25,7 +25,7 @@ from chaosdurable.engine.errors import PayloadNotJsonError
 from chaosdurable.engine.knobs import Knobs
 from chaosdurable.engine.runner import Mode
 from chaosdurable.faults.nemesis import Firing
-from chaosdurable.faults.schedule import FaultSchedule, describe_operation, unnamed_in_words
+from chaosdurable.faults.schedule import FaultSchedule
 from chaosdurable.history.ledger import RealAwsRefused
 from chaosdurable.history.record import RunRecord
 from chaosdurable.history.world import World
@@ -84,16 +84,7 @@ class Verdict:
             lines.append(violation.describe())
         lines.append("reproduce with:")
         lines += [f"  {line}" for line in self.replay.splitlines()]
-        return self.in_words("\n".join(lines))
-
-    def in_words(self, text: str) -> str:
-        """``text`` with the ids of unnamed operations (fault targets) replaced by words.
-
-        ``'1ced8f...'`` reads ``step #3 (unnamed) in child 'ship'``; named operations stay as they are.
-        """
-        known = {op["Id"] for op in self.reference.operations}
-        ops = self.reference.operations + [op for op in self.chaotic.operations if op["Id"] not in known]
-        return unnamed_in_words(text, ops)
+        return "\n".join(lines)
 
     def first_divergence(self) -> str | None:
         """The first operation (in the fault-free run's order) whose outcome differs under faults
@@ -104,8 +95,7 @@ class Verdict:
             if op["Type"] == "EXECUTION":
                 continue
             other = chaotic.get(op["Id"])
-            label = f"{op['Type']} {op['Name']!r}" if op.get("Name") else describe_operation(
-                op["Id"], self.reference.operations)
+            label = f"{op['Type']} {op.get('Name') or op['Id'][:12]!r}"
             if other is None:
                 return f"{label}: {op['Status']} without faults, never reached under faults"
             if (op["Status"], fresh.normalize(self.reference, op.get("Result"))) != (
@@ -128,7 +118,7 @@ class Verdict:
                 continue
             name = event.get("Name") or ""
             lines.append(f"{event['EventId']:>4} {kind} {name}".rstrip())
-        lines += [self.in_words(f"fault: {f.describe()}") for f in self.fired]
+        lines += [f"fault: {f.describe()}" for f in self.fired]
         return lines
 
     def replay_command(self) -> str:
@@ -210,7 +200,7 @@ def _not_reached(nemesis_not_reached: list[Any], chaotic: RunRecord) -> list[str
             out.append(f"{fault.describe()} -- not reached: effect {pattern!r} happened, but never at the "
                        f"coordinates this fault names (it happened in: {'; '.join(places[:6])})")
             continue
-        named = [op for op in chaotic.operations if target is not None and target in (op.get("Name"), op["Id"])]
+        named = [op for op in chaotic.operations if target is not None and op.get("Name") == target]
         if named:
             out.append(f"{fault.describe()} -- not reached: operation {target!r} happened, but never at the "
                        f"action, attempt or invocation this fault names (invocations: {len(chaotic.invocations)})")
@@ -245,7 +235,7 @@ def decode_callbacks(encoded: Mapping[str, Any] | None) -> dict[str, Any] | None
 def _replay_snippet(handler: Callable[..., Any], payload: str, schedule: FaultSchedule, seed: int,
                     mode: Mode, threaded_branches: bool = False, setup: Callable[..., Any] | None = None,
                     targets: Mapping[str, Callable[..., Any]] | None = None,
-                    callbacks: Mapping[str, Any] | None = None) -> str:
+                    callbacks: Mapping[str, Any] | None = None, virtual_clock: bool = False) -> str:
     """Python that reruns this check: the handler, setup and targets imported, callbacks spelled out."""
     lines, imports = [], [handler, *([setup] if setup is not None else []), *(targets or {}).values()]
     if any(getattr(fn, "__module__", None) == "__main__" for fn in imports):
@@ -271,6 +261,8 @@ def _replay_snippet(handler: Callable[..., Any], payload: str, schedule: FaultSc
         args.append(f"callbacks={dict(callbacks)!r}")
     if threaded_branches:
         args.append("threaded_branches=True")
+    if virtual_clock:
+        args.append("virtual_clock=True")
     lines.append(f"verdict = check({name},\n                " + ",\n                ".join(args) + ")")
     lines.append("print(verdict.report())")
     return "\n".join(lines)
@@ -316,6 +308,7 @@ def check(
     reference: RunRecord | None = None,
     allow_real_aws: bool = False,
     threaded_branches: bool = False,
+    virtual_clock: bool = False,
 ) -> Verdict:
     """Run ``handler`` fault-free and under ``schedule`` and judge the pair.
 
@@ -342,6 +335,10 @@ def check(
         threaded_branches: run map/parallel branches on threads of their own (real
             interleavings; the history then depends on thread timing). Default: one after
             another, so the same seed and schedule give a byte-identical history.
+        virtual_clock: the handler's own wall-clock reads (``time.time``, ``datetime.now``...)
+            read the virtual clock, frozen at each invocation's virtual start (see
+            ``chaosdurable.engine.user_clock``): a replay a day later reads a day later, and two
+            fault-free runs mint equal timestamps. In-process only for now.
     """
     schedule = schedule or FaultSchedule()
     text = _payload(input, payload)
@@ -357,7 +354,7 @@ def check(
         selected = {n: ALL_CHECKERS[n] for n in names}
     config = RunConfig(mode=mode, seed=seed, knobs=knobs, targets=targets, callbacks=callbacks, tripwire=tripwire,
                        max_invocations=max_invocations, hang_timeout=hang_timeout, allow_real_aws=allow_real_aws,
-                       threaded_branches=threaded_branches)
+                       threaded_branches=threaded_branches, virtual_clock=virtual_clock)
     chaotic_config = dataclasses.replace(config, tripwire=False)
     with contextlib.ExitStack() as stack:
         if isinstance(world, World):
@@ -420,12 +417,14 @@ def check(
         schedule=schedule,
         fired=fired,
         not_reached=_not_reached(nemesis.not_reached(), chaotic),
-        replay=_replay_snippet(handler, text, schedule, seed, mode, threaded_branches, setup, targets, callbacks),
+        replay=_replay_snippet(handler, text, schedule, seed, mode, threaded_branches, setup, targets, callbacks,
+                              virtual_clock),
         checkers=list(selected),
         command=_replay_command(handler, text, schedule, mode, setup, targets, callbacks),
         spec={"handler": _ref(handler), "payload": text, "schedule": json.loads(schedule.to_json()), "mode": mode,
               "seed": seed, "setup": _ref(setup) if setup is not None else None,
               "targets": {name: _ref(fn) for name, fn in (targets or {}).items()} or None,
               "callbacks": encode_callbacks(callbacks), "threaded_branches": threaded_branches,
+              "virtual_clock": virtual_clock,
               "violations": [v.describe() for v in violations]},
     )

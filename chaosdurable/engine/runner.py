@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from chaosdurable.engine import speedups
+from chaosdurable.engine import speedups, user_clock
 from chaosdurable.engine.clock import VirtualClock
 from chaosdurable.engine.errors import ExecutionStuckError, NotDurableHandlerError, PayloadNotJsonError
 from chaosdurable.engine.execution import Execution
@@ -105,6 +105,9 @@ class DurableRunner:
         mode: "inprocess" (threads) or "subprocess" (a fresh Python process per invocation).
         max_invocations: per-execution budget before ``ExecutionStuckError``.
         knobs: service behaviours that are unknown on AWS (see ``engine.knobs``).
+        virtual_clock: True makes the handler's own wall-clock reads (``time.time``,
+            ``datetime.now``...) read the virtual clock during each invocation, frozen at the
+            invocation's virtual start (see ``engine.user_clock``); in-process only for now.
     """
 
     def __init__(
@@ -121,6 +124,7 @@ class DurableRunner:
         max_invocations: int = 500,
         knobs: Knobs | None = None,
         capture_logs: bool = False,
+        virtual_clock: bool = False,
     ) -> None:
         if not is_durable_handler(handler):
             raise NotDurableHandlerError(_not_durable_message(handler))
@@ -143,6 +147,9 @@ class DurableRunner:
         self.execution_timeout = execution_timeout
         self.service = Service(clock=VirtualClock(), knobs=knobs, seed=seed, invoker=invoker)
         self.service.register(function_name, handler, durable=True, execution_timeout_s=execution_timeout)
+        self.virtual_clock = virtual_clock
+        if virtual_clock:
+            user_clock.enable(self.service)
         self._last_arn: str | None = None
         self.logs = LogCapture() if capture_logs else None
         if self.logs is not None and mode == "subprocess":

@@ -36,6 +36,7 @@ from aws_durable_execution_sdk_python.lambda_service import (
     StateOutput,
 )
 
+from chaosdurable.engine import user_clock
 from chaosdurable.engine.client import EngineServiceClient
 from chaosdurable.engine.clock import SdkFrame, VirtualClock
 from chaosdurable.engine.errors import (
@@ -597,7 +598,7 @@ class Service(UpdateApplier):
 
     def _run_copy(self, spec: FunctionSpec, event: Any, context: Any, inv: Invocation, copy: int) -> Outcome:
         try:
-            return self.invoker.invoke(spec.handler, event, context, abort=inv.abort)
+            return user_clock.run(self, lambda: self.invoker.invoke(spec.handler, event, context, abort=inv.abort))
         finally:
             with self._gate:
                 inv.finished.add(copy)

@@ -25,7 +25,7 @@ from chaosdurable.engine.errors import PayloadNotJsonError
 from chaosdurable.engine.knobs import Knobs
 from chaosdurable.engine.runner import Mode
 from chaosdurable.faults.nemesis import Firing
-from chaosdurable.faults.schedule import FaultSchedule
+from chaosdurable.faults.schedule import FaultSchedule, describe_operation, unnamed_in_words
 from chaosdurable.history.ledger import RealAwsRefused
 from chaosdurable.history.record import RunRecord
 from chaosdurable.history.world import World
@@ -84,7 +84,16 @@ class Verdict:
             lines.append(violation.describe())
         lines.append("reproduce with:")
         lines += [f"  {line}" for line in self.replay.splitlines()]
-        return "\n".join(lines)
+        return self.in_words("\n".join(lines))
+
+    def in_words(self, text: str) -> str:
+        """``text`` with the ids of unnamed operations (fault targets) replaced by words.
+
+        ``'1ced8f...'`` reads ``step #3 (unnamed) in child 'ship'``; named operations stay as they are.
+        """
+        known = {op["Id"] for op in self.reference.operations}
+        ops = self.reference.operations + [op for op in self.chaotic.operations if op["Id"] not in known]
+        return unnamed_in_words(text, ops)
 
     def first_divergence(self) -> str | None:
         """The first operation (in the fault-free run's order) whose outcome differs under faults
@@ -95,7 +104,8 @@ class Verdict:
             if op["Type"] == "EXECUTION":
                 continue
             other = chaotic.get(op["Id"])
-            label = f"{op['Type']} {op.get('Name') or op['Id'][:12]!r}"
+            label = f"{op['Type']} {op['Name']!r}" if op.get("Name") else describe_operation(
+                op["Id"], self.reference.operations)
             if other is None:
                 return f"{label}: {op['Status']} without faults, never reached under faults"
             if (op["Status"], fresh.normalize(self.reference, op.get("Result"))) != (
@@ -118,7 +128,7 @@ class Verdict:
                 continue
             name = event.get("Name") or ""
             lines.append(f"{event['EventId']:>4} {kind} {name}".rstrip())
-        lines += [f"fault: {f.describe()}" for f in self.fired]
+        lines += [self.in_words(f"fault: {f.describe()}") for f in self.fired]
         return lines
 
     def replay_command(self) -> str:
@@ -200,7 +210,7 @@ def _not_reached(nemesis_not_reached: list[Any], chaotic: RunRecord) -> list[str
             out.append(f"{fault.describe()} -- not reached: effect {pattern!r} happened, but never at the "
                        f"coordinates this fault names (it happened in: {'; '.join(places[:6])})")
             continue
-        named = [op for op in chaotic.operations if target is not None and op.get("Name") == target]
+        named = [op for op in chaotic.operations if target is not None and target in (op.get("Name"), op["Id"])]
         if named:
             out.append(f"{fault.describe()} -- not reached: operation {target!r} happened, but never at the "
                        f"action, attempt or invocation this fault names (invocations: {len(chaotic.invocations)})")

@@ -1,19 +1,33 @@
-"""Long-lived daemon threads that run one job at a time, reused instead of started anew.
+"""Daemon threads that run one job at a time: reused ones, or fresh ones that end after their job.
 
-Starting a thread costs 0.1-0.5 ms here (more on a loaded machine), and an in-process run
+Starting a thread costs 0.1-0.2 ms here (more on a loaded machine), and an in-process run
 needs several per invocation: the invocation's own thread and the SDK's executor threads.
 ``IDLE_THREADS.run`` hands a job to an idle thread, or starts one when none is idle; a job
 that never ends (a hung handler, a zombie invocation) simply keeps its thread, and the
 next job gets another.
 
-Contract of a job run this way: it starts with the profile and trace hooks that
-``threading.setprofile``/``settrace`` hold at that moment, as a fresh thread would (the
-tripwire and coverage tools rely on that); its result or exception (``BaseException``
-included) lands in its ``Future``; nothing of it is kept once it ends.
+What a job starts with (the sandbox state model, README "Sandbox state model"):
+
+- **context variables**: always those of a thread started at that moment
+  (``fresh_context()``: an empty ``contextvars.Context`` on Python < 3.14 or without
+  ``sys.flags.thread_inherit_context``; a copy of the submitter's context with it), never
+  what an earlier job set;
+- **``threading.local`` values**: with ``fresh_thread=True`` the job gets a thread no job ran on
+  before, which ends after it, so no ``threading.local`` value can outlive the job (CPython keeps
+  a thread's locals with the thread and drops them when it ends; there is no documented way to
+  clear them on a live thread). With ``fresh_thread=False`` (a reused thread) the job may see
+  locals an earlier reused job left: use it only for jobs that run no user code (the invoker's
+  own thread, which only calls the SDK's wrapper, as Lambda's runtime thread does);
+- the profile and trace hooks that ``threading.setprofile``/``settrace`` hold at that moment, as
+  a fresh thread would (the tripwire and coverage tools rely on that).
+
+Its result or exception (``BaseException`` included) lands in its ``Future``; nothing of it
+is kept once it ends.
 """
 
 from __future__ import annotations
 
+import contextvars
 import queue
 import sys
 import threading
@@ -21,16 +35,28 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any
 
-Job = tuple[Future[Any], Callable[..., Any], tuple[Any, ...], dict[str, Any]]
+Job = tuple[Future[Any], Callable[..., Any], tuple[Any, ...], dict[str, Any], contextvars.Context]
+
+
+def fresh_context() -> contextvars.Context:
+    """The context a thread started now (by the calling thread) would run its target in.
+
+    Python < 3.14, and 3.14+ unless ``sys.flags.thread_inherit_context`` is set: an empty
+    context. With that flag: a copy of the caller's context, as ``Thread.start`` takes it.
+    """
+    if getattr(sys.flags, "thread_inherit_context", 0):
+        return contextvars.copy_context()
+    return contextvars.Context()
 
 
 class _PoolThread(threading.Thread):
-    """A daemon thread that runs one job at a time and then offers itself for the next."""
+    """A daemon thread that runs one job at a time; reusable ones then offer themselves for the next."""
 
-    def __init__(self, pool: IdleThreads) -> None:
+    def __init__(self, pool: IdleThreads, reusable: bool) -> None:
         super().__init__(name="chaosdurable-worker", daemon=True)
         self.jobs: queue.SimpleQueue[Job | None] = queue.SimpleQueue()
         self._pool = pool
+        self._reusable = reusable
         self.start()
 
     def run(self) -> None:
@@ -38,18 +64,18 @@ class _PoolThread(threading.Thread):
             job = self.jobs.get()
             if job is None:
                 return
-            future, fn, args, kwargs = job
+            future, fn, args, kwargs, context = job
             sys.setprofile(threading.getprofile())
             sys.settrace(threading.gettrace())
             if future.set_running_or_notify_cancel():
                 try:
-                    future.set_result(fn(*args, **kwargs))
+                    future.set_result(context.run(fn, *args, **kwargs))
                 except BaseException as exc:  # like a ThreadPoolExecutor worker: the future holds it
                     future.set_exception(exc)
-            del future, fn, args, kwargs, job
+            del future, fn, args, kwargs, job, context
             sys.setprofile(None)
             sys.settrace(None)
-            if not self._pool.offer(self):
+            if not self._reusable or not self._pool.offer(self):
                 return
 
 
@@ -62,13 +88,21 @@ class IdleThreads:
         self._limit = limit
 
     def run(self, future: Future[Any], fn: Callable[..., Any], args: tuple[Any, ...] = (),
-            kwargs: dict[str, Any] | None = None) -> threading.Thread:
-        """Run ``fn(*args, **kwargs)`` on an idle thread (or a new one); returns that thread."""
-        with self._lock:
-            thread = self._idle.pop() if self._idle else None
+            kwargs: dict[str, Any] | None = None, *, fresh_thread: bool = False) -> threading.Thread:
+        """Run ``fn(*args, **kwargs)`` in ``fresh_context()`` on a thread; returns that thread.
+
+        ``fresh_thread=False``: an idle thread (or a new one), offered back afterwards.
+        ``fresh_thread=True``: a new thread that ends after this job (fresh ``threading.local``
+        state, for jobs that run user code).
+        """
+        context = fresh_context()
+        thread = None
+        if not fresh_thread:
+            with self._lock:
+                thread = self._idle.pop() if self._idle else None
         if thread is None:
-            thread = _PoolThread(self)
-        thread.jobs.put((future, fn, args, kwargs or {}))
+            thread = _PoolThread(self, reusable=not fresh_thread)
+        thread.jobs.put((future, fn, args, kwargs or {}, context))
         return thread
 
     def offer(self, thread: _PoolThread) -> bool:

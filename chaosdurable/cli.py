@@ -7,6 +7,15 @@
   and under the schedule, print the verdict; exit 1 on violations.
 - ``chaosdurable replay FILE``: rerun a failure saved by the pytest plugin.
 - ``chaosdurable conformance``: check that the pinned AWS conformance suite is available.
+
+Exit codes (``check`` and ``replay``):
+
+  0  no violation: the fault-free run succeeded and the schedule's faults fired (or there were none)
+  1  violations found (or, for ``run``/``demo``, the execution did not succeed)
+  2  usage error: a missing file, a module that cannot be imported, an unknown handler, callback or
+     fault kind, malformed JSON
+  3  nothing was tested: the fault-free run did not succeed (``--allow-failed-execution`` when that is
+     expected), or no fault of the schedule was reached (``--allow-not-reached`` to accept that)
 """
 
 from __future__ import annotations
@@ -25,6 +34,17 @@ from rich.table import Table
 
 from chaosdurable.engine.errors import ChaosDurableError
 from chaosdurable.engine.runner import DurableRunner, ExecutionResult
+
+#: exit codes of ``check`` and ``replay`` (documented in the module docstring and ``--help``)
+EXIT_OK, EXIT_VIOLATIONS, EXIT_USAGE, EXIT_NOTHING_TESTED = 0, 1, 2, 3
+
+
+class UsageError(Exception):
+    """A mistake on the command line (exit 2); the message says what is wrong and how to fix it."""
+
+
+class NothingTested(Exception):
+    """The run tested nothing (exit 3): the fault-free run failed, or no fault was reached."""
 
 
 def _history_table(result: ExecutionResult, title: str, width: int = 120) -> Table:
@@ -49,17 +69,38 @@ def _history_table(result: ExecutionResult, title: str, width: int = 120) -> Tab
 def _load(ref: str) -> Any:
     module_name, _, attr = ref.partition(":")
     if not attr:
-        raise SystemExit(f"handler must be given as module:function, got {ref!r}")
+        raise UsageError(f"handler must be given as module:function, got {ref!r}")
     if os.getcwd() not in sys.path:
         sys.path.insert(0, os.getcwd())  # like `python -m`, find the user's modules from here
     try:
         target: Any = importlib.import_module(module_name)
+    except SyntaxError as exc:
+        where = f"{exc.filename}, line {exc.lineno}" if exc.filename else "its source"
+        raise UsageError(f"cannot import {module_name!r}: syntax error in {where}: {exc.msg}"
+                         + (f"\n    {exc.text.strip()}" if exc.text else "")) from None
     except ImportError as exc:
-        raise SystemExit(f"cannot import {module_name!r} ({exc}); run from the folder that holds it") from None
+        missing = getattr(exc, "name", None)
+        if not isinstance(exc, ModuleNotFoundError):  # e.g. "cannot import name 'x' from 'y'"
+            raise UsageError(f"cannot import {module_name!r}: {exc}") from None
+        if missing and missing != module_name and not module_name.startswith(missing + "."):
+            # the user's module was found; something it imports is missing
+            raise UsageError(f"cannot import {module_name!r}: it imports {missing!r}, which is not installed "
+                             f"({exc}); install it in this environment") from None
+        raise UsageError(f"cannot import {module_name!r} ({exc}); run from the folder that holds it, or put that "
+                         "folder on PYTHONPATH") from None
+    except Exception as exc:  # the module's own top-level code failed
+        import traceback
+
+        frames = traceback.extract_tb(exc.__traceback__)
+        own = module_name.replace(".", os.sep)
+        # the deepest frame in the user's own module (not inside the stdlib code it called), else the deepest
+        frame = next((f for f in reversed(frames) if own in f.filename.removesuffix(".py")), frames[-1])
+        raise UsageError(f"importing {module_name!r} failed: {type(exc).__name__}: {exc} "
+                         f"(at {frame.filename}, line {frame.lineno})") from None
     for part in attr.split("."):
         if not hasattr(target, part):
-            known = sorted(n for n in dir(target) if not n.startswith("_"))[:20]
-            raise SystemExit(f"{module_name!r} has no {attr!r} (no attribute {part!r}); names it has: {known}")
+            known = sorted(n for n in dir(target) if not n.startswith("_") and n.isidentifier())[:20]
+            raise UsageError(f"{module_name!r} has no {attr!r} (no attribute {part!r}); names it has: {known}")
         target = getattr(target, part)
     return target
 
@@ -98,10 +139,49 @@ def run(console: Console, ref: str, payload: str, mode: str, faithful: bool) -> 
     return 0 if result.status == "SUCCEEDED" else 1
 
 
+def _closest(name: str, seen: list[str]) -> str:
+    """``seen``, closest to ``name`` first (difflib), as words for an error message."""
+    import difflib
+
+    close = difflib.get_close_matches(name, seen, n=3, cutoff=0.5)
+    shown = close + [s for s in seen if s not in close][:max(0, 8 - len(close))]
+    return (f"did you mean {close[0]!r}? " if close else "") + f"seen: {shown or 'none'}"
+
+
+def _unreached_reason(verdict: Any) -> str:
+    """Why none of the schedule's faults fired, with the closest operation and effect names the run had."""
+    from chaosdurable.faults.schedule import describe_operation
+
+    ops = [op for op in verdict.reference.operations + verdict.chaotic.operations if op["Type"] != "EXECUTION"]
+    op_names = list(dict.fromkeys(op.get("Name") or describe_operation(op["Id"], ops) for op in ops))
+    effects = list(dict.fromkeys(e.name for e in verdict.reference.effects + verdict.chaotic.effects))
+    lines = []
+    for fault in verdict.schedule:
+        op, effect_name = getattr(fault, "op", None), getattr(fault, "effect", None)
+        if effect_name:
+            lines.append(f"  - {fault.describe()}: effect {effect_name!r}; {_closest(effect_name, effects)}")
+        elif op:
+            lines.append(f"  - {fault.describe()}: operation {op!r}; {_closest(op, op_names)}")
+        else:
+            lines.append(f"  - {fault.describe()}: the run had {len(verdict.chaotic.invocations)} invocation(s)")
+    return "\n".join(lines)
+
+
+def _callback_matches(key: str, name: str | None) -> bool:
+    """The rule ``check`` answers callbacks by: ``*``, the exact name, or the name followed by a space."""
+    return key == "*" or key == name or bool(name and name.startswith(key + " "))
+
+
 def check_command(console: Console, ref: str, payload: str, schedule_text: str | None, mode: str,
                   setup: str | None, targets: list[str] | None = None, callbacks: str | None = None,
-                  threaded_branches: bool = False, saved_violations: list[str] | None = None) -> int:
-    """Run ``check`` and print the verdict (and whether a saved failure reproduced)."""
+                  threaded_branches: bool = False, saved_violations: list[str] | None = None,
+                  allow_not_reached: bool = False, allow_failed_execution: bool = False,
+                  saved_spec: dict[str, Any] | None = None) -> int:
+    """Run ``check``, print the verdict, and return the exit code (see the module docstring).
+
+    Raises ``UsageError`` for a mistake on the command line (a callback name that never matched
+    included) and ``NothingTested`` when the fault-free run failed or no fault was reached.
+    """
     from pathlib import Path
 
     from chaosdurable.faults.schedule import FaultSchedule
@@ -112,7 +192,7 @@ def check_command(console: Console, ref: str, payload: str, schedule_text: str |
         path = Path(schedule_text)
         inline = schedule_text.lstrip().startswith(("{", "["))
         if not inline and not path.is_file():
-            raise SystemExit(f"--schedule {schedule_text!r}: no such file (and not JSON text either); pass a JSON "
+            raise UsageError(f"--schedule {schedule_text!r}: no such file (and not JSON text either); pass a JSON "
                              'file, or the schedule itself: \'{"faults": [{"kind": "crash_at_checkpoint"}]}\'')
         text = schedule_text if inline else path.read_text()
         schedule = FaultSchedule.from_json(text)
@@ -120,7 +200,7 @@ def check_command(console: Console, ref: str, payload: str, schedule_text: str |
     for item in targets or []:
         name, sep, target_ref = item.partition("=")
         if not sep or not name or not target_ref:
-            raise SystemExit(f"--target must be NAME=module:function, got {item!r}")
+            raise UsageError(f"--target must be NAME=module:function, got {item!r}")
         target_fns[name] = _load(target_ref)
     try:
         parsed = json.loads(callbacks) if callbacks else None
@@ -128,7 +208,7 @@ def check_command(console: Console, ref: str, payload: str, schedule_text: str |
             raise TypeError(f"got {type(parsed).__name__}")
         answers = decode_callbacks(parsed)
     except (ValueError, TypeError) as exc:
-        raise SystemExit(f"--callbacks must be a JSON object of callback name -> answer ({exc})") from None
+        raise UsageError(f"--callbacks must be a JSON object of callback name -> answer ({exc})") from None
     verdict = check(_load(ref), payload=payload, schedule=schedule, mode=mode,  # type: ignore[arg-type]
                     setup=_load(setup) if setup else None, targets=target_fns or None, callbacks=answers,
                     threaded_branches=threaded_branches)
@@ -139,7 +219,28 @@ def check_command(console: Console, ref: str, payload: str, schedule_text: str |
                       "If the handler was fixed, delete the saved file; otherwise the failure depended on something "
                       "the file does not record (module state, the machine, real time).", markup=False,
                       highlight=False, soft_wrap=True)
-    return 0 if verdict.ok else 1
+    reference = verdict.reference
+    if reference.status != "SUCCEEDED" and not allow_failed_execution:
+        error = reference.error or {}
+        why = reference.stuck or (f"{error.get('ErrorType')}: {error.get('ErrorMessage')}" if error else "no error")
+        raise NothingTested(
+            f"nothing was tested: the fault-free run of {ref} on input {payload} ended "
+            f"{'STUCK' if reference.stuck else reference.status} ({why}). Chaos is judged against the fault-free run; "
+            "check --input (it defaults to null), or pass --allow-failed-execution if failing is expected.")
+    seen_callbacks = sorted({str(op.get("Name")) for op in reference.operations + verdict.chaotic.operations
+                             if op.get("Type") == "CALLBACK" and op.get("Name")})
+    unmatched = [key for key in (answers or {}) if not any(_callback_matches(key, name) for name in seen_callbacks)]
+    if unmatched:
+        raise UsageError(f"--callbacks names {unmatched} never matched a callback of the run; callbacks seen: "
+                         f"{seen_callbacks or 'none'} (a key matches a callback's name, or '*' matches any)")
+    if len(schedule) and not verdict.fired and not allow_not_reached:
+        message = (f"nothing was tested: none of the schedule's {len(schedule)} fault(s) was reached (a typo in an "
+                   f"operation or effect name?)\n{_unreached_reason(verdict)}\npass --allow-not-reached to accept a "
+                   "schedule that does not fire")
+        if verdict.ok:
+            raise NothingTested(message)
+        console.print(f"error: {message}", markup=False, highlight=False, soft_wrap=True)
+    return EXIT_OK if verdict.ok else EXIT_VIOLATIONS
 
 
 def replay_command(console: Console, path: str) -> int:
@@ -148,12 +249,12 @@ def replay_command(console: Console, path: str) -> int:
 
     file = Path(path)
     if not file.is_file():
-        raise SystemExit(f"{path!r}: no such saved failure; they are under .chaosdurable/failures/")
+        raise UsageError(f"{path!r}: no such saved failure; they are under .chaosdurable/failures/")
     try:
         spec = json.loads(file.read_text())
         spec["handler"], spec["payload"], spec["schedule"]
     except (ValueError, KeyError, TypeError) as exc:
-        raise SystemExit(f"{path!r} is not a saved failure (written by the pytest plugin or Verdict.save): "
+        raise UsageError(f"{path!r} is not a saved failure (written by the pytest plugin or Verdict.save): "
                          f"{exc!r}") from None
     schedule = json.dumps(spec["schedule"])
     targets = [f"{name}={ref}" for name, ref in (spec.get("targets") or {}).items()]
@@ -188,6 +289,10 @@ def main(argv: list[str] | None = None) -> int:
                               '{"__answer__": {"result": ..., "failure": ..., "delay": ...}} spells out an Answer')
     p_check.add_argument("--threaded-branches", action="store_true",
                          help="run map/parallel branches on threads of their own")
+    p_check.add_argument("--allow-not-reached", action="store_true",
+                         help="accept a schedule none of whose faults fires (by default that exits 3)")
+    p_check.add_argument("--allow-failed-execution", action="store_true",
+                         help="judge chaos even when the fault-free run fails (by default that exits 3)")
     p_replay = sub.add_parser("replay", help="rerun a saved failure (.chaosdurable/failures/*.json)")
     p_replay.add_argument("file", help="the saved failure")
     sub.add_parser("conformance", help="fetch and verify the pinned AWS conformance suite")
@@ -202,14 +307,19 @@ def main(argv: list[str] | None = None) -> int:
             return replay_command(console, args.file)
         if args.command == "check":
             return check_command(console, args.handler, args.input, args.schedule, args.mode, args.setup,
-                                 args.target, args.callbacks, args.threaded_branches)
+                                 args.target, args.callbacks, args.threaded_branches,
+                                 allow_not_reached=args.allow_not_reached,
+                                 allow_failed_execution=args.allow_failed_execution)
         from chaosdurable.conformance.suite import load_suite, wheel_path
 
         console.print(f"{len(load_suite())} requirements, wheel {wheel_path()}")
         return 0
-    except (ChaosDurableError, ValueError) as exc:
-        console.print(f"[red]error:[/red] {exc}", highlight=False)
-        return 2
+    except NothingTested as exc:
+        console.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
+        return EXIT_NOTHING_TESTED
+    except (UsageError, ChaosDurableError, ValueError) as exc:
+        console.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
+        return EXIT_USAGE
 
 
 if __name__ == "__main__":

@@ -218,3 +218,10 @@ def test_the_verdict_report_carries_the_runs_diagnostics() -> None:
 
     report = check(returns_a_set, None).report()
     assert "note: the handler's result is not JSON-serializable, so the execution FAILED" in report
+
+
+def test_the_aws_backend_is_not_offered(pytester: pytest.Pytester) -> None:
+    result = pytester.runpytest_subprocess("--help")
+    line = next(x for x in result.stdout.lines if "--chaos-backend" in x)
+    assert "{inprocess,subprocess}" in line and "aws" not in line
+    assert "an aws backend does not exist yet" in " ".join(result.stdout.str().split())

@@ -5,6 +5,12 @@ most ``hang_timeout_s`` real seconds. A handler that does not return in time is 
 as an invocation timeout (``Sandbox.Timedout``) together with the stack it hung in; its
 thread cannot be killed, so it lives on as a zombie whose checkpoints the service rejects.
 Nothing here ever waits without a bound.
+
+Sandbox state: every invocation runs with ``tempfile.gettempdir()`` and ``$TMPDIR`` pointing at
+its function's sandbox directory (``engine.sandbox``), kept across warm invocations and replaced
+by ``new_sandbox`` (a ``ColdStart``). The invocation's own thread may be a reused one (it runs only
+the SDK's wrapper, as Lambda's runtime thread does); the SDK's threads that run user code are
+fresh (``engine.speedups``), and every job starts in a fresh context (``engine.threads``).
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from chaosdurable.engine.sandbox import Sandboxes, entered
 from chaosdurable.engine.threads import IDLE_THREADS
 
 OutcomeKind = Literal["returned", "raised", "crashed", "timed_out"]
@@ -131,6 +138,12 @@ class InProcessInvoker:
 
     def __init__(self, hang_timeout_s: float) -> None:
         self.hang_timeout_s = hang_timeout_s
+        #: one temporary directory per function, kept across warm invocations
+        self.sandboxes = Sandboxes()
+
+    def new_sandbox(self, function: str) -> None:
+        """The next invocation of ``function`` lands on a new sandbox (an empty temporary directory)."""
+        self.sandboxes.new_sandbox(function)
 
     def invoke(self, handler: Callable[..., Any], event: Any, context: Any,
                abort: threading.Event | None = None) -> Outcome:
@@ -157,8 +170,10 @@ class InProcessInvoker:
                     wake.set()
 
         before = set(threading.enumerate())
-        thread = IDLE_THREADS.run(Future(), target)
-        if not _wait_either(done, abort, self.hang_timeout_s, wake):
+        with entered(self.sandboxes.tmpdir(getattr(context, "function_name", None) or "handler")):
+            thread = IDLE_THREADS.run(Future(), target)
+            finished = _wait_either(done, abort, self.hang_timeout_s, wake)
+        if not finished:
             where = _stacks_of_new_threads(before, exclude=thread.ident)
             return Outcome(
                 kind="timed_out",

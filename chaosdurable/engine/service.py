@@ -616,6 +616,7 @@ class Service(UpdateApplier):
 
     def _cold_start(self, spec: FunctionSpec) -> FunctionSpec:
         """Reload the handler's module so module state starts fresh (subprocess mode is always cold)."""
+        getattr(self.invoker, "new_sandbox", lambda _function: None)(spec.name)  # empty temp dir (engine.sandbox)
         module = sys.modules.get(getattr(spec.handler, "__module__", ""))
         if module is None or getattr(self.invoker, "always_cold", False):
             return spec

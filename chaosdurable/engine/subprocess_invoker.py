@@ -36,6 +36,7 @@ from aws_durable_execution_sdk_python.lambda_service import OperationUpdate
 from chaosdurable.engine.errors import NotDurableHandlerError
 from chaosdurable.engine.invoker import Outcome
 from chaosdurable.engine.logcapture import LogCapture
+from chaosdurable.engine.sandbox import Sandboxes
 
 
 def handler_ref(handler: Callable[..., Any]) -> str:
@@ -60,6 +61,9 @@ class SubprocessInvoker:
         self.log_sink: LogCapture | None = None
         #: run map/parallel branches serially in the child (``speedups.serial_branches``)
         self.serial_branches = True
+        #: one temporary directory per function, the child's TMPDIR (``engine.sandbox``)
+        self.sandboxes = Sandboxes()
+        self.new_sandbox = self.sandboxes.new_sandbox
 
     #: every invocation already starts with fresh module state
     always_cold = True
@@ -87,7 +91,8 @@ class SubprocessInvoker:
         }
         read_fd, write_fd = os.pipe()
         env = dict(os.environ, PYTHONHASHSEED=str((self.seed * 7919 + self.count) % 4_294_967_295),
-                   CHAOSDURABLE_FD=str(write_fd), PYTHONUNBUFFERED="1")
+                   CHAOSDURABLE_FD=str(write_fd), PYTHONUNBUFFERED="1",
+                   TMPDIR=self.sandboxes.tmpdir(context.function_name))
         if os.environ.get("CHAOSDURABLE_ALLOW_REAL_AWS") != "1":
             # Fail closed: a child process has no moto world, so its AWS calls go to a closed local port
             # with dummy credentials rather than to whatever account the environment points at.

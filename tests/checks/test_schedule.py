@@ -45,7 +45,7 @@ EXAMPLES: list[tuple[Fault, str]] = [
     (LateTimer(op="cool-off", seconds=45.5),
      "fire the timer of 'cool-off' 45.5s late"),
     (ColdStart(invocation=3),
-     "run invocation 3 on a cold start (module state reset)"),
+     "run invocation 3 on a cold start (a new sandbox: module state reset, empty temp dir)"),
     (TransientFailure(effect="reserve", op="reserve", attempt=2),
      "make effect 'reserve' fail on operation 'reserve' (attempt 2)"),
 ]
@@ -90,7 +90,7 @@ def test_describe_reads_as_words(fault: Fault, words: str) -> None:
 def test_describe_numbers_the_faults_and_says_no_faults() -> None:
     assert FaultSchedule().describe() == "no faults"
     text = FaultSchedule((ColdStart(), CallbackFault(behaviour="duplicate"))).describe()
-    assert text == ("1. run invocation 2 on a cold start (module state reset)\n"
+    assert text == ("1. run invocation 2 on a cold start (a new sandbox: module state reset, empty temp dir)\n"
                     "2. answer the first callback twice")
     for line in FaultSchedule(tuple(f for f, _ in EXAMPLES)).describe().splitlines():
         assert "{" not in line and "None" not in line and "kind" not in line

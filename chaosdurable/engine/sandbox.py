@@ -1,0 +1,126 @@
+"""Emulated Lambda sandboxes: the temporary directory each one has, as ``/tmp`` on Lambda.
+
+The sandbox state model (README "Sandbox state model"):
+
+- **per sandbox** (kept across its warm invocations): module globals (the process, in-process;
+  reset by a ``ColdStart``) and its temporary directory (``Sandboxes.tmpdir``);
+- **per invocation** (fresh every time): ``threading.local`` values and context variables the
+  handler sets, and the SDK's threads (``engine.threads``, ``engine.speedups``);
+- **a new sandbox** (``ColdStart``): fresh module state (the handler's module is reloaded
+  in-process; subprocess children are fresh processes anyway) *and* an empty temporary
+  directory (``Sandboxes.new_sandbox``).
+
+``Sandboxes`` belongs to one invoker (one runner). It keeps one directory per function name,
+made on that function's first invocation under the process's real temporary directory and
+kept until a ``ColdStart`` replaces it (the old one is removed at once) or the ``Sandboxes``
+object goes away (``close()``, garbage collection or interpreter exit remove them all), so the
+number of directories is bounded by the number of live runners times their functions.
+
+In-process, ``entered(path)`` points ``tempfile.tempdir`` and the ``TMPDIR`` environment
+variable at the sandbox's directory while an invocation runs and restores both afterwards
+(nested and concurrent entries stack: the last one left restores the originals). Subprocess
+children get ``TMPDIR`` in their environment. Code that writes to the literal path ``/tmp``
+instead of asking ``tempfile`` is not redirected.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import shutil
+import tempfile
+import threading
+import weakref
+from collections.abc import Iterator
+
+_lock = threading.Lock()
+#: sandbox directories entered right now, innermost last (an entry per ``entered`` call)
+_active: list[tuple[object, str]] = []
+#: (tempfile.tempdir, TMPDIR, the real temp dir) as they were before the first entry
+_saved: tuple[str | None, str | None, str] | None = None
+
+
+def real_tempdir() -> str:
+    """The process's own temporary directory, even while a sandbox's directory is entered."""
+    with _lock:
+        return _saved[2] if _saved is not None else tempfile.gettempdir()
+
+
+def _point(path: str) -> None:
+    tempfile.tempdir = path
+    os.environ["TMPDIR"] = path
+
+
+@contextlib.contextmanager
+def entered(path: str) -> Iterator[None]:
+    """While the block runs, ``tempfile.gettempdir()`` and ``$TMPDIR`` are ``path``; restored after."""
+    global _saved
+    token = object()
+    with _lock:
+        if not _active:
+            before = tempfile.tempdir
+            _saved = (before, os.environ.get("TMPDIR"), tempfile.gettempdir())
+        _active.append((token, path))
+        _point(path)
+    try:
+        yield
+    finally:
+        with _lock:
+            _active[:] = [entry for entry in _active if entry[0] is not token]
+            if _active:
+                _point(_active[-1][1])
+            elif _saved is not None:
+                tempdir, env, _ = _saved
+                tempfile.tempdir = tempdir
+                if env is None:
+                    os.environ.pop("TMPDIR", None)
+                else:
+                    os.environ["TMPDIR"] = env
+                _saved = None
+
+
+def _remove(dirs: dict[str, str]) -> None:
+    for path in list(dirs.values()):
+        shutil.rmtree(path, ignore_errors=True)
+    dirs.clear()
+
+
+class Sandboxes:
+    """The sandboxes of one invoker: one temporary directory per function, kept while warm."""
+
+    def __init__(self) -> None:
+        self._dirs: dict[str, str] = {}
+        self._lock = threading.Lock()
+        #: how many directories were made (a new sandbox each)
+        self.created = 0
+        self._finalizer = weakref.finalize(self, _remove, self._dirs)
+
+    def tmpdir(self, function: str) -> str:
+        """The directory of ``function``'s current sandbox, made on first use."""
+        with self._lock:
+            path = self._dirs.get(function)
+            if path is None or not os.path.isdir(path):
+                safe = re.sub(r"[^A-Za-z0-9_.-]", "_", function)[:40]
+                path = tempfile.mkdtemp(prefix=f"chaosdurable-sandbox-{safe}-", dir=real_tempdir())
+                self._dirs[function] = path
+                self.created += 1
+            return path
+
+    def new_sandbox(self, function: str) -> None:
+        """The next invocation of ``function`` lands on a new sandbox: its directory is removed now
+        and an empty one is made on first use (a zombie of the old sandbox loses its files too)."""
+        with self._lock:
+            path = self._dirs.pop(function, None)
+        if path is not None:
+            shutil.rmtree(path, ignore_errors=True)
+
+    def paths(self) -> list[str]:
+        """The directories that exist now (for tests and reports)."""
+        with self._lock:
+            return sorted(self._dirs.values())
+
+    def close(self) -> None:
+        """Remove every directory (idempotent; also done on garbage collection and at exit)."""
+        with self._lock:
+            _remove(self._dirs)

@@ -1,0 +1,137 @@
+"""Sandbox state model, part 2: every emulated sandbox has its own temporary directory.
+
+Kept across that sandbox's warm invocations, new (and empty) when a ``ColdStart`` puts the
+invocation on a new sandbox, in-process and in subprocess mode, and removed afterwards. A
+handler that carries state from one invocation to the next in its temp dir fails under a
+``ColdStart``; its twin that treats the temp dir as a cache passes.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from hypothesis import find
+
+from chaosdurable import ColdStart, DurableRunner, FaultSchedule, check
+from chaosdurable.engine import sandbox
+from chaosdurable.engine.sandbox import Sandboxes
+from chaosdurable.faults import Nemesis
+from chaosdurable.strategies import fault_schedules
+from strategies.schedules import OperationSpace
+from tests.engine import sandbox_handlers
+
+MODES = ("inprocess", "subprocess")
+
+
+@pytest.fixture
+def made(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
+    """Every sandbox directory made while the test runs."""
+    paths: list[str] = []
+    original = Sandboxes.tmpdir
+
+    def tmpdir(self: Sandboxes, function: str) -> str:
+        path = original(self, function)
+        if path not in paths:
+            paths.append(path)
+        return path
+
+    monkeypatch.setattr(Sandboxes, "tmpdir", tmpdir)
+    yield paths
+
+
+def _run(mode: str, schedule: FaultSchedule | None = None) -> tuple[DurableRunner, list[Any]]:
+    runner = DurableRunner(sandbox_handlers.tmpdir_seen, mode=mode)  # type: ignore[arg-type]
+    if schedule is not None:
+        runner.service.interceptor = Nemesis(schedule, runner.service)
+    result = runner.run(None)
+    assert result.status == "SUCCEEDED", result.error
+    return runner, result.result
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_warm_sandbox_keeps_its_temp_dir_and_the_process_gets_its_own_back(mode: str, made: list[str]) -> None:
+    before = (tempfile.tempdir, os.environ.get("TMPDIR"), tempfile.gettempdir())
+    runner, (first, second, env) = _run(mode)
+    assert first == second == env == made[0], "both invocations ran on the same (warm) sandbox"
+    assert os.path.dirname(first) == before[2] and os.path.basename(first).startswith("chaosdurable-sandbox-handler")
+    assert (tempfile.tempdir, os.environ.get("TMPDIR"), tempfile.gettempdir()) == before
+    assert os.path.isdir(first)  # kept while the runner can still invoke (warm)
+    del runner
+    gc.collect()
+    assert not os.path.exists(first), "removed once the runner is gone"
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_cold_start_lands_on_a_new_sandbox_with_an_empty_temp_dir(mode: str, made: list[str]) -> None:
+    runner, (first, second, env) = _run(mode, FaultSchedule((ColdStart(invocation=2),)))
+    assert first != second == env
+    assert made == [first, second]
+    assert not os.path.exists(first), "the old sandbox's directory is removed at the cold start"
+    assert os.listdir(second) == []
+    runner.service.invoker.sandboxes.close()
+    assert not os.path.exists(second)
+
+
+def test_each_runner_and_each_function_has_its_own_sandbox(made: list[str]) -> None:
+    boxes = Sandboxes()
+    a, b = boxes.tmpdir("handler"), boxes.tmpdir("other")
+    assert a != b and boxes.tmpdir("handler") == a and Sandboxes().tmpdir("handler") not in (a, b)
+    boxes.new_sandbox("handler")
+    c = boxes.tmpdir("handler")
+    assert c != a and not os.path.exists(a) and boxes.created == 3
+    boxes.close()
+    gc.collect()
+    assert not any(os.path.exists(p) for p in made)
+
+
+def test_entered_sandboxes_stack_and_restore_the_originals() -> None:
+    before = (tempfile.tempdir, os.environ.get("TMPDIR"), tempfile.gettempdir())
+    boxes = Sandboxes()
+    outer, inner = boxes.tmpdir("a"), boxes.tmpdir("b")
+    with sandbox.entered(outer):
+        assert tempfile.gettempdir() == os.environ["TMPDIR"] == outer
+        assert sandbox.real_tempdir() == before[2]
+        with sandbox.entered(inner):
+            assert tempfile.gettempdir() == inner
+        assert tempfile.gettempdir() == outer
+    assert (tempfile.tempdir, os.environ.get("TMPDIR"), tempfile.gettempdir()) == before
+    boxes.close()
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_state_kept_in_the_temp_dir_breaks_on_a_new_sandbox(mode: str, made: list[str]) -> None:
+    cold = FaultSchedule((ColdStart(invocation=2),))
+    buggy = check(sandbox_handlers.price_from_tmp_cache, None, cold, mode=mode)  # type: ignore[arg-type]
+    assert buggy.reference.status == "SUCCEEDED" and buggy.reference.result == 42
+    assert not buggy.ok and buggy.chaotic.result == 0, buggy.report()
+    twin = check(sandbox_handlers.price_with_tmp_cache_fallback, None, cold, mode=mode)  # type: ignore[arg-type]
+    assert twin.ok, twin.report()
+    assert twin.chaotic.result == 42
+    del buggy, twin
+    gc.collect()
+    assert made and not [p for p in made if os.path.exists(p)], "no sandbox directory outlives its run"
+
+
+def test_the_buggy_handler_passes_without_the_fault() -> None:
+    assert check(sandbox_handlers.price_from_tmp_cache, None, FaultSchedule()).ok
+
+
+def test_a_new_sandbox_schedule_round_trips_through_json_and_reads_as_words() -> None:
+    schedule = FaultSchedule((ColdStart(invocation=3),))
+    assert FaultSchedule.from_json(schedule.to_json()) == schedule
+    assert json.loads(schedule.to_json()) == {"faults": [{"invocation": 3, "kind": "cold_start"}]}
+    words = schedule.describe()
+    assert words == "1. run invocation 3 on a cold start (a new sandbox: module state reset, empty temp dir)"
+
+
+def test_the_generic_strategies_draw_a_new_sandbox() -> None:
+    space = OperationSpace.probe(sandbox_handlers.price_from_tmp_cache)
+    assert space.invocations == 2
+    schedule = find(fault_schedules(space=space), lambda s: any(isinstance(f, ColdStart) for f in s))
+    assert schedule == FaultSchedule((ColdStart(invocation=2),))

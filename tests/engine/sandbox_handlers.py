@@ -91,3 +91,16 @@ def tmpdir_seen(event: Any, context: DurableContext) -> Any:
     context.wait(Duration.from_seconds(1), name="pause")
     second = context.step(lambda _sc: tempfile.gettempdir(), name="second")
     return [first, second, os.environ.get("TMPDIR")]
+
+
+@durable_execution
+def order_on_tmp_serdes(event: Any, context: DurableContext) -> Any:
+    """FileSystemSerDes on ``event["mount"]`` (a shared filesystem, as EFS: correct) or, without one, on the
+    sandbox's temp dir (the bug the SDK warns about: a replay on another sandbox cannot read the file)."""
+    from aws_durable_execution_sdk_python.config import StepConfig
+    from aws_durable_execution_sdk_python.filesystem_serdes import FileSystemSerDes
+
+    config = StepConfig(serdes=FileSystemSerDes((event or {}).get("mount") or tempfile.gettempdir()))
+    order = context.step(lambda _sc: {"order": "o-1", "total": 42}, name="build-order", config=config)
+    context.wait(Duration.from_seconds(5), name="settle")
+    return context.step(lambda _sc: order["total"], name="charge")

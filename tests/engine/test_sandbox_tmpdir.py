@@ -118,6 +118,17 @@ def test_state_kept_in_the_temp_dir_breaks_on_a_new_sandbox(mode: str, made: lis
     assert made and not [p for p in made if os.path.exists(p)], "no sandbox directory outlives its run"
 
 
+@pytest.mark.parametrize("mode", MODES)
+def test_filesystem_serdes_on_the_temp_dir_breaks_on_a_new_sandbox(mode: str, tmp_path: Any) -> None:
+    cold = FaultSchedule((ColdStart(invocation=2),))
+    buggy = check(sandbox_handlers.order_on_tmp_serdes, {}, cold, mode=mode)  # type: ignore[arg-type]
+    assert buggy.reference.status == "SUCCEEDED" and buggy.chaotic.status == "FAILED"
+    assert "No such file or directory" in str(buggy.chaotic.error) and not buggy.ok
+    on_a_shared_mount = check(sandbox_handlers.order_on_tmp_serdes, {"mount": str(tmp_path)}, cold,
+                              mode=mode)  # type: ignore[arg-type]
+    assert on_a_shared_mount.ok, on_a_shared_mount.report()
+
+
 def test_the_buggy_handler_passes_without_the_fault() -> None:
     assert check(sandbox_handlers.price_from_tmp_cache, None, FaultSchedule()).ok
 

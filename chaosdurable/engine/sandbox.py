@@ -14,7 +14,9 @@ The sandbox state model (README "Sandbox state model"):
 made on that function's first invocation under the process's real temporary directory and
 kept until a ``ColdStart`` replaces it (the old one is removed at once) or the ``Sandboxes``
 object goes away (``close()``, garbage collection or interpreter exit remove them all), so the
-number of directories is bounded by the number of live runners times their functions.
+number of directories is bounded by the number of live runners times their functions. A process
+killed before its finalizers ran leaves its directories behind; the next process that makes a
+sandbox directory removes those of processes that no longer exist (the name holds the pid).
 
 In-process, ``entered(path)`` points ``tempfile.tempdir`` and the ``TMPDIR`` environment
 variable at the sandbox's directory while an invocation runs and restores both afterwards
@@ -80,6 +82,33 @@ def entered(path: str) -> Iterator[None]:
                 _saved = None
 
 
+_PREFIX = "chaosdurable-sandbox-"
+_swept = False
+
+
+def _sweep_orphans(base: str) -> None:
+    """Once per process: remove sandbox directories left by processes that no longer exist (killed
+    before their finalizers ran). Each directory's name carries the id of the process that made it."""
+    global _swept
+    if _swept:
+        return
+    _swept = True
+    try:
+        names = os.listdir(base)
+    except OSError:
+        return
+    for name in names:
+        match = re.match(re.escape(_PREFIX) + r"(\d+)-", name)
+        if match is None or int(match.group(1)) == os.getpid():
+            continue
+        try:
+            os.kill(int(match.group(1)), 0)
+        except ProcessLookupError:
+            shutil.rmtree(os.path.join(base, name), ignore_errors=True)
+        except OSError:
+            continue  # alive (or not ours to signal): leave it
+
+
 def _remove(dirs: dict[str, str]) -> None:
     for path in list(dirs.values()):
         shutil.rmtree(path, ignore_errors=True)
@@ -102,7 +131,9 @@ class Sandboxes:
             path = self._dirs.get(function)
             if path is None or not os.path.isdir(path):
                 safe = re.sub(r"[^A-Za-z0-9_.-]", "_", function)[:40]
-                path = tempfile.mkdtemp(prefix=f"chaosdurable-sandbox-{safe}-", dir=real_tempdir())
+                base = real_tempdir()
+                _sweep_orphans(base)
+                path = tempfile.mkdtemp(prefix=f"{_PREFIX}{os.getpid()}-{safe}-", dir=base)
                 self._dirs[function] = path
                 self.created += 1
             return path

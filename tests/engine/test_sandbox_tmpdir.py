@@ -59,7 +59,8 @@ def test_a_warm_sandbox_keeps_its_temp_dir_and_the_process_gets_its_own_back(mod
     before = (tempfile.tempdir, os.environ.get("TMPDIR"), tempfile.gettempdir())
     runner, (first, second, env) = _run(mode)
     assert first == second == env == made[0], "both invocations ran on the same (warm) sandbox"
-    assert os.path.dirname(first) == before[2] and os.path.basename(first).startswith("chaosdurable-sandbox-handler")
+    assert os.path.dirname(first) == before[2]
+    assert os.path.basename(first).startswith(f"chaosdurable-sandbox-{os.getpid()}-handler-")
     assert (tempfile.tempdir, os.environ.get("TMPDIR"), tempfile.gettempdir()) == before
     assert os.path.isdir(first)  # kept while the runner can still invoke (warm)
     del runner
@@ -88,6 +89,20 @@ def test_each_runner_and_each_function_has_its_own_sandbox(made: list[str]) -> N
     boxes.close()
     gc.collect()
     assert not any(os.path.exists(p) for p in made)
+
+
+def test_directories_of_processes_that_died_are_swept(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    dead = tmp_path / "chaosdurable-sandbox-999999999-handler-abc"  # no such pid
+    alive = tmp_path / f"chaosdurable-sandbox-{os.getppid()}-handler-def"
+    other = tmp_path / "chaosdurable-sandbox-notapid"
+    for d in (dead, alive, other):
+        d.mkdir()
+    monkeypatch.setattr(sandbox, "_swept", False)
+    monkeypatch.setattr(sandbox, "real_tempdir", lambda: str(tmp_path))
+    boxes = Sandboxes()
+    made = boxes.tmpdir("handler")
+    assert not dead.exists() and alive.exists() and other.exists() and os.path.dirname(made) == str(tmp_path)
+    boxes.close()
 
 
 def test_entered_sandboxes_stack_and_restore_the_originals() -> None:

@@ -223,7 +223,7 @@ class Nemesis:
         return (1, False)
 
     def cold_start(self, arn: str, invocation: int) -> bool:
-        """Reset module state before this invocation?"""
+        """Does this invocation land on a new sandbox (module state reset, empty temp dir)?"""
         for i, fault in self._pending(ColdStart):
             if fault.invocation == invocation and self._take(i, f"before invocation {invocation}"):
                 return True

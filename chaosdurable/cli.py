@@ -240,7 +240,77 @@ def check_command(console: Console, ref: str, payload: str, schedule_text: str |
         if verdict.ok:
             raise NothingTested(message)
         console.print(f"error: {message}", markup=False, highlight=False, soft_wrap=True)
+    assertion = (saved_spec or {}).get("user_assertion")
+    if isinstance(assertion, dict) and verdict.ok:
+        return _recheck_user_assertion(console, verdict, assertion)
     return EXIT_OK if verdict.ok else EXIT_VIOLATIONS
+
+
+def _user_test(assertion: dict[str, Any]) -> Any:
+    """The undecorated test function a user-assertion failure names, or None if it cannot be found."""
+    import importlib.util
+
+    function = str(assertion.get("function") or "")
+    module_name, _, qualname = function.partition(":")
+    candidates: list[Any] = []
+    try:
+        candidates.append(_load(function))
+    except UsageError:
+        file = assertion.get("file")
+        if file and os.path.isfile(file):
+            spec = importlib.util.spec_from_file_location(f"_chaosdurable_replay_{module_name}", file)
+            if spec is not None and spec.loader is not None:
+                module = importlib.util.module_from_spec(spec)
+                try:
+                    spec.loader.exec_module(module)
+                except Exception:
+                    return None
+                target: Any = module
+                for part in qualname.split("."):
+                    target = getattr(target, part, None)
+                candidates.append(target)
+    for found in candidates:
+        test = getattr(found, "_chaosdurable_invariant", None)
+        if callable(test):
+            return test
+    return None
+
+
+def _recheck_user_assertion(console: Console, verdict: Any, assertion: dict[str, Any]) -> int:
+    """Re-run the user's own test function on the replayed verdict: 1 if it fails again, 0 if it passes.
+
+    Raises ``NothingTested`` when it cannot be re-run (not importable, or it needs other fixtures);
+    the message gives the pytest command that re-checks it.
+    """
+    import inspect
+
+    nodeid = assertion.get("test", "?")
+    console.print(f"the saved failure was the test's own assertion in {nodeid}, not a built-in checker:\n  "
+                  f"{assertion.get('error')}" + (f"\n  at {assertion['where']}" if assertion.get("where") else ""),
+                  markup=False, highlight=False, soft_wrap=True)
+    rerun = f"python -m pytest '{nodeid}'"
+    test = _user_test(assertion)
+    if test is None:
+        raise NothingTested(f"replay cannot re-run the test function {assertion.get('function')!r} (it cannot be "
+                            f"imported from here); the run itself replayed cleanly. Re-check the assertion with: "
+                            f"{rerun}")
+    needs = [p.name for p in inspect.signature(test).parameters.values()
+             if p.name != "verdict" and p.default is inspect.Parameter.empty
+             and p.kind not in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)]
+    if needs:
+        raise NothingTested(f"replay cannot re-run {nodeid}: it takes pytest fixtures {needs}; the run itself "
+                            f"replayed cleanly. Re-check the assertion with: {rerun}")
+    try:
+        test(verdict=verdict)
+    except Exception as exc:
+        console.print(f"your assertion fails again on this replay: {type(exc).__name__}: {exc}", markup=False,
+                      highlight=False, soft_wrap=True)
+        return EXIT_VIOLATIONS
+    console.print("note: your assertion passes on this replay; it failed when the file was saved. If the test or the "
+                  "handler was fixed, delete the saved file; otherwise it depended on something the file does not "
+                  "record (module state, the machine, real time).", markup=False, highlight=False,
+                  soft_wrap=True)
+    return EXIT_OK
 
 
 def replay_command(console: Console, path: str) -> int:
@@ -261,7 +331,8 @@ def replay_command(console: Console, path: str) -> int:
     callbacks = json.dumps(spec["callbacks"]) if spec.get("callbacks") else None
     return check_command(console, spec["handler"], spec["payload"], schedule, spec.get("mode", "inprocess"),
                          spec.get("setup"), targets, callbacks, bool(spec.get("threaded_branches")),
-                         saved_violations=spec.get("violations"))
+                         saved_violations=spec.get("violations"),
+                         allow_failed_execution=bool(spec.get("allow_failed_execution")), saved_spec=spec)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -179,13 +179,24 @@ def given(
             verdict = check(handler, value, schedule, reference=references.get(key), **options)
             references[key] = verdict.reference
             record_coverage(verdict)
+            if allow_failed_execution:
+                verdict.spec["allow_failed_execution"] = True  # so that replay judges it the same way
             if not verdict.ok:
                 # one file per property: every failing example overwrites it, and Hypothesis runs the
                 # shrunk one last, so the file ends up holding the minimal failure
                 saved = verdict.save(name=f"{getattr(test, '__module__', '?')}.{test.__name__}")
                 raise AssertionError(failure_report(verdict) + f"\n  chaosdurable replay {saved}")
             if wants_verdict:
-                test(*args, verdict=verdict, **kwargs)
+                try:
+                    test(*args, verdict=verdict, **kwargs)
+                except hypothesis.errors.HypothesisException:
+                    raise  # assume(), a health check...: Hypothesis' own control flow
+                except Exception as exc:  # the user's own invariant failed: the same report as a checker's
+                    assertion = user_assertion(test, exc)
+                    verdict.spec["user_assertion"] = assertion
+                    saved = verdict.save(name=f"{getattr(test, '__module__', '?')}.{test.__name__}")
+                    raise AssertionError(user_failure_report(verdict, assertion)
+                                         + f"\n  chaosdurable replay {saved}") from None
 
         original = inspect.signature(test)
         params = [p for name, p in original.parameters.items() if name != "verdict"]
@@ -199,6 +210,9 @@ def given(
         inner = _hypothesis_test(property_test, _settings(), _State.seed)
         if _State.budget is not None:
             inner = _within_budget(property_test, inner, _State.budget, lambda: examples[0], test.__name__)
+        # `chaosdurable replay` of a user-assertion failure finds the user's own function here (the
+        # attribute is carried over by functools.wraps to the moto wrapper below)
+        inner._chaosdurable_invariant = test  # type: ignore[attr-defined]
         setup = check_options.get("setup")
         if setup is None:
             return inner
@@ -260,6 +274,48 @@ def failure_report(verdict: Any) -> str:
     lines = [verdict.report(), "", "timeline of the chaotic run:"]
     lines += [f"  {line}" for line in verdict.timeline()]
     lines += ["", "replay from the shell:", f"  {verdict.replay_command()}"]
+    return "\n".join(lines)
+
+
+def user_assertion(test: Callable[..., Any], exc: BaseException) -> dict[str, Any]:
+    """What a saved failure records about a failed user invariant (read by ``chaosdurable replay``).
+
+    ``test``: the pytest node id (from ``PYTEST_CURRENT_TEST``, else ``module::name``); ``function``
+    (``module:qualname``) and ``file``: where replay finds the undecorated test; ``error``: the
+    exception in words; ``where``: the line of the test that raised it; ``replay``: what replay can
+    and cannot re-check.
+    """
+    import os
+    import traceback
+
+    current = os.environ.get("PYTEST_CURRENT_TEST", "")
+    nodeid = current.rsplit(" (", 1)[0] if current else f"{test.__module__}::{test.__qualname__}"
+    source = inspect.getsourcefile(test) or ""
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename == source]
+    where = f"{frames[-1].filename}:{frames[-1].lineno}" if frames else None
+    return {
+        "test": nodeid, "function": f"{test.__module__}:{test.__qualname__}", "file": source,
+        "error": f"{type(exc).__name__}: {exc}".rstrip(": ") if str(exc) else type(exc).__name__,
+        "where": where,
+        "replay": ("the failure was the test's own assertion, not a built-in checker. `chaosdurable replay` "
+                   "re-runs the handler under this schedule, the built-in checkers, and the test function "
+                   "itself with the new verdict when it takes no argument but `verdict`; a test that needs "
+                   f"other fixtures is re-checked with: python -m pytest '{nodeid}' (Hypothesis' example "
+                   "database tries this schedule first)"),
+    }
+
+
+def user_failure_report(verdict: Any, assertion: dict[str, Any]) -> str:
+    """What a property shows when the user's own assertion failed: the full report, then that assertion."""
+    report = failure_report(verdict).split("\n", 1)
+    header = report[0].replace(": OK", ": the built-in checkers found no violation; your assertion failed")
+    report = [line.replace("replay from the shell:", "replay the run from the shell (built-in checkers only):")
+              for line in report]
+    lines = [header, *report[1:], "", f"your assertion in {assertion['test']} failed:"]
+    lines += [f"  {line}" for line in str(assertion["error"]).splitlines()]
+    if assertion.get("where"):
+        lines.append(f"  at {assertion['where']}")
+    lines.append("the saved failure replays the run and re-checks your assertion:")
     return "\n".join(lines)
 
 

@@ -66,7 +66,7 @@ from aws_durable_execution_sdk_python.plugin import (
     UserFunctionStartInfo,
 )
 
-from chaosdurable.deployed.fire_once import FireOnceStore, store_from_env
+from chaosdurable.deployed.fire_once import DIR_ENV, TABLE_ENV, FireOnceStore, store_from_env
 from chaosdurable.faults.nemesis import _op_matches
 from chaosdurable.faults.schedule import CheckpointApiError, CrashAtCheckpoint, Fault, FaultSchedule
 
@@ -356,7 +356,7 @@ class ChaosPluginFactory:
                  store_factory: Callable[[], FireOnceStore] | None = None) -> None:
         self._environ = environ
         self._store_factory = store_factory
-        self._store: FireOnceStore | None = None
+        self._store: tuple[tuple[str | None, str | None], FireOnceStore] | None = None
         self._parsed: tuple[str, FaultSchedule] | None = None
 
     def _env(self) -> Mapping[str, str]:
@@ -370,6 +370,15 @@ class ChaosPluginFactory:
         if self._parsed is None or self._parsed[0] != text:
             self._parsed = (text, FaultSchedule.from_json(text))
         return self._parsed[1]
+
+    def _store_now(self) -> FireOnceStore:
+        """The store the environment names now (built once per table/directory)."""
+        env = self._env()
+        where = (env.get(TABLE_ENV), env.get(DIR_ENV))
+        if self._store is None or self._store[0] != where:
+            build = self._store_factory or (lambda: store_from_env(dict(env)))
+            self._store = (where, build())
+        return self._store[1]
 
     def _schedule_for(self, info: InvocationStartInfo) -> FaultSchedule | None:
         if self._env().get(FROM_INPUT_ENV) == "1":
@@ -390,9 +399,7 @@ class ChaosPluginFactory:
         schedule = self._schedule_for(info)
         if schedule is None or not any(isinstance(f, _CHECKPOINT_LEVEL) for f in schedule.faults):
             return _IDLE
-        if self._store is None:
-            self._store = (self._store_factory or (lambda: store_from_env(dict(self._env()))))()
-        plugin = ChaosPlugin(schedule, self._store, info)
+        plugin = ChaosPlugin(schedule, self._store_now(), info)
         _register_on_sdk_client()
         _activate(plugin)
         return plugin

@@ -191,7 +191,8 @@ def given(
                     test(*args, verdict=verdict, **kwargs)
                 except hypothesis.errors.HypothesisException:
                     raise  # assume(), a health check...: Hypothesis' own control flow
-                except Exception as exc:  # the user's own invariant failed: the same report as a checker's
+                except (Exception, pytest.fail.Exception) as exc:  # the user's own invariant failed (an assert,
+                    # an exception, pytest.fail): the same report and saved failure as a checker's
                     assertion = user_assertion(test, exc)
                     verdict.spec["user_assertion"] = assertion
                     saved = verdict.save(name=f"{getattr(test, '__module__', '?')}.{test.__name__}")

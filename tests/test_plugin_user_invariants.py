@@ -11,6 +11,7 @@ from chaosdurable.cli import EXIT_NOTHING_TESTED, EXIT_OK, EXIT_VIOLATIONS, main
 
 PROPERTY = '''
 from aws_durable_execution_sdk_python import durable_execution
+import pytest
 import chaosdurable
 
 
@@ -32,6 +33,12 @@ def test_with_a_fixture(verdict, tmp_path):
     assert len(verdict.chaotic.invocations) == 1, "needs a fixture"
 
 
+@chaosdurable.given(handler=book, input={"flight": "LH-1"}, kinds=["crash_at_checkpoint"])
+def test_pytest_fail(verdict):
+    if len(verdict.chaotic.invocations) > 1:
+        pytest.fail("more than one invocation")
+
+
 @chaosdurable.given(handler=book, input={"flight": "LH-1"})
 def test_holds(verdict):
     assert verdict.chaotic.status in ("SUCCEEDED", "FAILED")
@@ -46,7 +53,8 @@ def failed_run(pytester: pytest.Pytester) -> pytest.RunResult:
 
 def test_a_user_assertion_gets_the_full_report_and_a_saved_failure(pytester: pytest.Pytester,
                                                                    failed_run: pytest.RunResult) -> None:
-    failed_run.assert_outcomes(passed=1, failed=2)
+    failed_run.assert_outcomes(passed=1, failed=3)
+    assert "your assertion in test_chaos_inv.py::test_pytest_fail failed:" in failed_run.stdout.str()
     out = failed_run.stdout.str()
     assert "the built-in checkers found no violation; your assertion failed" in out
     assert "your assertion in test_chaos_inv.py::test_one_invocation failed:" in out

@@ -10,9 +10,11 @@ Hypothesis draws fault schedules over the handler's real operation space, runs `
 for each, and fails on the first violation after shrinking it to the smallest schedule.
 The failure shows the schedule in words, the violations, the first divergent operation,
 a compact timeline and a one-line replay command; Hypothesis' example database keeps it,
-so the next run tries it first.
+so the next run tries it first. A failing assertion of the test's own gets the same report and
+saved failure (``user_assertion`` in the file). Every operation is attacked, unnamed ones by
+their operation id, and reports name those in words (``step #3 (unnamed) in child 'ship'``).
 
-Options: ``--chaos-profile ci|nightly|dev`` (100 / 2000 / 20 examples), ``--chaos-seed N``,
+Options: ``--chaos-profile ci|nightly|dev`` (100 / 5000 / 20 examples), ``--chaos-budget S``, ``--chaos-seed N``,
 ``--chaos-backend inprocess|subprocess`` (no aws backend yet). At the end, the run reports which
 (operation x fault kind) pairs were exercised.
 """

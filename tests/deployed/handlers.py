@@ -44,3 +44,19 @@ def pay(event: Any, context: DurableContext) -> dict[str, Any]:
     status = context.step(confirm, name="confirm")
     context.wait(Duration.from_seconds(5), name="settle")
     return {"charged": charged, "status": status}
+
+
+@durable_execution
+def flaky(event: Any, context: DurableContext) -> str:
+    """A step that fails its first attempt and succeeds its second (one retry, 1 s apart)."""
+    from aws_durable_execution_sdk_python.config import StepConfig
+    from aws_durable_execution_sdk_python.retries import RetryStrategyConfig, create_retry_strategy
+
+    def fetch(step: Any) -> str:
+        record(f"fetch-{step.attempt}")
+        if step.attempt == 1:
+            raise RuntimeError("first attempt fails")
+        return "fetched"
+
+    retry = create_retry_strategy(RetryStrategyConfig(max_attempts=3, initial_delay=Duration.from_seconds(1)))
+    return context.step(fetch, name="fetch", config=StepConfig(retry_strategy=retry))

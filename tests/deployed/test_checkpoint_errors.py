@@ -75,3 +75,17 @@ def test_the_marker_can_live_in_dynamodb(deployed: Deployed) -> None:
     assert result.status == "SUCCEEDED" and len(error_events(history)) == 1
     assert deployed.runs() == ["charge", "charge", "confirm"]
     assert [item["key"]["S"].split("|")[1] for item in items] == ["fault0"]
+
+
+@pytest.mark.parametrize(("attempt", "runs"), [(1, ["fetch-1", "fetch-1", "fetch-2"]),
+                                               (2, ["fetch-1", "fetch-2", "fetch-2"])])
+def test_the_attempt_coordinate_picks_the_attempt(deployed: Deployed, attempt: int, runs: list[str]) -> None:
+    # attempt 1 ends in a RETRY checkpoint, attempt 2 in SUCCEED
+    deployed.schedule({"kind": "checkpoint_error", "error": "server_error", "op": "fetch", "attempt": attempt,
+                       "action": "RETRY" if attempt == 1 else "SUCCEED"})
+    handlers = deployed.load_plugin()
+    runner = bridge.lambda_shaped(DurableRunner(handlers.flaky))
+    result = runner.run({})
+    assert result.status == "SUCCEEDED" and result.result == "fetched"
+    assert deployed.runs() == runs
+    assert len(error_events(runner.get_execution_history(result.arn))) == 1

@@ -9,7 +9,7 @@ from tests.deployed.conftest import Deployed, error_events
 
 def _run(deployed: Deployed) -> tuple[object, dict[str, object]]:
     handlers = deployed.load_plugin()
-    runner = DurableRunner(handlers.pay, mode="subprocess", hang_timeout=60)
+    runner = DurableRunner(handlers.pay, mode="subprocess", hang_timeout=60, max_invocations=20)
     result = runner.run({"amount": 3})
     return result, runner.get_execution_history(result.arn)
 

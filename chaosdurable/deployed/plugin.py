@@ -188,7 +188,7 @@ class ChaosPlugin(DurableInstrumentationPlugin):
     # ------------------------------------------------------------------ SDK hooks
     def on_invocation_start(self, info: InvocationStartInfo) -> None:
         """Number this invocation (only when a fault names one)."""
-        if any(getattr(f, "invocation", None) is not None for f in self.schedule.faults):
+        if any(isinstance(f, _CHECKPOINT_LEVEL) and f.invocation is not None for f in self.schedule.faults):
             self.invocation = self.store.count(f"{self.arn}|invocations")
 
     def on_invocation_end(self, info: InvocationEndInfo) -> None:

@@ -89,3 +89,12 @@ def test_the_attempt_coordinate_picks_the_attempt(deployed: Deployed, attempt: i
     assert result.status == "SUCCEEDED" and result.result == "fetched"
     assert deployed.runs() == runs
     assert len(error_events(runner.get_execution_history(result.arn))) == 1
+
+
+def test_harness_faults_in_the_schedule_are_left_to_the_harness(deployed: Deployed) -> None:
+    deployed.schedule({"kind": "duplicate_invocation", "invocation": 1},
+                      {"kind": "checkpoint_error", "error": "throttle", "op": "charge", "action": "SUCCEED"})
+    result, history = _run(deployed)
+    assert result.status == "SUCCEEDED" and len(error_events(history)) == 1
+    files = sorted(p.name for p in deployed.fired_dir.iterdir())
+    assert len(files) == 1 and "fault1" in files[0]   # the checkpoint fault; no invocation counter

@@ -87,6 +87,9 @@ def test_the_unnamed_bug_fails_its_property_too(tmp_path: Path, monkeypatch: pyt
         _property(capture_unnamed)()
     # the fault targets the step by its id and the report says which step that is, in words
     assert "step #1 (unnamed)" in str(failure.value)
+    from chaosdurable.pytest_plugin import _State
+
+    assert any(target == "step #1 (unnamed)" for target, _ in _State.coverage)  # the coverage table, too
 
 
 def test_a_correct_unnamed_handler_passes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

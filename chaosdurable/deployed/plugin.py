@@ -358,6 +358,7 @@ class ChaosPluginFactory:
         self._store_factory = store_factory
         self._store: tuple[tuple[str | None, str | None], FireOnceStore] | None = None
         self._parsed: tuple[str, FaultSchedule] | None = None
+        self.env_schedule()  # a malformed CHAOSDURABLE_SCHEDULE fails the plugin's load, so the handler's import
 
     def _env(self) -> Mapping[str, str]:
         return os.environ if self._environ is None else self._environ
@@ -389,7 +390,12 @@ class ChaosPluginFactory:
                 return None
             if from_input is not None:
                 return from_input
-        return self.env_schedule()
+        try:
+            return self.env_schedule()
+        except ValueError:
+            # the SDK would contain this and run without faults: say so where the logs are read
+            logger.exception("chaosdurable: %s is malformed; this invocation runs without faults", SCHEDULE_ENV)
+            raise
 
     def create_plugin(self, info: InvocationStartInfo, /) -> DurableInstrumentationPlugin:
         """The idle plugin without a schedule; otherwise a ``ChaosPlugin`` for this invocation."""

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 from aws_durable_execution_sdk_python.lambda_service import LambdaClient
 from aws_durable_execution_sdk_python.plugin_discovery import load_configured_plugins
@@ -50,3 +55,14 @@ def test_harness_only_faults_leave_the_plugin_idle(deployed: Deployed) -> None:
                       {"kind": "callback", "behaviour": "duplicate"})
     info = plugin.InvocationStartInfo(request_id=None, execution_arn="arn:x", is_first_invocation=True)
     assert plugin.FACTORY.create_plugin(info) is plugin._IDLE
+
+
+def test_a_malformed_environment_schedule_fails_the_handler_import_loudly(tmp_path: Path) -> None:
+    code = ("from aws_durable_execution_sdk_python import durable_execution\n"
+            "durable_execution(lambda event, context: None)\n")
+    env = dict(os.environ, DURABLE_EXECUTION_PLUGINS="chaosdurable-faults",
+               CHAOSDURABLE_SCHEDULE='{"faults": [{"kind": "crash_at_checkpoint", "phase": "later"}]}')
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60,
+                          cwd=tmp_path, check=False)
+    assert done.returncode != 0
+    assert "PluginLoadError" in done.stderr and "field 'phase' must be one of" in done.stderr

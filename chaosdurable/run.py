@@ -25,6 +25,7 @@ from chaosdurable.engine.knobs import Knobs
 from chaosdurable.engine.runner import DurableRunner, Mode, PendingCallback
 from chaosdurable.faults.nemesis import Nemesis
 from chaosdurable.faults.schedule import CallbackFault, FaultSchedule
+from chaosdurable.history import http as http_effects
 from chaosdurable.history import ledger
 from chaosdurable.history.probes import BodyProbeFactory, inject_body_probe
 from chaosdurable.history.record import RunRecord
@@ -58,6 +59,10 @@ class RunConfig:
     hang_timeout: float = 30.0
     execution_timeout: int = 31_622_400
     allow_real_aws: bool = False
+    #: host patterns HTTP requests may reach (``chaosdurable.history.http``); every other host is refused
+    allow_hosts: tuple[str, ...] = ()
+    #: a ``responses.RequestsMock`` that answers HTTP requests to hosts not allowed (started for the run)
+    http: Any = None
     threaded_branches: bool = False
     virtual_clock: bool = False
 
@@ -107,6 +112,10 @@ def execute(handler: Callable[..., Any], payload: str, schedule: FaultSchedule, 
     # verdict reports what matters, so its own ERROR lines would only bury the report.
     sdk_logger.setLevel(logging.CRITICAL)
     ledger.activate(recorder)
+    http_effects.activate(http_effects.Policy(config.allow_hosts, config.http))
+    started_mock = config.http is not None and not getattr(config.http, "_patcher", None)
+    if started_mock:
+        config.http.start()
     if tripwire is not None:
         tripwire.on()
     try:
@@ -130,6 +139,9 @@ def execute(handler: Callable[..., Any], payload: str, schedule: FaultSchedule, 
         snapshot = world.snapshot() if world is not None else None
     finally:
         ledger.activate(None)
+        http_effects.activate(None)
+        if started_mock:
+            config.http.stop(allow_assert=False)
     return _record(runner, arn, label, handler, recorder, events, callbacks_log, snapshot, stuck), nemesis
 
 

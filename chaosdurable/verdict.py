@@ -26,6 +26,7 @@ from chaosdurable.engine.knobs import Knobs
 from chaosdurable.engine.runner import Mode
 from chaosdurable.faults.nemesis import Firing
 from chaosdurable.faults.schedule import FaultSchedule, describe_operation, unnamed_in_words
+from chaosdurable.history.http import RealNetworkRefused, check_allow_hosts, check_mock
 from chaosdurable.history.ledger import RealAwsRefused
 from chaosdurable.history.record import RunRecord
 from chaosdurable.history.world import World
@@ -317,6 +318,8 @@ def check(
     hang_timeout: float = 30.0,
     reference: RunRecord | None = None,
     allow_real_aws: bool = False,
+    allow_hosts: Iterable[str] | None = None,
+    http: Any = None,
     threaded_branches: bool = False,
     virtual_clock: bool = False,
 ) -> Verdict:
@@ -342,6 +345,13 @@ def check(
             where every such read site is reached at least once without faults).
         allow_real_aws: let AWS calls through when no moto world is active. Off by default:
             an AWS call from the handler then fails with ``RealAwsRefused`` naming the call.
+        allow_hosts: host patterns (``fnmatch`` over ``host`` and ``host:port``, e.g.
+            ``["127.0.0.1"]``) that HTTP requests may reach. Every other request, loopback
+            included, fails inside the handler and ``check`` raises ``RealNetworkRefused``.
+            Allowed requests are still recorded as effects (``chaosdurable.history.http``).
+        http: a ``responses.RequestsMock`` that answers HTTP requests to hosts not allowed:
+            ``requests`` through ``responses`` itself, ``urllib``/``http.client`` from the same
+            registry. Started for each run unless already started; its ``calls`` accumulate.
         threaded_branches: run map/parallel branches on threads of their own (real
             interleavings; the history then depends on thread timing). Default: one after
             another, so the same seed and schedule give a byte-identical history.
@@ -364,6 +374,7 @@ def check(
         selected = {n: ALL_CHECKERS[n] for n in names}
     config = RunConfig(mode=mode, seed=seed, knobs=knobs, targets=targets, callbacks=callbacks, tripwire=tripwire,
                        max_invocations=max_invocations, hang_timeout=hang_timeout, allow_real_aws=allow_real_aws,
+                       allow_hosts=check_allow_hosts(allow_hosts), http=check_mock(http),
                        threaded_branches=threaded_branches, virtual_clock=virtual_clock)
     chaotic_config = dataclasses.replace(config, tripwire=False)
     with contextlib.ExitStack() as stack:
@@ -381,7 +392,15 @@ def check(
             reference.fresh = FreshValues.between(reference, witness)
             reference.baseline = _baseline(reference, witness, selected)
         chaotic, nemesis = execute(handler, text, schedule, chaotic_config, active, label="chaotic")
-    refused = sorted(set(reference.refused_aws) | set(chaotic.refused_aws))
+    refused_http = sorted({r for r in reference.refused_aws + chaotic.refused_aws if r.startswith("http:")})
+    if refused_http:
+        raise RealNetworkRefused(
+            f"the handler made HTTP requests ({', '.join(r.removeprefix('http:') for r in refused_http[:8])}"
+            f"{', ...' if len(refused_http) > 8 else ''}) and chaosdurable refused them: nothing under check() "
+            "reaches the network, loopback included (the handler may have caught that error, so the run could "
+            "look fine). Allow hosts with check(..., allow_hosts=['127.0.0.1', 'api.example.com:443']), or answer "
+            "the requests with a responses.RequestsMock passed as check(..., http=mock).")
+    refused = sorted({r for r in set(reference.refused_aws) | set(chaotic.refused_aws) if not r.startswith("http:")})
     if refused:
         raise RealAwsRefused(
             f"the handler called AWS ({', '.join(refused)}) while no moto world was active, and chaosdurable "

@@ -98,10 +98,15 @@ class Recorder:
         """Record one effect and return the nemesis' decision for it ("proceed"/"fail"/"crash")."""
         if self._is_crashed(where):
             raise InvocationKilled(f"invocation {where.invocation} was crashed by the nemesis")
-        decision = self._decide(name, where) if mutating or kind == "explicit" else "proceed"
+        decision = self._decide(name, where) if mutating or (kind == "explicit" and detail.get("via") != "http") \
+            else "proceed"
         if decision == "fail":
             return decision
         with self._lock:
+            dedupe = detail.get("idempotency_key")  # an HTTP request's Idempotency-Key: the server dedupes repeats
+            if dedupe is not None and any(e.name == name and e.detail.get("idempotency_key") == dedupe
+                                          for e in self.effects):
+                detail = {**detail, "idempotent": True, "deduplicated": True}
             self.effects.append(Effect(self._next(), name, key, kind, where, mutating, dict(detail)))
         return decision
 

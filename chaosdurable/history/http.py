@@ -1,0 +1,318 @@
+"""HTTP effects: every request made through ``http.client`` (``urllib``, ``urllib3``) or ``requests``.
+
+Each request becomes an effect in the ledger, through the ledger's public recording API
+(``Recorder.effect``, so it is attributed, targeted by faults and forwarded like any other):
+
+- name ``http:<METHOD> <host[:port]><path>`` (no query string), so a fault can name it
+  (``CrashAfterEffect(effect="http:POST */pay")``);
+- kind ``"explicit"`` with ``detail["via"] == "http"``: the idempotency checker counts it like an
+  explicit effect. GET/HEAD/OPTIONS/TRACE are recorded as non-mutating (never counted, never
+  targeted by faults), every other method as mutating;
+- an ``Idempotency-Key`` / ``X-Idempotency-Key`` header is kept in ``detail["idempotency_key"]``;
+  the ledger treats a later request to the same endpoint with the same key as deduplicated by the
+  server (``idempotent``). A request that mints a new key on every attempt is still counted each time.
+
+Egress: while a run is active, a request to a host that is not allowed fails inside the handler
+with ``RealNetworkRefused`` (before any byte leaves, loopback included) and is listed in the
+recorder's ``refused`` (as ``http:...``), so ``check()`` can raise even when the handler caught it.
+A request is allowed when its host matches ``allow_hosts`` (``fnmatch`` patterns over ``host``
+and ``host:port``), or answered by a ``responses.RequestsMock``: ``requests`` calls through
+``responses``' own patch, ``http.client``/``urllib`` calls from the same registry (bridged here).
+
+Layers: ``requests.Session.send`` is recorded (it sees calls that ``responses`` answers); the
+``http.client`` layer records what did not come through ``requests`` and enforces egress for all.
+Not covered: ``httpx``/``aiohttp`` (their own transports), raw sockets, subprocess-mode children.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+import http.client
+import io
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from chaosdurable.history import ledger
+from chaosdurable.history.probes import where_now
+
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
+IDEMPOTENCY_HEADERS = ("idempotency-key", "x-idempotency-key")
+
+
+class RealNetworkRefused(ledger.RealAwsRefused):
+    """A handler under test made an HTTP request to a host that was neither allowed nor mocked."""
+
+
+@dataclass(frozen=True)
+class Policy:
+    """Which hosts a run may reach, and the ``responses`` mock that answers the others."""
+
+    allow_hosts: tuple[str, ...] = ()
+    mock: Any = None
+
+    def allows(self, host: str, port: int | None) -> bool:
+        """True when ``host`` (or ``host:port``) matches an allowed pattern."""
+        names = [host] + ([f"{host}:{port}"] if port is not None else [])
+        return any(fnmatch.fnmatchcase(n, p) for p in self.allow_hosts for n in names)
+
+
+POLICY: Policy | None = None
+_local = threading.local()
+
+
+def check_allow_hosts(allow_hosts: Iterable[str] | str | None) -> tuple[str, ...]:
+    """Validate ``allow_hosts``: an iterable of host patterns (``"127.0.0.1"``, ``"*.example.com:443"``)."""
+    if allow_hosts is None:
+        return ()
+    if isinstance(allow_hosts, str):
+        raise TypeError(f"allow_hosts={allow_hosts!r} is a string; pass a list of hosts, "
+                        f"e.g. allow_hosts=[{allow_hosts!r}]")
+    hosts = tuple(allow_hosts)
+    bad = [h for h in hosts if not isinstance(h, str) or not h or "/" in h]
+    if bad:
+        raise ValueError(f"allow_hosts entries must be host names or host:port patterns without a scheme or "
+                         f"path (e.g. '127.0.0.1', 'api.example.com:443'); got {bad!r}")
+    return hosts
+
+
+def check_mock(mock: Any) -> Any:
+    """Validate ``http=``: a ``responses.RequestsMock`` (or None)."""
+    if mock is None:
+        return None
+    import responses
+
+    if not isinstance(mock, responses.RequestsMock):
+        raise TypeError(f"http= takes a responses.RequestsMock (e.g. responses.RequestsMock() with mocks added "
+                        f"via .add(...)); got {type(mock).__name__}")
+    return mock
+
+
+def activate(policy: Policy | None) -> None:
+    """Make ``policy`` govern HTTP requests of the active recorder (None: off); installs the hooks."""
+    global POLICY
+    POLICY = policy
+    if policy is not None:
+        install_http_hooks()
+
+
+def effect_name(method: str, host: str, port: int | None, path: str) -> str:
+    """``http:POST 127.0.0.1:8123/pay`` (default ports omitted, query string dropped)."""
+    where = host if port in (None, 80, 443) else f"{host}:{port}"
+    return f"http:{method.upper()} {where}{urlsplit(path).path or '/'}"
+
+
+def _idempotency_key(headers: Iterable[tuple[str, Any]]) -> str | None:
+    for name, value in headers:
+        if str(name).lower() in IDEMPOTENCY_HEADERS:
+            return value.decode() if isinstance(value, bytes) else str(value)
+    return None
+
+
+def _record(method: str, host: str, port: int | None, path: str, headers: Iterable[tuple[str, Any]],
+            body: Any) -> tuple[str, str, Any] | None:
+    """Record one request; returns (decision, name, where) or None when nothing records."""
+    recorder = ledger.ACTIVE
+    if recorder is None or recorder.paused:
+        return None
+    name = effect_name(method, host, port, path)
+    mutating = method.upper() not in READ_METHODS
+    detail: dict[str, Any] = {"via": "http", "method": method.upper(), "host": host, "port": port,
+                              "path": urlsplit(path).path or "/"}
+    key = _idempotency_key(headers)
+    if key is not None:
+        detail["idempotency_key"] = key
+    if isinstance(body, (bytes, str)) and body:
+        data = body.encode() if isinstance(body, str) else body
+        detail["body_sha"] = hashlib.blake2b(data, digest_size=8).hexdigest()
+    where = where_now()
+    return recorder.effect(name, None, "explicit", where, mutating, detail), name, where
+
+
+def _refuse(what: str) -> RealNetworkRefused:
+    recorder = ledger.ACTIVE
+    refused = getattr(recorder, "refused", None)
+    if isinstance(refused, list):
+        refused.append(f"http:{what}")
+    return RealNetworkRefused(
+        f"the handler made the HTTP request {what}, and chaosdurable refuses network egress under check() "
+        "(loopback included): allow the host with check(..., allow_hosts=['host' or 'host:port']) or answer it "
+        "with a responses.RequestsMock passed as check(..., http=mock)")
+
+
+# ----------------------------------------------------------------------------- responses bridge
+class _CannedSocket:
+    """A socket that swallows the request and reads back a canned response (for ``http.client``)."""
+
+    def __init__(self, raw: bytes) -> None:
+        self._raw = raw
+
+    def sendall(self, data: Any) -> None:
+        return None
+
+    def makefile(self, mode: str = "rb", *args: Any, **kwargs: Any) -> io.BytesIO:
+        return io.BytesIO(self._raw)
+
+    def settimeout(self, value: Any) -> None:
+        return None
+
+    def gettimeout(self) -> None:
+        return None
+
+    def setsockopt(self, *args: Any) -> None:
+        return None
+
+    def close(self) -> None:
+        return None
+
+
+def _answer_from_mock(mock: Any, method: str, url: str, headers: list[tuple[str, Any]], body: Any) -> bytes:
+    """The raw HTTP/1.1 response ``mock`` gives this request (its registry, matchers and ``calls``)."""
+    import requests
+
+    prepared = requests.Request(method, url, headers={str(k): (v.decode() if isinstance(v, bytes) else str(v))
+                                                      for k, v in headers}, data=body).prepare()
+    _local.bridging = True
+    try:
+        response = mock._on_request(requests.adapters.HTTPAdapter(), prepared)
+    finally:
+        _local.bridging = False
+    content = response.content or b""
+    lines = [f"HTTP/1.1 {response.status_code} {response.reason or 'OK'}"]
+    lines += [f"{k}: {v}" for k, v in response.headers.items()
+              if k.lower() not in ("content-length", "transfer-encoding", "content-encoding", "connection")]
+    lines += [f"Content-Length: {len(content)}", "Connection: close"]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + content
+
+
+# ----------------------------------------------------------------------------- hooks
+_hook_lock = threading.Lock()
+_installed = False
+
+
+def install_http_hooks() -> None:
+    """Wrap ``http.client.HTTPConnection`` and ``requests.Session.send`` once per process
+    (pass-through when no recorder or policy is active)."""
+    global _installed
+    with _hook_lock:
+        if _installed:
+            return
+        _install_http_client()
+        _install_requests()
+        _installed = True
+
+
+def _install_http_client() -> None:
+    conn = http.client.HTTPConnection
+    o_putrequest, o_putheader, o_endheaders = conn.putrequest, conn.putheader, conn.endheaders
+    o_getresponse, o_connect = conn.getresponse, conn.connect
+
+    def active() -> bool:
+        return POLICY is not None and ledger.ACTIVE is not None and not ledger.ACTIVE.paused
+
+    def putrequest(self: Any, method: str, url: str, *args: Any, **kwargs: Any) -> Any:
+        if active():
+            self._cd_request = (method, url, [])
+        return o_putrequest(self, method, url, *args, **kwargs)
+
+    def putheader(self: Any, header: Any, *values: Any) -> Any:
+        pending = getattr(self, "_cd_request", None)
+        if pending is not None and values:
+            pending[2].append((header.decode() if isinstance(header, bytes) else header, values[0]))
+        return o_putheader(self, header, *values)
+
+    def endheaders(self: Any, message_body: Any = None, **kwargs: Any) -> Any:
+        pending = getattr(self, "_cd_request", None)
+        self._cd_request = None
+        if pending is None or not active() or getattr(_local, "bridging", False):
+            return o_endheaders(self, message_body, **kwargs)
+        assert POLICY is not None
+        method, url, headers = pending
+        host, port = self.host, self.port
+        parts = urlsplit(url)
+        if parts.hostname:  # an absolute URL (through a proxy): the real destination
+            host, port = parts.hostname, parts.port
+        path = parts.path or "/"
+        what = f"{method} {effect_name(method, host, port, path).split(' ', 1)[1]}"
+        allowed = POLICY.allows(host, port)
+        if not allowed and POLICY.mock is None:
+            raise _refuse(what)
+        decided = None if getattr(_local, "in_requests", False) else _record(method, host, port, path, headers,
+                                                                             message_body)
+        if decided is not None and decided[0] == "fail":
+            raise ConnectionRefusedError(f"injected failure of {decided[1]!r} (a flaky dependency)")
+        if decided is not None and decided[0] == "crash":
+            self._cd_crash = decided
+        if not allowed:
+            scheme = "https" if isinstance(self, getattr(http.client, "HTTPSConnection", ())) else "http"
+            url_full = url if parts.hostname else f"{scheme}://{host}:{port}{path}" + (
+                f"?{parts.query}" if parts.query else "")
+            try:
+                self.sock = _CannedSocket(_answer_from_mock(POLICY.mock, method, url_full, headers, message_body))
+            except Exception as exc:  # no mock matched: refused like any other egress
+                refused = _refuse(what)
+                raise RealNetworkRefused(f"{refused} (no mock matched: {exc})") from None
+        return o_endheaders(self, message_body, **kwargs)
+
+    def getresponse(self: Any) -> Any:
+        crash = getattr(self, "_cd_crash", None)
+        self._cd_crash = None
+        response = o_getresponse(self)
+        recorder = ledger.ACTIVE
+        if crash is not None and recorder is not None:
+            raise recorder.crash(crash[2], crash[1])
+        return response
+
+    def connect(self: Any) -> Any:
+        if active() and not getattr(_local, "bridging", False):
+            assert POLICY is not None
+            if not POLICY.allows(self.host, self.port):
+                raise _refuse(f"connection to {self.host}:{self.port}")
+        return o_connect(self)
+
+    for name, fn, original in (("putrequest", putrequest, o_putrequest), ("putheader", putheader, o_putheader),
+                               ("endheaders", endheaders, o_endheaders), ("getresponse", getresponse, o_getresponse),
+                               ("connect", connect, o_connect)):
+        setattr(fn, "__wrapped__", original)  # noqa: B010
+        setattr(conn, name, fn)
+
+
+def _install_requests() -> None:
+    try:
+        import requests
+    except ImportError:  # requests not installed: http.client covers urllib
+        return
+    original = requests.Session.send
+    adapter_send = requests.adapters.HTTPAdapter.send
+
+    def send(self: Any, request: Any, **kwargs: Any) -> Any:
+        if POLICY is None or getattr(_local, "in_requests", False):
+            return original(self, request, **kwargs)
+        parts = urlsplit(request.url)
+        host = parts.hostname or ""
+        mocked = POLICY.mock is not None or requests.adapters.HTTPAdapter.send is not adapter_send
+        if ledger.ACTIVE is not None and not ledger.ACTIVE.paused and not mocked and not POLICY.allows(
+                host, parts.port):
+            path = effect_name(request.method or "GET", host, parts.port, parts.path or "/").split(" ", 1)[1]
+            raise _refuse(f"{request.method} {path}")
+        decided = _record(request.method or "GET", host, parts.port, parts.path or "/",
+                          list(request.headers.items()), request.body)
+        if decided is None:
+            return original(self, request, **kwargs)
+        if decided[0] == "fail":
+            raise requests.ConnectionError(f"injected failure of {decided[1]!r} (a flaky dependency)")
+        _local.in_requests = True
+        try:
+            response = original(self, request, **kwargs)
+        finally:
+            _local.in_requests = False
+        recorder = ledger.ACTIVE
+        if decided[0] == "crash" and recorder is not None:
+            raise recorder.crash(decided[2], decided[1])
+        return response
+
+    send.__wrapped__ = original  # type: ignore[attr-defined]
+    requests.Session.send = send  # type: ignore[method-assign]

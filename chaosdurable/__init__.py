@@ -24,6 +24,7 @@ from chaosdurable.faults import (
     ScheduleError,
     TransientFailure,
 )
+from chaosdurable.history.http import RealNetworkRefused
 from chaosdurable.history.ledger import effect
 from chaosdurable.run import Answer
 from chaosdurable.verdict import Verdict, check
@@ -54,6 +55,7 @@ __all__ = [
     "LateTimer",
     "NotDurableHandlerError",
     "PayloadNotJsonError",
+    "RealNetworkRefused",
     "ScheduleError",
     "TransientFailure",
     "UnknownCallbackError",

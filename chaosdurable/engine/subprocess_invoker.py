@@ -7,16 +7,23 @@ is still reproducible).
 
 Wire protocol (one JSON object per line; child -> parent on the child's fd ``CHAOSDURABLE_FD``,
 parent -> child on its stdin):
-- parent sends ``{"handler", "sys_path", "event", "context"}`` first;
+- parent sends ``{"handler", "sys_path", "event", "context", "world", "tripwire", ...}`` first (and
+  ``"env"``, the environment to take, when the process was forked from a zygote);
 - child sends ``{"type": "checkpoint"|"state", ...}`` and blocks for ``{"ok": ...}`` or
   ``{"error": {"code", "message", "status"}}``;
 - child streams ``{"type": "log", "record": ...}`` as it logs (nothing is lost to a crash);
+- child sends ``{"type": "effect"|"body"|"crash", ...}`` (ledger calls, answered with the nemesis'
+  decision) and ``{"type": "aws", "method", "url", "headers", "body"}`` (a botocore request, answered
+  from this process' moto world with ``{"aws": [status, headers, body]}``; bodies base64);
+- child sends ``{"type": "trip"|"refused", ...}`` (tripwire hits, refused AWS calls; not answered);
 - child ends with ``{"type": "result", "output": ...}`` or ``{"type": "raised", ...}``.
 Every read has a deadline: a child silent past ``hang_timeout_s`` is killed.
 """
 
 from __future__ import annotations
 
+import base64
+import importlib
 import json
 import os
 import selectors
@@ -33,22 +40,101 @@ from typing import Any
 from aws_durable_execution_sdk_python.exceptions import BotoClientError
 from aws_durable_execution_sdk_python.lambda_service import OperationUpdate
 
+from chaosdurable.engine import forkserver
 from chaosdurable.engine.errors import NotDurableHandlerError
 from chaosdurable.engine.invoker import Outcome
 from chaosdurable.engine.logcapture import LogCapture
 from chaosdurable.engine.sandbox import Sandboxes
 
+_FIX = ("pass import_path='package.module:attribute' (DurableRunner(..., import_path=...), check(..., "
+        "import_path=...), or module:attribute on the command line) naming a module-level attribute that "
+        "holds this handler")
 
-def handler_ref(handler: Callable[..., Any]) -> str:
-    """``module:qualname`` of a handler, or a clear error if a fresh process cannot import it."""
-    module = getattr(handler, "__module__", None)
-    qualname = getattr(handler, "__qualname__", "")
-    if not module or module == "__main__" or "<locals>" in qualname:
+
+#: variables through which botocore would find real credentials, a profile or an endpoint
+_AWS_LOOKUPS = frozenset({"AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+                          "AWS_CONTAINER_CREDENTIALS_FULL_URI", "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_ROLE_ARN",
+                          "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS"})
+
+
+def _describe(handler: Callable[..., Any]) -> str:
+    return f"{getattr(handler, '__module__', None)}.{getattr(handler, '__qualname__', repr(handler))}"
+
+
+def _resolve(module: Any, attribute: str) -> Any:
+    target = module
+    for part in attribute.split("."):
+        target = getattr(target, part)
+    return target
+
+
+def resolve_import_path(handler: Callable[..., Any], import_path: str) -> str:
+    """Check that ``import_path`` (``module:attribute``) imports ``handler``; return it, or a clear error.
+
+    The module is imported here (a fresh process will import it too). The attribute must hold
+    this very handler object; when the handler was defined in ``__main__`` (a script), the same
+    code imported under its module name is a different object, so any durable handler there is
+    accepted.
+    """
+    from chaosdurable.engine.invoker import is_durable_handler
+
+    module_name, sep, attribute = import_path.partition(":")
+    if not sep or not module_name or not attribute or not all(p.isidentifier() for p in attribute.split(".")):
         raise NotDurableHandlerError(
-            f"subprocess mode imports the handler in a fresh process, but {module}.{qualname} is not importable "
-            "(defined in __main__ or inside a function): move it to module level in an importable module"
-        )
-    return f"{module}:{qualname}"
+            f"import_path {import_path!r} is not of the form 'package.module:attribute' (for example "
+            "'orders.workflow:handler'): give the module to import and the attribute that holds the handler")
+    try:
+        module = importlib.import_module(module_name)
+    except Exception as exc:
+        raise NotDurableHandlerError(
+            f"import_path {import_path!r}: module {module_name!r} cannot be imported ({type(exc).__name__}: {exc}); "
+            "give a module importable from sys.path (the child process gets this process' sys.path)") from None
+    try:
+        target = _resolve(module, attribute)
+    except AttributeError:
+        raise NotDurableHandlerError(
+            f"import_path {import_path!r}: module {module_name!r} has no attribute {attribute!r}; name the "
+            f"module-level attribute that holds {_describe(handler)}") from None
+    script = getattr(handler, "__module__", None) == "__main__"
+    if target is handler or (script and is_durable_handler(target)):
+        return import_path
+    raise NotDurableHandlerError(
+        f"import_path {import_path!r} names {_describe(target)}, not the handler being run ({_describe(handler)}): "
+        "a fresh process would run other code; name the attribute that holds this handler")
+
+
+def handler_ref(handler: Callable[..., Any], import_path: str | None = None) -> str:
+    """``module:attribute`` by which a fresh process imports ``handler``, or a clear error.
+
+    In order: ``import_path`` if given (checked, ``resolve_import_path``); the handler's own
+    ``__module__:__qualname__`` when that resolves to it; the module-level attribute that holds it
+    (``h = make_greeter(...)``: found by identity in its module). Nothing found: a
+    ``NotDurableHandlerError`` saying why and naming ``import_path``.
+    """
+    if import_path is not None:
+        return resolve_import_path(handler, import_path)
+    module_name = getattr(handler, "__module__", None)
+    qualname = getattr(handler, "__qualname__", "")
+    if not module_name or module_name == "__main__":
+        raise NotDurableHandlerError(
+            f"subprocess mode imports the handler in a fresh process, but {_describe(handler)} was defined in "
+            "__main__ (the script being run), which a fresh process cannot import: move it to an importable "
+            f"module, or {_FIX}")
+    module = sys.modules.get(module_name)
+    if module is not None:
+        if "<locals>" not in qualname:
+            try:
+                if _resolve(module, qualname) is handler:
+                    return f"{module_name}:{qualname}"
+            except AttributeError:
+                pass
+        for name, value in vars(module).items():
+            if value is handler:
+                return f"{module_name}:{name}"
+    raise NotDurableHandlerError(
+        f"subprocess mode imports the handler in a fresh process, but {_describe(handler)} is not reachable "
+        f"from module {module_name!r}: no module-level attribute of it holds this handler (built inside a "
+        f"function, or stored in a container). Assign it at module level, or {_FIX}")
 
 
 class SubprocessInvoker:
@@ -61,26 +147,62 @@ class SubprocessInvoker:
         self.log_sink: LogCapture | None = None
         #: run map/parallel branches serially in the child (``speedups.serial_branches``)
         self.serial_branches = True
+        #: the semantics-neutral speed-ups in the child (``engine.speedups``; off in faithful mode)
+        self.speedups = True
         #: one temporary directory per function, the child's TMPDIR (``engine.sandbox``)
         self.sandboxes = Sandboxes()
         self.new_sandbox = self.sandboxes.new_sandbox
+        #: explicit ``module:attribute`` import paths by function name (``DurableRunner(import_path=...)``)
+        self.import_paths: dict[str, str] = {}
+        #: fork invocations from pre-imported zygotes (``engine.forkserver``); False: a plain process each
+        self.fork = True
 
     #: every invocation already starts with fresh module state
     always_cold = True
+
+    def child_env(self, function_name: str, world: bool) -> dict[str, str]:
+        """The environment of an invocation's process: ours, its hash seed and TMPDIR, and AWS fenced off.
+
+        With a moto world in this process, the child's botocore requests come over its pipe to
+        that world (``world.serve_aws_request``): its endpoint variables are removed so requests
+        carry the real AWS host names moto routes by, and nothing is sent on any socket. Without
+        one, AWS calls go to a closed local port. Either way the credentials are dummies and no
+        profile or config file is read, unless ``CHAOSDURABLE_ALLOW_REAL_AWS=1``.
+        """
+        env = dict(os.environ, PYTHONHASHSEED=self.hash_seed(), PYTHONUNBUFFERED="1",
+                   TMPDIR=self.sandboxes.tmpdir(function_name))
+        if os.environ.get("CHAOSDURABLE_ALLOW_REAL_AWS") != "1":
+            for key in [k for k in env if k.startswith("AWS_ENDPOINT_URL") or k in _AWS_LOOKUPS]:
+                del env[key]
+            env.update(AWS_ACCESS_KEY_ID="chaosdurable", AWS_SECRET_ACCESS_KEY="chaosdurable",
+                       AWS_SESSION_TOKEN="chaosdurable", AWS_CONFIG_FILE=os.devnull,
+                       AWS_SHARED_CREDENTIALS_FILE=os.devnull, AWS_EC2_METADATA_DISABLED="true")
+            env.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+            if not world:
+                env["AWS_ENDPOINT_URL"] = "http://127.0.0.1:9"
+        return env
+
+    def hash_seed(self) -> str:
+        """``PYTHONHASHSEED`` of the current invocation: derived from the seed and the count, so reproducible."""
+        return str((self.seed * 7919 + self.count) % 4_294_967_295)
 
     def invoke(self, handler: Callable[..., Any], event: Any, context: Any,
                abort: threading.Event | None = None) -> Outcome:
         """Run one invocation in a new process and serve its service calls until it ends.
 
+        The process is forked from a pre-imported zygote with this invocation's hash seed
+        (``engine.forkserver``), or started as a plain ``python`` when that is unavailable.
         ``abort`` set by the service (an injected crash) kills the process at once.
         """
         self.count += 1
         client = event.service_client
-        from chaosdurable.history import ledger
+        from chaosdurable.history import ledger, tripwire
 
         recorder = ledger.ACTIVE
+        world = bool(ledger.MOTO_ACTIVE) and os.environ.get("CHAOSDURABLE_ALLOW_REAL_AWS") != "1"
+        env = self.child_env(context.function_name, world)
         first = {
-            "handler": handler_ref(handler),
+            "handler": handler_ref(handler, self.import_paths.get(context.function_name)),
             "sys_path": [p for p in sys.path if p],
             "event": event.to_json_dict(),
             "context": asdict(context),
@@ -88,27 +210,15 @@ class SubprocessInvoker:
             "record": recorder is not None,
             "allow_real_aws": bool(recorder and recorder.allow_real_aws),
             "serial_branches": self.serial_branches,
+            "speedups": self.speedups,
+            "world": world,
+            "tripwire": recorder is not None and tripwire.CHILDREN,
         }
-        read_fd, write_fd = os.pipe()
-        env = dict(os.environ, PYTHONHASHSEED=str((self.seed * 7919 + self.count) % 4_294_967_295),
-                   CHAOSDURABLE_FD=str(write_fd), PYTHONUNBUFFERED="1",
-                   TMPDIR=self.sandboxes.tmpdir(context.function_name))
-        if os.environ.get("CHAOSDURABLE_ALLOW_REAL_AWS") != "1":
-            # Fail closed: a child process has no moto world, so its AWS calls go to a closed local port
-            # with dummy credentials rather than to whatever account the environment points at.
-            env.update(AWS_ENDPOINT_URL="http://127.0.0.1:9", AWS_ACCESS_KEY_ID="chaosdurable",
-                       AWS_SECRET_ACCESS_KEY="chaosdurable", AWS_SESSION_TOKEN="chaosdurable")
-            env.pop("AWS_PROFILE", None)
         # the child's faulthandler dump lands here if it hangs; closed in the finally below
         stderr = tempfile.TemporaryFile()  # noqa: SIM115
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "chaosdurable.engine.subprocess_worker"],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr,
-            pass_fds=(write_fd,), env=env,
-        )
-        proc.chaosdurable_stderr = stderr  # type: ignore[attr-defined]
-        os.close(write_fd)
-        assert proc.stdin is not None and proc.stdout is not None
+        proc, read_fd = self._start(first, env, stderr)
+        proc.chaosdurable_stderr = stderr
+        assert proc.stdin is not None
         proc.stdin.write((json.dumps(first) + "\n").encode())
         proc.stdin.flush()
         try:
@@ -123,7 +233,28 @@ class SubprocessInvoker:
                     stream.close()
             stderr.close()
 
-    def _stacks_of(self, proc: subprocess.Popen[bytes]) -> str:
+    def _start(self, first: dict[str, Any], env: dict[str, str], stderr: Any) -> tuple[Any, int]:
+        """The invocation's process and the read end of its protocol pipe: forked, or else spawned."""
+        if self.fork and forkserver.enabled():
+            try:
+                zygote = forkserver.zygote_for(env["PYTHONHASHSEED"], env)
+                zygote.preload(first["sys_path"])
+                child = zygote.fork(stderr.fileno())
+            except forkserver.ForkUnavailable:
+                forkserver.discard_for(env["PYTHONHASHSEED"], env)
+            else:
+                first["env"] = env
+                return child, child.protocol_fd  # type: ignore[attr-defined]
+        read_fd, write_fd = os.pipe()
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "chaosdurable.engine.subprocess_worker"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr,
+            pass_fds=(write_fd,), env=dict(env, CHAOSDURABLE_FD=str(write_fd)),
+        )
+        os.close(write_fd)
+        return proc, read_fd
+
+    def _stacks_of(self, proc: Any) -> str:
         """Where the hung child is: it dumps every thread's stack (faulthandler, on SIGUSR1) to its stderr file.
 
         Bounded: waits at most 0.5 s for the dump; without one, says that it was killed.
@@ -155,7 +286,7 @@ class SubprocessInvoker:
         return "(subprocess) user frames of the hung process, innermost first:\n" + "\n".join(
             dict.fromkeys(user[:12]))
 
-    def _serve(self, proc: subprocess.Popen[bytes], read_fd: int, client: Any,
+    def _serve(self, proc: Any, read_fd: int, client: Any,
                abort: threading.Event | None) -> Outcome:
         selector = selectors.DefaultSelector()
         selector.register(read_fd, selectors.EVENT_READ, "protocol")
@@ -200,11 +331,15 @@ class SubprocessInvoker:
         if outcome is not None:
             return outcome
         code = proc.wait(timeout=10)
+        if code is None:  # a forked process that closed its pipes but did not exit: it is killed now
+            proc.kill()
+            code = proc.wait(timeout=10)
+            code = -signal.SIGKILL if code is None else code
         status = f"signal: {-code}" if code < 0 else f"exit status {code}"
         return Outcome(kind="crashed", error_type="Runtime.ExitError",
                        error_message=f"Runtime exited with error: {status}")
 
-    def _handle(self, msg: dict[str, Any], proc: subprocess.Popen[bytes], client: Any) -> Outcome | None:
+    def _handle(self, msg: dict[str, Any], proc: Any, client: Any) -> Outcome | None:
         kind = msg.get("type")
         if kind == "log":
             if self.log_sink is not None:
@@ -217,6 +352,19 @@ class SubprocessInvoker:
                            where=msg.get("where"))
         if kind in ("effect", "body", "crash"):
             self._reply(proc, self._ledger_call(msg))
+            return None
+        if kind == "aws":
+            from chaosdurable.history.world import serve_aws_request
+
+            code, headers, body = serve_aws_request(msg["method"], msg["url"], msg["headers"],
+                                                    base64.b64decode(msg["body"]))
+            self._reply(proc, {"aws": [code, headers, base64.b64encode(body).decode()]})
+            return None
+        if kind == "modules":
+            forkserver.note_modules(msg["names"])
+            return None
+        if kind in ("trip", "refused"):
+            self._note(msg)
             return None
         try:
             if kind == "checkpoint":
@@ -240,13 +388,27 @@ class SubprocessInvoker:
         return None
 
     @staticmethod
-    def _reply(proc: subprocess.Popen[bytes], reply: dict[str, Any]) -> None:
+    def _reply(proc: Any, reply: dict[str, Any]) -> None:
         assert proc.stdin is not None
         try:
             proc.stdin.write((json.dumps(reply, default=str) + "\n").encode())
             proc.stdin.flush()
         except BrokenPipeError:
             pass
+
+    @staticmethod
+    def _note(msg: dict[str, Any]) -> None:
+        """A child's tripwire hit or refused AWS call, into this process' ledger (no answer is sent)."""
+        from chaosdurable.history import ledger
+        from chaosdurable.history.record import Where
+
+        recorder = ledger.ACTIVE
+        if recorder is None:
+            return
+        if msg["type"] == "trip":
+            recorder.trip(msg["call"], Where(**msg["where"]))
+        else:
+            recorder.refused.append(msg["call"])
 
     @staticmethod
     def _ledger_call(msg: dict[str, Any]) -> dict[str, Any]:

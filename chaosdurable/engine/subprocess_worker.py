@@ -3,11 +3,21 @@
 Run as ``python -m chaosdurable.engine.subprocess_worker``; it reads one invocation from
 stdin, runs the handler with a service client that forwards every call to the parent, and
 reports the output. Nothing here outlives the invocation.
+
+Run as ``python -m chaosdurable.engine.subprocess_worker --zygote FD`` it is a fork server
+(``engine.forkserver``): it imports the SDK and boto3 once, then forks one fresh process per
+invocation, which reads its invocation from its own stdin exactly as above.
+
+Inside the child: effects, body runs, refused AWS calls and tripwire hits go to the parent's
+ledger; with a moto world in the parent, every botocore request goes over the pipe to it
+(``world.serve_aws_request``) and never to the network.
 """
 
 from __future__ import annotations
 
+import base64
 import importlib
+import io
 import json
 import logging
 import os
@@ -37,6 +47,7 @@ from chaosdurable.engine.invoker import LambdaContextStub
 from chaosdurable.history import ledger
 from chaosdurable.history.ledger import InvocationKilled
 from chaosdurable.history.probes import BodyProbeFactory, inject_body_probe
+from chaosdurable.history.tripwire import Tripwire
 
 _FD = int(os.environ.get("CHAOSDURABLE_FD", "-1"))
 _write_lock = threading.Lock()
@@ -107,13 +118,23 @@ class PipeServiceClient:
                            next_marker=ok["NextMarker"])
 
 
+class _ForwardedList(list[str]):
+    """The child's ``Recorder.refused``: every refused call is also sent to the parent's ledger."""
+
+    def append(self, call: str) -> None:
+        super().append(call)
+        _send({"type": "refused", "call": call})
+
+
 class _ForwardingRecorder:
     """Stands in for the parent's effect ledger inside the child: every effect and body run is
-    sent to the parent, which records it and answers with the nemesis' decision."""
+    sent to the parent, which records it and answers with the nemesis' decision. Refused AWS
+    calls and tripwire hits are sent too (no answer awaited)."""
 
     def __init__(self, allow_real_aws: bool) -> None:
         self.paused = 0
         self.allow_real_aws = allow_real_aws
+        self.refused: list[str] = _ForwardedList()
 
     def effect(self, name: str, key: str | None, kind: str, where: Any, mutating: bool,
                detail: dict[str, Any]) -> str:
@@ -132,38 +153,118 @@ class _ForwardingRecorder:
         return InvocationKilled(f"injected crash right after {name!r}")
 
     def trip(self, call: str, where: Any) -> None:
-        return None
+        _send({"type": "trip", "call": call, "where": asdict(where)})
 
 
-def main() -> None:
-    """Run one invocation described on stdin. SIGUSR1 dumps every thread's stack to stderr (a hang report)."""
+class _RawBody(io.BytesIO):
+    """A response body botocore can read or stream (``urllib3``'s ``stream`` interface)."""
+
+    def stream(self, **kwargs: Any) -> Any:
+        contents = self.read()
+        while contents:
+            yield contents
+            contents = self.read()
+
+
+def _forward_aws_request(request: Any, **kwargs: Any) -> Any:
+    """botocore ``before-send``: answer the signed request from the parent's moto world.
+
+    Never returns None, so botocore never opens a connection: every AWS request of a child with
+    a world goes over the pipe, and a failure to answer raises inside the call.
+    """
+    from botocore.awsrequest import AWSResponse
+
+    body = request.body
+    if hasattr(body, "read"):
+        position = body.tell() if hasattr(body, "tell") else None
+        data = body.read()
+        if position is not None:
+            body.seek(position)
+        body = data
+    if isinstance(body, str):
+        body = body.encode()
+    reply = _call({"type": "aws", "method": request.method, "url": request.url,
+                   "headers": {str(k): (v.decode() if isinstance(v, bytes) else str(v))
+                               for k, v in request.headers.items()},
+                   "body": base64.b64encode(body or b"").decode()})
+    if "aws" not in reply:
+        raise ConnectionError(f"the parent did not answer the AWS request to {request.url}: {reply}")
+    status, headers, data = reply["aws"]
+    return AWSResponse(request.url, status, headers, _RawBody(base64.b64decode(data)))
+
+
+def _route_aws_to_parent() -> None:
+    """Send every botocore request of this process to the parent's moto world (see ``world``).
+
+    Registered for every botocore session created from now on (``BUILTIN_HANDLERS``, as moto
+    does) and, in case a client was made otherwise, on each client at its first call.
+    """
+    from botocore import handlers
+    from botocore.client import BaseClient
+
+    handlers.BUILTIN_HANDLERS.append(("before-send", _forward_aws_request))
+    original = BaseClient._make_api_call
+
+    def _make_api_call(self: Any, operation_name: str, api_params: dict[str, Any]) -> Any:
+        self.meta.events.register("before-send", _forward_aws_request, unique_id="chaosdurable-moto-world")
+        return original(self, operation_name, api_params)
+
+    BaseClient._make_api_call = _make_api_call
+    ledger.MOTO_ACTIVE += 1  # the ledger's hook lets calls through: they reach the parent's moto world
+
+
+def _import_handler(ref: str) -> Any:
+    module_name, attribute = ref.split(":", 1)
+    target: Any = importlib.import_module(module_name)
+    for part in attribute.split("."):
+        target = getattr(target, part)
+    return target
+
+
+def run(first: dict[str, Any]) -> None:
+    """Run the invocation ``first`` describes, report its outcome on the pipe and exit the process."""
     import faulthandler
     import signal
+    import tempfile
 
     if hasattr(signal, "SIGUSR1"):
         faulthandler.register(signal.SIGUSR1, all_threads=True)
-    first = json.loads(sys.stdin.readline())
+    loaded = set(sys.modules)
+    if first.get("env") is not None:  # a forked child: take the environment a fresh process would have had
+        os.environ.clear()
+        os.environ.update(first["env"])
+        tempfile.tempdir = None
     for path in reversed(first["sys_path"]):
         if path not in sys.path:
             sys.path.insert(0, path)
-    module_name, qualname = first["handler"].split(":", 1)
-    target: Any = importlib.import_module(module_name)
-    for part in qualname.split("."):
-        target = getattr(target, part)
+    if first.get("world"):
+        _route_aws_to_parent()
+    target = _import_handler(first["handler"])
+    if first.get("env") is not None:  # tell the parent which library modules a zygote could import ahead
+        _send({"type": "modules", "names": _library_modules(set(sys.modules) - loaded, first["handler"])})
     root = logging.getLogger()
     root.addHandler(_LogForwarder())
     root.setLevel(logging.INFO)
     base = DurableExecutionInvocationInput.from_json_dict(first["event"])
     event = DurableExecutionInvocationInputWithClient.from_durable_execution_invocation_input(
         base, PipeServiceClient(tuple(first["invocation"])))
+    tripwire: Tripwire | None = None
     if first.get("record"):
         recorder = _ForwardingRecorder(bool(first.get("allow_real_aws")))
         ledger.activate(recorder)  # type: ignore[arg-type]
         inject_body_probe(target, BodyProbeFactory(recorder.body))
+        if first.get("tripwire"):
+            tripwire = Tripwire(recorder.trip)
     context = LambdaContextStub(**first["context"])
     try:
-        with speedups.active(False, serial_branches=bool(first.get("serial_branches"))):
-            output = target(event, context)
+        with speedups.active(bool(first.get("speedups")), serial_branches=bool(first.get("serial_branches"))):
+            if tripwire is not None:
+                tripwire.on()
+            try:
+                output = target(event, context)
+            finally:
+                if tripwire is not None:
+                    tripwire.off()
     except BaseException as exc:
         _send({"type": "raised", "error_type": type(exc).__name__, "message": str(exc),
                "where": "".join(traceback.format_exception(exc)[-4:])})
@@ -173,5 +274,119 @@ def main() -> None:
     os._exit(0)
 
 
+def main() -> None:
+    """Run one invocation described on stdin. SIGUSR1 dumps every thread's stack to stderr (a hang report)."""
+    run(json.loads(sys.stdin.readline()))
+
+
+# ----------------------------------------------------------------------------- zygote (fork server)
+def _library_modules(names: set[str], handler: str) -> list[str]:
+    """Of ``names``, the modules from installed libraries or the stdlib (never the user's own code)."""
+    from chaosdurable.history.probes import is_user_file
+
+    handler_module = handler.split(":", 1)[0]
+    out = []
+    for name in sorted(names):
+        module = sys.modules.get(name)
+        path = getattr(module, "__file__", None)
+        if name == handler_module or name.startswith("__") or not path or is_user_file(path):
+            continue
+        out.append(name)
+    return out
+
+
+def _preload(request: dict[str, Any]) -> None:
+    """Import library modules children will need (``forkserver``), then check that no thread started."""
+    for path in reversed(request.get("sys_path", [])):
+        if path not in sys.path:
+            sys.path.insert(0, path)
+    for name in request.get("modules", []):
+        try:
+            importlib.import_module(name)
+        except Exception:  # a module that fails here is imported (and fails) in the child instead
+            continue
+    if threading.active_count() > 1:  # an import started a thread: forking now would be unsafe
+        os._exit(3)
+
+
+def _preimport() -> None:
+    """What every child needs, imported once in the zygote (no thread is started, no session made)."""
+    import boto3  # noqa: F401
+    import botocore.awsrequest
+    import botocore.client
+    import botocore.session  # noqa: F401
+
+
+def _forked(fds: list[int]) -> None:
+    """In the zygote's fork: fork the invocation's process, report its pid and, when it ends, its exit code.
+
+    ``fds`` are the child's stdin, stdout, protocol pipe, stderr and the status pipe (parent's ends
+    stay in the parent). Exit codes follow ``Popen.returncode`` (negative: killed by that signal).
+    """
+    global _FD
+    import signal
+
+    stdin_r, stdout_w, proto_w, stderr_fd, status_w = fds
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.close(status_w)
+            for fd, target in ((stdin_r, 0), (stdout_w, 1), (stderr_fd, 2)):
+                os.dup2(fd, target)
+                os.close(fd)
+            _FD = proto_w
+            main()
+        finally:
+            os._exit(70)
+    for fd in (stdin_r, stdout_w, proto_w, stderr_fd):
+        os.close(fd)
+    os.write(status_w, f"pid {pid}\n".encode())
+    _, status = os.waitpid(pid, 0)
+    os.write(status_w, f"exit {os.waitstatus_to_exitcode(status)}\n".encode())
+    os._exit(0)
+
+
+def zygote(sock_fd: int) -> None:
+    """Serve fork requests on the Unix socket ``sock_fd`` until the parent closes it.
+
+    Each request carries five file descriptors (``_forked``); the zygote forks once per request,
+    so every invocation gets a process of its own, with this zygote's ``PYTHONHASHSEED`` and its
+    imports already done, used for that one invocation only.
+    """
+    import signal
+    import socket
+
+    _preimport()
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # the per-request forks are reaped by the kernel
+    sock = socket.socket(fileno=sock_fd)
+    while True:
+        try:
+            message, fds, _, _ = socket.recv_fds(sock, 1 << 20, 8)
+        except (OSError, InterruptedError):
+            break
+        if not message:
+            break
+        if message.startswith(b"preload "):
+            _preload(json.loads(message[len(b"preload "):]))
+            continue
+        if len(fds) != 5:
+            for fd in fds:
+                os.close(fd)
+            continue
+        pid = os.fork()
+        if pid == 0:
+            try:
+                sock.close()
+                _forked(fds)
+            finally:
+                os._exit(70)
+        for fd in fds:
+            os.close(fd)
+
+
 if __name__ == "__main__":
-    main()
+    if len(sys.argv) == 3 and sys.argv[1] == "--zygote":
+        zygote(int(sys.argv[2]))
+    else:
+        main()

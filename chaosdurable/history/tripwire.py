@@ -6,6 +6,11 @@ steer the workflow down another path. While active, a profile hook (``sys.setpro
 ``threading.setprofile``) watches calls to those functions; a call whose *caller* is user
 code and is not inside a step body is recorded with its source line, whether or not a
 fault fired. The hook costs time, so it is on only during checked runs.
+
+In subprocess mode the handler runs in child processes, so the hook must run there: a
+``Tripwire(sink, in_children=True)`` installs nothing in the parent, it only sets
+``CHILDREN`` while it is on; the subprocess invoker then tells every child to install its own
+``Tripwire``, whose hits travel over the child's pipe to the parent's ledger (``Recorder.trip``).
 """
 
 from __future__ import annotations
@@ -76,11 +81,19 @@ def _c_call_name(fn: Any) -> str | None:
     return None
 
 
-class Tripwire:
-    """Install with ``on()``, remove with ``off()``; hits go to ``sink(call, where)``."""
+#: True while a subprocess-mode tripwire is on: children started now must watch themselves
+CHILDREN = False
 
-    def __init__(self, sink: Callable[[str, Any], None]) -> None:
+
+class Tripwire:
+    """Install with ``on()``, remove with ``off()``; hits go to ``sink(call, where)``.
+
+    ``in_children=True``: watch subprocess children instead of this process (see ``CHILDREN``).
+    """
+
+    def __init__(self, sink: Callable[[str, Any], None], in_children: bool = False) -> None:
         self._sink = sink
+        self.in_children = in_children
         self._seen: set[tuple[str, str | None, int | None]] = set()
 
     def _profile(self, frame: FrameType, event: str, arg: Any) -> None:
@@ -111,11 +124,19 @@ class Tripwire:
         self._sink(name, where)
 
     def on(self) -> None:
-        """Start watching this thread and every thread started from now on."""
+        """Start watching this thread and every thread started from now on (or the children)."""
+        global CHILDREN
+        if self.in_children:
+            CHILDREN = True
+            return
         threading.setprofile(self._profile)
         sys.setprofile(self._profile)
 
     def off(self) -> None:
         """Stop watching."""
+        global CHILDREN
+        if self.in_children:
+            CHILDREN = False
+            return
         sys.setprofile(None)
         threading.setprofile(None)

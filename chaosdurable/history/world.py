@@ -4,6 +4,12 @@ A snapshot holds, as sorted plain data: every DynamoDB item of every table, ever
 object (key -> content digest), every message sitting in every SQS queue, every message
 published to every SNS topic, every SMS sent through SNS, and every email SES sent. Reading the snapshot goes through
 moto's backends or read-only API calls and is never recorded as an effect.
+
+Subprocess children reach the same world through ``serve_aws_request``: a child's botocore sends
+every signed request over its pipe instead of the network, and the parent answers it from the
+moto backends of the active ``World`` (moto's own request router, the one ``mock_aws`` uses in
+process). No socket is opened, so nothing a child sends can leave the machine, and the snapshot,
+the diff and ``reset`` see the children's writes exactly as they see in-process ones.
 """
 
 from __future__ import annotations
@@ -160,6 +166,34 @@ class World:
             if mails:
                 out["ses:sent"] = sorted(mails)
         return {k: v for k, v in out.items() if v or not k.startswith(("sqs:", "sns:"))}
+
+
+def serve_aws_request(method: str, url: str, headers: dict[str, str],
+                      body: bytes | None) -> tuple[int, dict[str, str], bytes]:
+    """Answer one raw AWS HTTP request (from a subprocess child) out of the active moto world.
+
+    Contract: a moto world (``World``) is entered in this process; otherwise the answer is a 403
+    saying so (nothing is ever sent anywhere). A URL no moto backend serves gets moto's own 404.
+    """
+    if not ledger.MOTO_ACTIVE:
+        return 403, {}, b'{"__type": "ChaosDurableNoWorld", "message": "no moto world is active in the parent"}'
+    from botocore.awsrequest import AWSPreparedRequest
+    from botocore.compat import HTTPHeaders
+    from moto.core.models import botocore_stubber
+
+    prepared_headers = HTTPHeaders()
+    for key, value in headers.items():
+        prepared_headers[key] = value
+    request = AWSPreparedRequest(method=method, url=url, headers=prepared_headers, body=body, stream_output=False)
+    try:
+        answer = botocore_stubber.process_request(request)
+    except Exception as exc:  # a moto bug or an unsupported service: the child sees a 500, not a hang
+        return 500, {}, json.dumps({"__type": "InternalFailure", "message": f"moto: {exc!r}"}).encode()
+    if answer is None:
+        return 404, {}, f"no moto backend serves {url}".encode()
+    status, out_headers, out_body = answer
+    data = out_body.encode() if isinstance(out_body, str) else bytes(out_body or b"")
+    return int(status), {str(k): str(v) for k, v in (out_headers or {}).items()}, data
 
 
 def diff_worlds(reference: dict[str, list[str]], chaotic: dict[str, list[str]]) -> list[str]:

@@ -130,7 +130,7 @@ def demo(console: Console, faithful: bool) -> int:
 
 def run(console: Console, ref: str, payload: str, mode: str, faithful: bool) -> int:
     """Run one handler to completion and print its history."""
-    runner = DurableRunner(_load(ref), mode=mode, faithful=faithful)  # type: ignore[arg-type]
+    runner = DurableRunner(_load(ref), mode=mode, faithful=faithful, import_path=ref)  # type: ignore[arg-type]
     result = runner.run(payload=payload)
     console.print(_history_table(result, ref))
     console.print(f"status [bold]{result.status}[/bold] result {result.result_payload} error {result.error}")
@@ -211,7 +211,7 @@ def check_command(console: Console, ref: str, payload: str, schedule_text: str |
         raise UsageError(f"--callbacks must be a JSON object of callback name -> answer ({exc})") from None
     verdict = check(_load(ref), payload=payload, schedule=schedule, mode=mode,  # type: ignore[arg-type]
                     setup=_load(setup) if setup else None, targets=target_fns or None, callbacks=answers,
-                    threaded_branches=threaded_branches)
+                    threaded_branches=threaded_branches, import_path=ref)
     # soft_wrap: the report holds a paste-able Python snippet and JSON; hard wrapping would break them
     console.print(verdict.report(), markup=False, highlight=False, soft_wrap=True)
     if saved_violations and verdict.ok:

@@ -65,6 +65,8 @@ class RunConfig:
     http: Any = None
     threaded_branches: bool = False
     virtual_clock: bool = False
+    #: ``module:attribute`` by which subprocess children import the handler (``DurableRunner(import_path=)``)
+    import_path: str | None = None
 
 
 def _answer_for(name: str | None, callbacks: Mapping[str, Any] | None) -> Answer:
@@ -80,7 +82,7 @@ def execute(handler: Callable[..., Any], payload: str, schedule: FaultSchedule, 
     runner = DurableRunner(handler, mode=config.mode, seed=config.seed, knobs=config.knobs,
                            max_invocations=config.max_invocations, hang_timeout=config.hang_timeout,
                            execution_timeout=config.execution_timeout, threaded_branches=config.threaded_branches,
-                           virtual_clock=config.virtual_clock)
+                           virtual_clock=config.virtual_clock, import_path=config.import_path)
     for name, target in (config.targets or {}).items():
         if is_durable_handler(target):
             runner.register_durable_function(name, target)
@@ -101,7 +103,7 @@ def execute(handler: Callable[..., Any], payload: str, schedule: FaultSchedule, 
             removers.append(inject_body_probe(runner.service.functions[data["function"]].handler, probe))
 
     runner.service.observers.append(on_cold_start)
-    tripwire = Tripwire(recorder.trip) if config.tripwire and config.mode == "inprocess" else None
+    tripwire = Tripwire(recorder.trip, in_children=config.mode == "subprocess") if config.tripwire else None
     callbacks_log: list[dict[str, Any]] = []
     stuck: str | None = None
     if world is not None:

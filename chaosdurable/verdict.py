@@ -21,7 +21,7 @@ from typing import Any
 from chaosdurable.checks import ALL_CHECKERS, Checker, Ledger, Violation
 from chaosdurable.checks.base import shorten
 from chaosdurable.checks.fresh import FreshValues
-from chaosdurable.engine.errors import PayloadNotJsonError
+from chaosdurable.engine.errors import NotDurableHandlerError, PayloadNotJsonError
 from chaosdurable.engine.knobs import Knobs
 from chaosdurable.engine.runner import Mode
 from chaosdurable.faults.nemesis import Firing
@@ -283,10 +283,22 @@ def _ref(fn: Callable[..., Any]) -> str:
     return f"{getattr(fn, '__module__', '?')}:{getattr(fn, '__qualname__', '?')}"
 
 
+def _handler_ref(handler: Callable[..., Any], import_path: str | None) -> str:
+    """``module:attribute`` of the handler: ``import_path``, else found as subprocess mode finds it."""
+    if import_path is not None:
+        return import_path
+    from chaosdurable.engine.subprocess_invoker import handler_ref
+
+    try:
+        return handler_ref(handler)
+    except NotDurableHandlerError:
+        return _ref(handler)
+
+
 def _replay_command(handler: Callable[..., Any], payload: str, schedule: FaultSchedule, mode: Mode,
                     setup: Callable[..., Any] | None, targets: Mapping[str, Callable[..., Any]] | None = None,
-                    callbacks: Mapping[str, Any] | None = None) -> str:
-    parts = ["chaosdurable", "check", _ref(handler), "--input", shlex.quote(payload),
+                    callbacks: Mapping[str, Any] | None = None, import_path: str | None = None) -> str:
+    parts = ["chaosdurable", "check", _handler_ref(handler, import_path), "--input", shlex.quote(payload),
              "--schedule", shlex.quote(schedule.to_json())]
     if mode != "inprocess":
         parts += ["--mode", mode]
@@ -322,6 +334,7 @@ def check(
     http: Any = None,
     threaded_branches: bool = False,
     virtual_clock: bool = False,
+    import_path: str | None = None,
 ) -> Verdict:
     """Run ``handler`` fault-free and under ``schedule`` and judge the pair.
 
@@ -359,6 +372,9 @@ def check(
             read the virtual clock, frozen at each invocation's virtual start (see
             ``chaosdurable.engine.user_clock``): a replay a day later reads a day later, and two
             fault-free runs mint equal timestamps. In-process only for now.
+        import_path: ``"package.module:attribute"`` by which subprocess mode imports the handler in
+            each fresh process (``DurableRunner(import_path=...)``); needed only for a handler that
+            no module-level attribute holds.
     """
     schedule = schedule or FaultSchedule()
     text = _payload(input, payload)
@@ -375,7 +391,7 @@ def check(
     config = RunConfig(mode=mode, seed=seed, knobs=knobs, targets=targets, callbacks=callbacks, tripwire=tripwire,
                        max_invocations=max_invocations, hang_timeout=hang_timeout, allow_real_aws=allow_real_aws,
                        allow_hosts=check_allow_hosts(allow_hosts), http=check_mock(http),
-                       threaded_branches=threaded_branches, virtual_clock=virtual_clock)
+                       threaded_branches=threaded_branches, virtual_clock=virtual_clock, import_path=import_path)
     chaotic_config = dataclasses.replace(config, tripwire=False)
     with contextlib.ExitStack() as stack:
         if isinstance(world, World):
@@ -449,8 +465,9 @@ def check(
         replay=_replay_snippet(handler, text, schedule, seed, mode, threaded_branches, setup, targets, callbacks,
                               virtual_clock),
         checkers=list(selected),
-        command=_replay_command(handler, text, schedule, mode, setup, targets, callbacks),
-        spec={"handler": _ref(handler), "payload": text, "schedule": json.loads(schedule.to_json()), "mode": mode,
+        command=_replay_command(handler, text, schedule, mode, setup, targets, callbacks, import_path),
+        spec={"handler": _handler_ref(handler, import_path), "payload": text,
+              "schedule": json.loads(schedule.to_json()), "mode": mode,
               "seed": seed, "setup": _ref(setup) if setup is not None else None,
               "targets": {name: _ref(fn) for name, fn in (targets or {}).items()} or None,
               "callbacks": encode_callbacks(callbacks), "threaded_branches": threaded_branches,

@@ -105,6 +105,9 @@ class DurableRunner:
         mode: "inprocess" (threads) or "subprocess" (a fresh Python process per invocation).
         max_invocations: per-execution budget before ``ExecutionStuckError``.
         knobs: service behaviours that are unknown on AWS (see ``engine.knobs``).
+        import_path: ``"package.module:attribute"`` by which subprocess mode imports the handler in
+            each fresh process (default: found from the handler itself, by name or by identity in
+            its module; needed for a handler no module attribute holds). Checked at once.
         virtual_clock: True makes the handler's own wall-clock reads (``time.time``,
             ``datetime.now``...) read the virtual clock during each invocation, frozen at the
             invocation's virtual start (see ``engine.user_clock``); in-process only for now.
@@ -125,6 +128,7 @@ class DurableRunner:
         knobs: Knobs | None = None,
         capture_logs: bool = False,
         virtual_clock: bool = False,
+        import_path: str | None = None,
     ) -> None:
         if not is_durable_handler(handler):
             raise NotDurableHandlerError(_not_durable_message(handler))
@@ -141,7 +145,12 @@ class DurableRunner:
         self.hang_timeout = hang_timeout
         self.serial_branches = not (faithful or threaded_branches)
         if mode == "subprocess":
+            from chaosdurable.engine.subprocess_invoker import handler_ref
+
             invoker.serial_branches = self.serial_branches
+            invoker.speedups = not faithful
+            # a handler a fresh process cannot import is refused now, not at its first invocation
+            invoker.import_paths[function_name] = handler_ref(handler, import_path)
         self.max_invocations = max_invocations
         self.function_name = function_name
         self.execution_timeout = execution_timeout

@@ -196,13 +196,11 @@ def _forward_aws_request(request: Any, **kwargs: Any) -> Any:
 def _route_aws_to_parent() -> None:
     """Send every botocore request of this process to the parent's moto world (see ``world``).
 
-    Registered for every botocore session created from now on (``BUILTIN_HANDLERS``, as moto
-    does) and, in case a client was made otherwise, on each client at its first call.
+    Registered once on each client, at every API call (``unique_id``: botocore calls *every*
+    ``before-send`` handler, so a second registration would send the request twice).
     """
-    from botocore import handlers
     from botocore.client import BaseClient
 
-    handlers.BUILTIN_HANDLERS.append(("before-send", _forward_aws_request))
     original = BaseClient._make_api_call
 
     def _make_api_call(self: Any, operation_name: str, api_params: dict[str, Any]) -> Any:

@@ -39,6 +39,7 @@ class World:
         self.region = region
         self._mock: Any = None
         self._env: dict[str, str | None] = {}
+        self._removed: dict[str, str] = {}
         self._clients: dict[str, Any] = {}
         #: read DynamoDB and S3 through the API instead of moto's backends (set when those moved)
         self.through_api = False
@@ -50,6 +51,8 @@ class World:
                            ("AWS_DEFAULT_REGION", self.region)):
             self._env[key] = os.environ.get(key)
             os.environ.setdefault(key, value)
+        # an endpoint override would send requests past moto (its router matches AWS host names)
+        self._removed = {k: os.environ.pop(k) for k in list(os.environ) if k.startswith("AWS_ENDPOINT_URL")}
         self._mock = mock_aws()
         self._mock.start()
         ledger.MOTO_ACTIVE += 1
@@ -66,6 +69,8 @@ class World:
         for key, value in self._env.items():
             if value is None:
                 os.environ.pop(key, None)
+        os.environ.update(self._removed)
+        self._removed = {}
 
     def reset(self) -> None:
         """Empty every mocked service (moto's own reset: ~1 ms), then provision it again with ``setup``."""

@@ -1,10 +1,12 @@
 """Speed and power of chaos properties: examples per second, time to find each zoo bug, shrunk size.
 
 Run: ``python benchmarks/properties.py`` (``--examples N`` for the throughput part,
-``--only throughput|zoo``).
+``--only throughput|subprocess|zoo``).
 
 1. Throughput: one Hypothesis property over a 10-step workflow with up to 3 faults drawn by
-   ``fault_schedules``; prints examples per second on one core (target: >= 100).
+   ``fault_schedules``; prints examples per second on one core (target: >= 100). The same
+   property in subprocess mode (every invocation in a fresh process, forked from a zygote;
+   ``N / 3`` examples) is measured pinned to one core and on all cores (target: >= 10 per core).
 2. Power: for every buggy handler in ``tests/zoo``, a property with only the generic
    strategies (no hand-written schedule), from an empty example database, under the ``ci``
    profile (100 examples); prints the time until the first failing example, whether the
@@ -21,13 +23,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-from aws_durable_execution_sdk_python import DurableContext, durable_execution
 from hypothesis import HealthCheck, Phase, given, settings
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from chaosdurable import check, effect  # noqa: E402
+from benchmarks.ten_steps import ten_steps  # noqa: E402
+from chaosdurable import check  # noqa: E402
 from chaosdurable.history.world import World  # noqa: E402
 from chaosdurable.strategies.schedules import OperationSpace, fault_schedules  # noqa: E402
 
@@ -35,19 +37,6 @@ from chaosdurable.strategies.schedules import OperationSpace, fault_schedules  #
 # example with many variations to annotate the report, which costs seconds and adds nothing here).
 SETTINGS = {"deadline": None, "database": None, "suppress_health_check": list(HealthCheck),
             "report_multiple_bugs": False, "phases": [p for p in Phase if p is not Phase.explain]}
-
-
-@durable_execution
-def ten_steps(event: dict[str, Any], context: DurableContext) -> int:
-    """Ten steps, each recording an idempotent effect."""
-    total = 0
-    for i in range(10):
-        def body(_: object, i: int = i) -> int:
-            effect(f"write-{i}", key=event["id"], idempotent=True)
-            return i
-
-        total += context.step(body, name=f"step-{i}")
-    return total
 
 
 def throughput(examples: int) -> None:
@@ -101,6 +90,64 @@ def throughput(examples: int) -> None:
           f"{100 * spent['invocations'] / elapsed:.0f}% of the wall time is spent inside them")
     print(f"  inside them, outside chaosdurable's service and recorder (the SDK, the handler, thread hand-offs): "
           f"{1000 * sdk / n:.1f} ms per example, so even with everything else free: <= {n / sdk:.0f} examples/s")
+
+
+def _subprocess_rate(examples: int, space: Any, cores: set[int] | None) -> tuple[int, float, float]:
+    """(examples, wall seconds, our CPU seconds) of the subprocess-mode property, on ``cores`` if given.
+
+    The affinity is set before any zygote starts (``forkserver.stop_all``), so the zygotes and every
+    forked child inherit it: with one core, the wall time is the whole cost on one core.
+    """
+    import os
+
+    from chaosdurable.engine import forkserver
+
+    forkserver.stop_all()
+    before = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else None
+    if cores is not None and before is not None:
+        os.sched_setaffinity(0, cores)
+    reference: dict[str, Any] = {}
+    count = [0]
+    path = "benchmarks.ten_steps:ten_steps"
+
+    @settings(max_examples=examples, **SETTINGS)  # type: ignore[arg-type]
+    @given(schedule=fault_schedules(space=space, max_faults=3))
+    def prop(schedule: Any) -> None:
+        verdict = check(ten_steps, {"id": "x"}, schedule, reference=reference.get("r"), mode="subprocess",
+                        import_path=path)
+        reference["r"] = verdict.reference
+        count[0] += 1
+
+    try:
+        # warm-up, not timed: the zygotes start (one interpreter each) and learn the handler's imports
+        check(ten_steps, {"id": "x"}, mode="subprocess", import_path=path)
+        cpu, start = time.process_time(), time.perf_counter()
+        prop()
+        return count[0], time.perf_counter() - start, time.process_time() - cpu
+    finally:
+        forkserver.stop_all()
+        if cores is not None and before is not None:
+            os.sched_setaffinity(0, before)
+
+
+def subprocess_throughput(examples: int) -> None:
+    """Examples per second of the same property in subprocess mode (a fresh process per invocation).
+
+    Measured two ways: pinned to one core (everything, zygotes and children included, shares it),
+    and on every core the machine has, divided by their number.
+    """
+    import os
+
+    space = OperationSpace.probe(ten_steps, {"id": "x"})
+    all_cores = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else None
+    one = {min(all_cores)} if all_cores else None
+    n, wall, cpu = _subprocess_rate(examples, space, one)
+    print(f"subprocess throughput, pinned to one core: {n} examples in {wall:.2f} s = {n / wall:.1f} examples/s "
+          f"per core (10-step workflow, up to 3 faults; parent CPU {1000 * cpu / n:.1f} ms per example)")
+    cores = len(all_cores) if all_cores else 1
+    n, wall, cpu = _subprocess_rate(examples, space, None)
+    print(f"subprocess throughput, on {cores} cores: {n} examples in {wall:.2f} s = {n / wall:.1f} examples/s "
+          f"= {n / wall / cores:.1f} per core (parent CPU {1000 * cpu / n:.1f} ms per example)")
 
 
 def _search(case: Any) -> dict[str, Any]:
@@ -166,10 +213,12 @@ def main() -> None:
     """Parse options and run the parts."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--examples", type=int, default=300)
-    parser.add_argument("--only", choices=["throughput", "zoo"])
+    parser.add_argument("--only", choices=["throughput", "subprocess", "zoo"])
     args = parser.parse_args()
     if args.only in (None, "throughput"):
         throughput(args.examples)
+    if args.only in (None, "subprocess"):
+        subprocess_throughput(max(1, args.examples // 3))
     if args.only in (None, "zoo"):
         zoo()
 

@@ -122,3 +122,27 @@ def test_the_tripwire_runs_in_children_and_reports_to_the_parent() -> None:
     line = 1 + Path(__file__).read_text().splitlines().index("    started = time.time()")
     assert any((v.source or "").endswith(f"test_subprocess_world.py:{line}") for v in hits), [v.source for v in hits]
     assert check(stamp_in_step, None, mode="subprocess").ok
+
+
+def test_given_with_the_subprocess_backend_and_setup(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from hypothesis import strategies as st
+
+    import chaosdurable
+    from chaosdurable.pytest_plugin import _State
+
+    monkeypatch.setattr(_State, "backend", "subprocess")
+    monkeypatch.setattr(_State, "profile", "dev")
+    monkeypatch.chdir(tmp_path)  # a failing property saves its verdict under the working directory
+
+    @chaosdurable.given(handler=award_twice, input=INPUT, faults=st.just(CRASH_AFTER_UPDATE), setup=accounts)
+    def buggy_property(verdict: Any) -> None:
+        assert verdict.reference.world is not None
+
+    @chaosdurable.given(handler=award_once, input=INPUT, faults=st.just(CRASH_AFTER_UPDATE), setup=accounts)
+    def correct_property(verdict: Any) -> None:
+        assert verdict.chaotic.status == "SUCCEEDED"
+        assert verdict.chaotic.world is not None
+
+    with pytest.raises(AssertionError, match="idempotency"):
+        buggy_property()
+    correct_property()

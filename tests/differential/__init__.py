@@ -1,0 +1,1 @@
+"""Differential tests: chaosdurable against AWS's DurableFunctionTestRunner on generated workflows."""

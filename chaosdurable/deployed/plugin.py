@@ -119,6 +119,8 @@ class ChaosPlugin(DurableInstrumentationPlugin):
         self._done: set[int] = set()
         self.invocation: int | None = None
         self.fired: list[str] = []
+        #: True once the SDK's checkpoint client carries our botocore handlers
+        self.client_hooked = False
         self._remember(info.operations.values())
 
     # ------------------------------------------------------------------ bookkeeping
@@ -157,15 +159,18 @@ class ChaosPlugin(DurableInstrumentationPlugin):
             return False
         return _op_matches(fault.op, site.op_id, site.name, site.path)
 
-    def take(self, sites: list[Site], want: Callable[[Fault], bool], explicit_action: bool = False) -> Fault | None:
-        """The first pending fault ``want`` accepts that matches a site, claimed in the store, or None."""
+    def take(self, sites: list[Site], want: Callable[[Fault], bool],
+             explicit_action: bool = False) -> tuple[Fault, int] | None:
+        """The first pending fault ``want`` accepts that matches a site, claimed in the store, with the
+        index of the site it matched; or None."""
         for index, fault in enumerate(self.schedule.faults):
             if index in self._done or not want(fault):
                 continue
             assert isinstance(fault, CrashAtCheckpoint | CheckpointApiError)
-            site = next((s for s in sites if self._matches(fault, s, explicit_action)), None)
-            if site is None:
+            at = next((k for k, s in enumerate(sites) if self._matches(fault, s, explicit_action)), None)
+            if at is None:
                 continue
+            site = sites[at]
             with self._lock:
                 if index in self._done:
                     continue
@@ -174,7 +179,7 @@ class ChaosPlugin(DurableInstrumentationPlugin):
                 where = f"in invocation {self.invocation or '?'} at {site.action} of {site.path or site.op_id!r}"
                 self.fired.append(f"{fault.describe()} -> fired {where}")
                 print(f"chaosdurable: injected fault: {self.fired[-1]}", file=sys.stderr, flush=True)
-                return fault
+                return fault, at
         return None
 
     def crash(self) -> None:
@@ -211,8 +216,11 @@ class ChaosPlugin(DurableInstrumentationPlugin):
                 self._attempts[info.operation_id] = info.attempt
 
     def on_user_function_end(self, info: UserFunctionEndInfo) -> None:
-        """Crash after a step body returned, before its SUCCEED checkpoint is sent."""
-        if (info.operation_type is not OperationType.STEP or info.is_replay_children
+        """Crash after a step body returned, before its SUCCEED checkpoint is sent: only when the SDK's
+        checkpoint client could not be reached. Otherwise the checkpoint call carries out the crash,
+        after sending the updates queued ahead of the SUCCEED (as the engine does, ``Intervention.at``),
+        so the outcome does not depend on whether an asynchronous START was still queued."""
+        if self.client_hooked or (info.operation_type is not OperationType.STEP or info.is_replay_children
                 or info.outcome is not UserFunctionOutcome.SUCCEEDED):
             return
         site = self.site(info.operation_id, info.name, info.parent_id, "SUCCEED", "STEP")
@@ -236,15 +244,18 @@ class ChaosPlugin(DurableInstrumentationPlugin):
         return [self.site(str(u.get("Id")), u.get("Name"), u.get("ParentId"), str(u.get("Action")),
                           str(u.get("Type"))) for u in updates]
 
-    def before_checkpoint(self, sites: list[Site]) -> tuple[str, int, str] | None:
-        """Crash (does not return), an error response to send instead, or None to proceed."""
-        if self.take(sites, self._crash_at("before_persist")):
-            self.crash()
-            return None
-        fault = self.take(sites, lambda f: isinstance(f, CheckpointApiError) and f.error != "no_token")
-        if isinstance(fault, CheckpointApiError):
-            return API_ERRORS[fault.error]
-        return None
+    def before_checkpoint(self, sites: list[Site]) -> tuple[tuple[str, int, str] | None, int | None]:
+        """Decide a checkpoint call before it is sent: (what to do, index of the matched update).
+
+        What to do is ``CRASH``, an error response (code, status, message), or None to proceed. The
+        updates ahead of the matched one are to be sent first, in a call of their own.
+        """
+        if hit := self.take(sites, self._crash_at("before_persist")):
+            return CRASH, hit[1]
+        hit = self.take(sites, lambda f: isinstance(f, CheckpointApiError) and f.error != "no_token")
+        if hit is not None and isinstance(hit[0], CheckpointApiError):
+            return API_ERRORS[hit[0].error], hit[1]
+        return None, None
 
     def after_checkpoint(self, sites: list[Site], parsed: dict[str, Any]) -> None:
         """Crash after the service accepted the batch, or drop the new token from its answer."""
@@ -277,11 +288,20 @@ def _on_parameter_build(params: dict[str, Any], context: dict[str, Any], **_: An
     plugin = _ACTIVE.get(str(params.get("DurableExecutionArn")))
     if plugin is None:
         return
-    sites = plugin.updates_to_sites(list(params.get("Updates") or []))
+    updates = list(params.get("Updates") or [])
+    sites = plugin.updates_to_sites(updates)
     context[_CONTEXT_KEY] = (plugin, sites)
-    reject = plugin.before_checkpoint(sites)
-    if reject is not None:
-        context[_CONTEXT_KEY + "_reject"] = reject
+    decision, at = plugin.before_checkpoint(sites)
+    if decision is None:
+        return
+    if at:  # send the updates ahead of the matched one (persisted), then carry out the fault
+        params["Updates"] = updates[:at]
+        context[_CONTEXT_KEY] = (plugin, sites[:at])
+        context[_CONTEXT_KEY + "_then"] = decision
+    elif decision == CRASH:
+        plugin.crash()
+    else:
+        context[_CONTEXT_KEY + "_reject"] = decision
 
 
 def _on_before_call(context: dict[str, Any], **_: Any) -> tuple[Any, dict[str, Any]] | None:
@@ -303,6 +323,17 @@ def _on_after_call(http_response: Any, parsed: dict[str, Any], context: dict[str
     if getattr(http_response, "status_code", 500) >= 300:
         return
     plugin, sites = entry
+    then = context.get(_CONTEXT_KEY + "_then")
+    if then is not None:  # the updates ahead of the fault's own were sent: now the fault itself
+        if then == CRASH:
+            plugin.crash()
+            return
+        code, status, message = then
+        http_response.status_code = status
+        parsed["Error"] = {"Code": code, "Message": message}
+        parsed.setdefault("ResponseMetadata", {})["HTTPStatusCode"] = status
+        parsed.pop("CheckpointToken", None)
+        return
     plugin.after_checkpoint(sites, parsed)
 
 
@@ -320,6 +351,14 @@ def register_on_client(client: Any) -> bool:
     return True
 
 
+def _sdk_client_hooked() -> bool:
+    """True when the SDK's cached checkpoint client carries our handlers."""
+    from aws_durable_execution_sdk_python.lambda_service import LambdaClient
+
+    client = LambdaClient._cached_boto_client
+    return client is not None and id(client) in _REGISTERED
+
+
 def _register_on_sdk_client() -> bool:
     """Reach the SDK's own cached boto3 client (None when the SDK was handed another client)."""
     from aws_durable_execution_sdk_python.lambda_service import LambdaClient
@@ -335,6 +374,8 @@ class _Idle(DurableInstrumentationPlugin):
 
 _IDLE = _Idle()
 _CHECKPOINT_LEVEL = (CrashAtCheckpoint, CheckpointApiError)
+#: a decision to end the sandbox (``ChaosPlugin.before_checkpoint``)
+CRASH = ("crash", 0, "")
 
 
 def schedule_from_input(execution_input: Any) -> FaultSchedule | None:
@@ -407,6 +448,7 @@ class ChaosPluginFactory:
             return _IDLE
         plugin = ChaosPlugin(schedule, self._store_now(), info)
         _register_on_sdk_client()
+        plugin.client_hooked = _sdk_client_hooked()
         _activate(plugin)
         return plugin
 

@@ -22,12 +22,22 @@ class Intervention:
     verb: "proceed"; "reject" (answer with ``code``/``status``/``message``, persist nothing);
     "crash" (the invocation's process dies now); "timeout" (the invocation times out and
     lives on as a zombie); "no_token" (accept, but answer without a new token).
+
+    at: the index, within the checkpoint's updates, of the update the decision is about, or
+    None for the whole call. With an index the service acts as if the SDK had sent every update
+    in a call of its own (one legal batching of the real SDK, and the same one whatever the
+    thread timing was): before persisting, the updates ahead of ``at`` are persisted and the
+    decision applies from ``at`` on; after persisting, the updates up to and including ``at``
+    are persisted and the rest were never sent. So the outcome of a fault does not depend on
+    how the SDK's batcher happened to group updates (an asynchronous START may or may not share
+    a call with its step's SUCCEED).
     """
 
     verb: Verb = "proceed"
     code: str = "ServiceException"
     status: int = 500
     message: str = "Service unavailable"
+    at: int | None = None
 
 
 PROCEED = Intervention()

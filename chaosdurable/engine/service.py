@@ -235,22 +235,26 @@ class Service(UpdateApplier):
             site = self._site(ex, inv, updates, copy) if intercepting else None
             record = {"arn": ex.arn, "invocation": inv.index if inv else None, "copy": copy,
                       "updates": [dict(u.to_dict()) for u in updates]} if self.observers else {}
+            before = after = PROCEED
             try:
                 ex.check_token(token)
                 if inv is None or ex.live_invocation is not inv:  # pragma: no cover - guarded by the token
                     raise CheckpointRejected(INVALID_TOKEN)
                 if site is not None:
-                    self._intervene(ex, inv, self.interceptor.before_checkpoint(site))
-                ex.validate_batch(updates)
+                    before = self.interceptor.before_checkpoint(site)
+                    if before.verb == "proceed":
+                        after = self.interceptor.after_checkpoint(site)
+                persisted = _persisted_part(updates, before, after)
+                if persisted:
+                    ex.validate_batch(persisted)
+                if before.verb != "proceed" and persisted:
+                    self._apply_all(ex, persisted, record)  # the updates ahead of the fault's own
+                if inv is not None:
+                    self._intervene(ex, inv, before)
             except CheckpointRejected as rejected:
                 self._notify("checkpoint", record | {"accepted": False, "error": rejected.message})
                 raise
-            now = self.clock.now_ms
-            completes_execution = False
-            for update in updates:
-                completes_execution |= self._apply(ex, update, now)
-            self._notify("checkpoint", record | {"accepted": True})
-            after = self.interceptor.after_checkpoint(site) if site is not None else PROCEED
+            completes_execution = self._apply_all(ex, persisted, record)
             if after.verb == "no_token":
                 ex.revoke_tokens()
                 return CheckpointOutput(checkpoint_token=None, new_execution_state=CheckpointUpdatedExecutionState())
@@ -272,6 +276,17 @@ class Service(UpdateApplier):
                 checkpoint_token=new_token,
                 new_execution_state=CheckpointUpdatedExecutionState(operations=ops, next_marker=marker),
             )
+
+    def _apply_all(self, ex: Execution, updates: list[OperationUpdate], record: dict[str, Any]) -> bool:
+        """Persist ``updates`` (already validated); True when one of them completes the execution."""
+        now = self.clock.now_ms
+        completes_execution = False
+        for update in updates:
+            completes_execution |= self._apply(ex, update, now)
+        if record and len(updates) != len(record["updates"]):  # a part of the call (Intervention.at)
+            record = record | {"updates": [dict(u.to_dict()) for u in updates], "part": True}
+        self._notify("checkpoint", record | {"accepted": True})
+        return completes_execution
 
     def _intervene(self, ex: Execution, inv: Invocation, action: Intervention) -> None:
         """Carry out a nemesis decision (raises ``CheckpointRejected`` for every verb but proceed)."""
@@ -789,3 +804,16 @@ def _not_durable_message(handler: Callable[..., Any]) -> str:
         f"{name} is not a durable handler: decorate it with @durable_execution "
         "(from aws_durable_execution_sdk_python import durable_execution) so the SDK can checkpoint and replay it"
     )
+
+
+def _persisted_part(updates: list[OperationUpdate], before: Intervention, after: Intervention) -> list[OperationUpdate]:
+    """The updates a checkpoint call persists under the interceptor's decisions (see ``Intervention.at``).
+
+    No decision: all of them. A decision before persisting: those ahead of its update (none when it
+    is about the whole call). A crash after persisting: those up to and including its update.
+    """
+    if before.verb != "proceed":
+        return list(updates[: before.at]) if before.at is not None else []
+    if after.verb == "crash" and after.at is not None:
+        return list(updates[: after.at + 1])
+    return list(updates)

@@ -8,6 +8,7 @@ same schedule gives the same run.
 
 from __future__ import annotations
 
+import dataclasses
 import fnmatch
 import threading
 from dataclasses import dataclass
@@ -172,7 +173,8 @@ class Nemesis:
         return [f for i, f in enumerate(self.schedule.faults) if i not in self._done]
 
     @staticmethod
-    def _site_match(fault: Any, site: CheckpointSite) -> str | None:
+    def _site_match(fault: Any, site: CheckpointSite) -> tuple[str, int | None] | None:
+        """(where in words, index of the matched update or None for an empty checkpoint), or None."""
         if fault.invocation is not None and fault.invocation != site.invocation:
             return None
         if site.copy != 0:
@@ -186,32 +188,32 @@ class Nemesis:
                 continue
             # an unnamed operation is shown by id (its path is only '?'); reports put the id in words
             label = (site.paths[k] or site.names[k]) if site.names[k] else update.operation_id
-            return f"in invocation {site.invocation} at {update.action.value} of {label!r}"
+            return f"in invocation {site.invocation} at {update.action.value} of {label!r}", k
         if not site.updates and fault.op is None and fault.action is None and fault.attempt is None:
-            return f"in invocation {site.invocation} at an empty (refresh) checkpoint"
+            return f"in invocation {site.invocation} at an empty (refresh) checkpoint", None
         return None
 
     # ------------------------------------------------------- engine interceptor
     def before_checkpoint(self, site: CheckpointSite) -> Intervention:
-        """Crash before persisting, an API error, or an invocation timeout."""
+        """Crash before persisting, an API error, or an invocation timeout, at the matched update."""
         for i, fault in self._pending(CrashAtCheckpoint):
-            if fault.phase == "before_persist" and (where := self._site_match(fault, site)) and self._take(i, where):
-                return Intervention("crash")
+            if fault.phase == "before_persist" and (hit := self._site_match(fault, site)) and self._take(i, hit[0]):
+                return Intervention("crash", at=hit[1])
         for i, fault in self._pending(CheckpointApiError):
-            if fault.error != "no_token" and (where := self._site_match(fault, site)) and self._take(i, where):
-                return _API_ERRORS[fault.error]
+            if fault.error != "no_token" and (hit := self._site_match(fault, site)) and self._take(i, hit[0]):
+                return dataclasses.replace(_API_ERRORS[fault.error], at=hit[1])
         for i, fault in self._pending(InvocationTimeout):
-            if (where := self._site_match(fault, site)) and self._take(i, where):
-                return Intervention("timeout")
+            if (hit := self._site_match(fault, site)) and self._take(i, hit[0]):
+                return Intervention("timeout", at=hit[1])
         return PROCEED
 
     def after_checkpoint(self, site: CheckpointSite) -> Intervention:
-        """The lost response (crash after persisting), or a response without a token."""
+        """The lost response (crash after persisting the matched update), or a response without a token."""
         for i, fault in self._pending(CrashAtCheckpoint):
-            if fault.phase == "after_persist" and (where := self._site_match(fault, site)) and self._take(i, where):
-                return Intervention("crash")
+            if fault.phase == "after_persist" and (hit := self._site_match(fault, site)) and self._take(i, hit[0]):
+                return Intervention("crash", at=hit[1])
         for i, fault in self._pending(CheckpointApiError):
-            if fault.error == "no_token" and (where := self._site_match(fault, site)) and self._take(i, where):
+            if fault.error == "no_token" and (hit := self._site_match(fault, site)) and self._take(i, hit[0]):
                 return Intervention("no_token")
         return PROCEED
 

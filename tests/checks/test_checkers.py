@@ -247,7 +247,9 @@ def test_resumption_silent_when_the_value_is_the_step_result() -> None:
 
 # ==================================================================== determinism
 def test_determinism_fires_on_step_name_from_request_id() -> None:
-    v = check(handlers.names_step_after_request, None, _crash_before("receipt-*"))
+    # the crash loses the step's START, so the next invocation starts it afresh under another name
+    v = check(handlers.names_step_after_request, None,
+              FaultSchedule((CrashAtCheckpoint(op="receipt-*", action="START"),)))
     assert v.fired
     (violation,) = v.by_checker("determinism")
     ref_name = next(op["Name"] for op in v.reference.operations if str(op.get("Name")).startswith("receipt-"))
@@ -256,6 +258,14 @@ def test_determinism_fires_on_step_name_from_request_id() -> None:
     assert violation.op == got_name
     assert f"STEP {ref_name!r} (under the handler) became STEP {got_name!r}" in violation.message
     assert "operation #2 differs" in violation.message
+
+
+def test_a_renamed_step_whose_start_was_persisted_is_the_sdks_non_deterministic_replay() -> None:
+    # crash before SUCCEED: the START (sent ahead of it) is persisted under the first name, and the
+    # replay's new name is caught by the SDK itself, whatever batch the START travelled in
+    v = check(handlers.names_step_after_request, None, _crash_before("receipt-*"))
+    (violation,) = v.by_checker("determinism")
+    assert "non-deterministic replay" in violation.message and "current='receipt-" in violation.message
 
 
 def test_determinism_fires_on_wait_duration_from_request_id() -> None:

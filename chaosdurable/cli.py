@@ -2,7 +2,7 @@
 
 - ``chaosdurable demo``: run the order workflow (scenarios/order.py) through the engine,
   answer its shipping callback, and print the history and timings.
-- ``chaosdurable run module:handler --input JSON``: run any durable handler to completion.
+- ``chaosdurable execute module:handler --input JSON``: run any durable handler to completion.
 - ``chaosdurable check module:handler --input JSON --schedule FILE_OR_JSON``: run it fault-free
   and under the schedule, print the verdict; exit 1 on violations.
 - ``chaosdurable replay FILE``: rerun a failure saved by the pytest plugin.
@@ -335,6 +335,11 @@ def replay_command(console: Console, path: str) -> int:
                          allow_failed_execution=bool(spec.get("allow_failed_execution")), saved_spec=spec)
 
 
+#: Subcommands that live in modules of their own. Each module has ``register(subparsers)``, which adds
+#: its parser and sets ``command_main=function(args, console) -> exit code`` as a default.
+COMMAND_MODULES: tuple[str, ...] = ()
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``chaosdurable`` console script."""
     parser = argparse.ArgumentParser(prog="chaosdurable", description=__doc__,
@@ -342,7 +347,7 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     p_demo = sub.add_parser("demo", help="run the example order workflow through the engine")
     p_demo.add_argument("--faithful", action="store_true", help="disable the SDK speed-ups")
-    p_run = sub.add_parser("run", help="run a durable handler to completion")
+    p_run = sub.add_parser("execute", help="run a durable handler to completion, fault-free, and show its history")
     p_run.add_argument("handler", help="module:function of a @durable_execution handler")
     p_run.add_argument("--input", default="null", help="the execution input as JSON text")
     p_run.add_argument("--mode", choices=["inprocess", "subprocess"], default="inprocess")
@@ -367,12 +372,16 @@ def main(argv: list[str] | None = None) -> int:
     p_replay = sub.add_parser("replay", help="rerun a saved failure (.chaosdurable/failures/*.json)")
     p_replay.add_argument("file", help="the saved failure")
     sub.add_parser("conformance", help="fetch and verify the pinned AWS conformance suite")
+    for module in COMMAND_MODULES:
+        importlib.import_module(module).register(sub)
     args = parser.parse_args(argv)
     console = Console()
     try:
+        if getattr(args, "command_main", None) is not None:
+            return int(args.command_main(args, console))
         if args.command == "demo":
             return demo(console, args.faithful)
-        if args.command == "run":
+        if args.command == "execute":
             return run(console, args.handler, args.input, args.mode, args.faithful)
         if args.command == "replay":
             return replay_command(console, args.file)

@@ -1,4 +1,4 @@
-"""The main job (``chaosdurable demo``) and ``chaosdurable run`` work end to end."""
+"""The main job (``chaosdurable demo``) and ``chaosdurable execute`` work end to end."""
 
 from __future__ import annotations
 
@@ -21,12 +21,12 @@ def test_demo_succeeds(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.M
 
 
 def test_run_reports_an_undecorated_handler(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["run", "json:dumps", "--input", "1"]) == 2
+    assert main(["execute", "json:dumps", "--input", "1"]) == 2
     assert "decorate it with @durable_execution" in capsys.readouterr().out
 
 
 def test_run_executes_a_handler(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["run", "chaosdurable.scenarios.order:order_workflow", "--input", "{}"]) == 1
+    assert main(["execute", "chaosdurable.scenarios.order:order_workflow", "--input", "{}"]) == 1
     out = capsys.readouterr().out
     assert "StepError" in out
     assert "order_id" in out

@@ -46,7 +46,7 @@ def test_a_factory_built_handler_runs_with_an_explicit_import_path() -> None:
 
 
 def test_the_cli_passes_its_module_attribute_path_through(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["run", f"{HERE}:hello", "--input", '"Cy"', "--mode", "subprocess"]) == 0
+    assert main(["execute", f"{HERE}:hello", "--input", '"Cy"', "--mode", "subprocess"]) == 0
     assert main(["check", f"{HERE}:howdy", "--input", '"Cy"', "--mode", "subprocess"]) == 0
 
 

@@ -1,0 +1,1 @@
+"""Reports written from verdicts: HTML, JSON, JUnit (see ``model``)."""

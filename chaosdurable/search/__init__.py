@@ -1,0 +1,1 @@
+"""The bug search behind ``chaosdurable run``."""

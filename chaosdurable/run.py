@@ -67,6 +67,8 @@ class RunConfig:
     virtual_clock: bool = False
     #: ``module:attribute`` by which subprocess children import the handler (``DurableRunner(import_path=)``)
     import_path: str | None = None
+    #: run the SDK exactly as shipped (``DurableRunner(faithful=True)``)
+    faithful: bool = False
 
 
 def _answer_for(name: str | None, callbacks: Mapping[str, Any] | None) -> Answer:
@@ -82,12 +84,9 @@ def execute(handler: Callable[..., Any], payload: str, schedule: FaultSchedule, 
     runner = DurableRunner(handler, mode=config.mode, seed=config.seed, knobs=config.knobs,
                            max_invocations=config.max_invocations, hang_timeout=config.hang_timeout,
                            execution_timeout=config.execution_timeout, threaded_branches=config.threaded_branches,
-                           virtual_clock=config.virtual_clock, import_path=config.import_path)
-    for name, target in (config.targets or {}).items():
-        if is_durable_handler(target):
-            runner.register_durable_function(name, target)
-        else:
-            runner.register_function(name, target)
+                           virtual_clock=config.virtual_clock, import_path=config.import_path,
+                           faithful=config.faithful)
+    runner.register_targets(config.targets)
     nemesis = Nemesis(schedule, runner.service)
     runner.service.interceptor = nemesis
     recorder = ledger.Recorder(decide=nemesis.on_effect, is_crashed=nemesis.is_crashed,

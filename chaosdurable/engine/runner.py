@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -165,6 +165,15 @@ class DurableRunner:
             invoker.log_sink = self.logs
 
     # ------------------------------------------------------------ registry
+    def register_targets(self, targets: Mapping[str, Callable[..., Any]] | None) -> DurableRunner:
+        """Register each chained-invoke target: durable handlers as child executions, others as plain functions."""
+        for name, target in (targets or {}).items():
+            if is_durable_handler(target):
+                self.register_durable_function(name, target)
+            else:
+                self.register_function(name, target)
+        return self
+
     def register_function(self, name: str, fn: Callable[..., Any]) -> DurableRunner:
         """Register a plain Lambda function ``fn(event, context)`` as an invoke target."""
         self._refuse_handler_name(name)

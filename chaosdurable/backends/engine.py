@@ -1,0 +1,92 @@
+"""The two engine backends: the in-memory durable service driving the real SDK, in this process
+(``InProcess``) or with every invocation in a fresh Python process (``Subprocess``).
+
+Both apply every fault kind: the engine's nemesis acts through ``engine/interception.py``'s
+verbs, the effect ledger and the callback answers (``chaosdurable.run``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from chaosdurable.backends.base import ALL_FAULT_KINDS, Guards, Limits, Workload
+from chaosdurable.engine.runner import DurableRunner, Mode
+from chaosdurable.faults.nemesis import Nemesis
+from chaosdurable.faults.schedule import FaultSchedule
+from chaosdurable.history.record import RunRecord
+from chaosdurable.history.world import World
+from chaosdurable.run import RunConfig, execute
+
+
+@dataclass(frozen=True)
+class _EngineBackend:
+    """Shared by both engine backends.
+
+    faithful: run the SDK exactly as shipped (no speed-ups, branches on threads of their own).
+    threaded_branches: keep the speed-ups but run map/parallel branches on threads of their own
+    (real interleavings; the history then depends on thread timing). virtual_clock: the
+    handler's own clock reads follow the virtual clock (in-process only).
+    """
+
+    faithful: bool = False
+    threaded_branches: bool = False
+    virtual_clock: bool = False
+    mode: ClassVar[Mode] = "inprocess"
+
+    @property
+    def name(self) -> str:
+        """The backend's name (``--backend`` value)."""
+        return self.mode
+
+    @property
+    def fault_kinds(self) -> frozenset[str]:
+        """The engine applies every kind."""
+        return ALL_FAULT_KINDS
+
+    def config(self, workload: Workload, limits: Limits, guards: Guards) -> RunConfig:
+        """The engine's own run configuration for these values."""
+        return RunConfig(mode=self.mode, seed=limits.seed, knobs=limits.knobs, targets=workload.targets,
+                         callbacks=workload.callbacks, tripwire=guards.tripwire,
+                         max_invocations=limits.max_invocations, hang_timeout=limits.hang_timeout,
+                         execution_timeout=limits.execution_timeout, allow_real_aws=guards.allow_real_aws,
+                         allow_hosts=guards.allow_hosts, http=guards.http, threaded_branches=self.threaded_branches,
+                         virtual_clock=self.virtual_clock, import_path=workload.import_path, faithful=self.faithful)
+
+    def run(self, workload: Workload, payload: str, schedule: FaultSchedule, limits: Limits, guards: Guards,
+            world: World | None = None, label: str = "run") -> tuple[RunRecord, Nemesis]:
+        """One run through the engine (``chaosdurable.run.execute``)."""
+        return execute(workload.handler, payload, schedule, self.config(workload, limits, guards), world, label)
+
+    def driver(self, workload: Workload, limits: Limits) -> DurableRunner:
+        """A ``DurableRunner`` for ``workload`` with its targets registered."""
+        runner = DurableRunner(workload.handler, mode=self.mode, seed=limits.seed, knobs=limits.knobs,
+                               max_invocations=limits.max_invocations, hang_timeout=limits.hang_timeout,
+                               execution_timeout=limits.execution_timeout, faithful=self.faithful,
+                               threaded_branches=self.threaded_branches, virtual_clock=self.virtual_clock,
+                               import_path=workload.import_path)
+        runner.register_targets(workload.targets)
+        return runner
+
+    def spec(self) -> dict[str, Any]:
+        """``{"name": ..., options that differ from the defaults}``."""
+        out: dict[str, Any] = {"name": self.name}
+        for key in ("faithful", "threaded_branches", "virtual_clock"):
+            if getattr(self, key):
+                out[key] = True
+        return out
+
+
+@dataclass(frozen=True)
+class InProcess(_EngineBackend):
+    """The engine in this process: fastest; module state is the sandbox's (see README, sandbox state)."""
+
+    mode: ClassVar[Mode] = "inprocess"
+
+
+@dataclass(frozen=True)
+class Subprocess(_EngineBackend):
+    """The engine, with every invocation in a fresh Python process: real crashes (``os._exit``,
+    SIGKILL), module state reset per invocation, another ``PYTHONHASHSEED`` each time."""
+
+    mode: ClassVar[Mode] = "subprocess"

@@ -54,7 +54,7 @@ class Divergence:
 
     def describe(self) -> str:
         """The divergence in a few lines of words."""
-        where = f" (issued at {self.source}" + (f", in {self.function}" if self.function else "") + ")" \
+        where = f" (at {self.source}" + (f", in {self.function}" if self.function else "") + ")" \
             if self.source else ""
         lines = [f"first divergence: {self.kind} at operation {self.path!r}{where}",
                  f"  expected (recorded): {self.expected}", f"  actual (replayed):  {self.actual}"]
@@ -85,7 +85,8 @@ def _short(value: Any, limit: int = 160) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def _identity(recorded: Recorded, call: Call, path: str) -> Divergence | None:
+def _identity(recorded: Recorded, path: str, call: Call) -> Divergence | None:
+    """Type, subtype, name and parent of ``call`` against the recorded operation at its id (``path``)."""
     op = recorded.ops[call.op_id]
     rec_parent, parent = op.parent_id or None, call.parent_id or None
     same = (op.type == call.op_type and (op.sub_type or None) == (call.sub_type or None)
@@ -103,7 +104,8 @@ def _identity(recorded: Recorded, call: Call, path: str) -> Divergence | None:
         position = next(i for i, s in enumerate(siblings) if s.id == op.id)
         return Divergence("order", path, expected, actual, call.source, call.function, call.op_id,
                           f"operations were reordered: the history records {call.name!r} as operation "
-                          f"#{elsewhere + 1} of its parent, the handler now issues it as #{position + 1}")
+                          f"#{elsewhere + 1} of its parent, the handler now issues it as #{position + 1} "
+                          "(an operation was moved, removed or added before it)")
     return Divergence("identity", path, expected, actual, call.source, call.function, call.op_id,
                       "the SDK would fail this execution with NonDeterministicExecutionError on replay")
 
@@ -213,7 +215,7 @@ def compare(recorded: Recorded, replayed: Replayed) -> Divergence | None:
             if call.op_type == "CONTEXT":
                 continue  # a virtual (flat) child context never checkpoints itself
             break
-        found = _identity(recorded, call, path) or _arguments(recorded, call, path)
+        found = _identity(recorded, recorded.path(call.op_id), call) or _arguments(recorded, call, path)
         if found is not None:
             return found
         if frontier is not None and frontier.op_id == call.op_id:

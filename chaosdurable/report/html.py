@@ -21,7 +21,7 @@ from chaosdurable.report.timeline import build_timeline
 
 _ENV = Environment(loader=PackageLoader("chaosdurable.report", "templates"),
                    autoescape=select_autoescape(["html", "j2"]), trim_blocks=True, lstrip_blocks=True)
-STATUSES = ("succeeded", "started", "retrying", "failed", "rejected", "lost", "replayed")
+STATUSES = ("succeeded", "started", "retrying", "failed", "rejected", "lost", "replayed", "ran")
 
 
 def _failure_view(verdict: Any, target: TargetReport, number: int) -> dict[str, Any]:

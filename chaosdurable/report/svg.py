@@ -85,7 +85,7 @@ def heat_svg(coverage: dict[tuple[str, str], int], title: str = "coverage") -> M
     ops = sorted({op for op, _ in coverage})
     kinds = sorted({kind for _, kind in coverage})
     cell_w, cell_h, label_w, head_h = 86, 22, 240, 90
-    width, height = label_w + cell_w * max(1, len(kinds)) + PAD, head_h + cell_h * max(1, len(ops)) + PAD
+    width, height = label_w + cell_w * max(1, len(kinds)) + 110, head_h + cell_h * max(1, len(ops)) + PAD
     top = max(coverage.values(), default=1)
     out = [f'<svg class="heat" xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
            f'viewBox="0 0 {width} {height}" role="img" aria-label="{escape(title)}">']

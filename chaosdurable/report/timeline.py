@@ -7,8 +7,11 @@ outside any operation). A cell says what happened to one operation in one invoca
 - ``succeeded`` / ``failed``: its SUCCEED / FAIL checkpoint was persisted in that invocation;
 - ``started`` / ``retrying``: only a START / RETRY was persisted;
 - ``rejected``: the checkpoint API refused one of its checkpoints;
-- ``lost``: its body ran (or it made effects) but nothing about it was persisted;
-- ``replayed``: persisted in an earlier invocation, so this invocation read it back.
+- ``lost``: its body ran (or it made effects) but nothing about it was persisted (the invocation
+  crashed first);
+- ``ran``: the handler's own code (outside any operation) made effects in that invocation;
+- ``replayed``: persisted in an earlier invocation (or completed by the service in between: a wait
+  that elapsed, a callback answered), so this invocation read it back.
 
 Checkpoints, effects and fired faults are listed per cell; ``highlight`` marks the operation
 where the run diverged from the fault-free one, or where an effect happened more often.
@@ -34,6 +37,7 @@ class Cell:
 
     status: str = ""
     checkpoints: list[tuple[str, bool]] = field(default_factory=list)  # (action, accepted)
+    crashed: bool = False  # a checkpoint was not persisted because the invocation crashed
     effects: list[str] = field(default_factory=list)
     bodies: int = 0
     faults: list[str] = field(default_factory=list)
@@ -83,14 +87,16 @@ def _label(op: dict[str, Any], operations: list[dict[str, Any]]) -> str:
     return describe_operation(str(op["Id"]), operations)
 
 
-def _status(cell: Cell, done_before: bool) -> str:
+def _status(cell: Cell, done_before: bool, handler_row: bool) -> str:
+    if handler_row:
+        return "ran" if cell.effects or cell.faults else ""
     accepted = [a for a, ok in cell.checkpoints if ok]
     if "FAIL" in accepted:
         return "failed"
     if "SUCCEED" in accepted:
         return "succeeded"
     if any(not ok for _, ok in cell.checkpoints):
-        return "rejected"
+        return "lost" if cell.crashed else "rejected"
     if "RETRY" in accepted:
         return "retrying"
     if "START" in accepted:
@@ -148,6 +154,7 @@ def build_timeline(verdict: Any, which: str = "chaotic") -> Timeline:
             target = cell(str(update.get("Id")), cp.get("invocation"))
             if target is not None:
                 target.checkpoints.append((str(update.get("Action")), bool(cp.get("accepted"))))
+                target.crashed |= "crash" in str(cp.get("error") or "")
     for body in run.body_runs:
         if arn and body.where.arn not in (None, arn):
             continue
@@ -170,6 +177,11 @@ def build_timeline(verdict: Any, which: str = "chaotic") -> Timeline:
                 unplaced.append(text)
             else:
                 target.faults.append(text)
+    # operations the service completes (a wait elapsing, a callback answered): done after their START
+    by_service = {str(op["Id"]) for op in run.operations if op.get("Status") not in ("STARTED", "PENDING", "READY")}
+    persisted_end = {key for (key, _), c in cells.items() if any(
+        ok and a in ("SUCCEED", "FAIL") for a, ok in c.checkpoints)}
+    by_service -= persisted_end
     done: set[str] = set()
     for lane in lanes:
         finished = set()
@@ -178,8 +190,8 @@ def build_timeline(verdict: Any, which: str = "chaotic") -> Timeline:
             if c is None and row.key in done:
                 c = cells.setdefault((row.key, lane.index), Cell())
             if c is not None:
-                c.status = _status(c, row.key in done)
-                if c.status in ("succeeded", "failed"):
+                c.status = _status(c, row.key in done, row.key == HANDLER_ROW)
+                if c.status in ("succeeded", "failed") or (c.status == "started" and row.key in by_service):
                     finished.add(row.key)
         done |= finished
     _highlights(verdict, rows)

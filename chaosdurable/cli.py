@@ -337,7 +337,7 @@ def replay_command(console: Console, path: str) -> int:
 
 #: Subcommands that live in modules of their own. Each module has ``register(subparsers)``, which adds
 #: its parser and sets ``command_main=function(args, console) -> exit code`` as a default.
-COMMAND_MODULES: tuple[str, ...] = ("chaosdurable.replay.command",)
+COMMAND_MODULES: tuple[str, ...] = ("chaosdurable.replay.command", "chaosdurable.search.command")
 
 
 def main(argv: list[str] | None = None) -> int:

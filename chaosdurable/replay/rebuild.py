@@ -116,6 +116,11 @@ def batch_total(payload: str | None) -> int | None:
         return None
     if not isinstance(value, dict):
         return None
+    if value.get("t") == "br" and isinstance(value.get("v"), dict):  # the SDK's typed BatchResult envelope
+        value = value["v"]
+        items = value.get("all")
+        if isinstance(items, dict) and items.get("t") == "l" and isinstance(items.get("v"), list):
+            return len(items["v"])
     if isinstance(value.get("totalCount"), int):
         return int(value["totalCount"])
     items = value.get("all")

@@ -36,6 +36,10 @@ class FireOnceStore(Protocol):
         """Atomically increment counter ``key`` and return its new value (1 the first time)."""
         ...
 
+    def fired(self, key: str) -> bool:
+        """True when ``key`` was claimed (read-only: the harness asks which faults fired)."""
+        ...
+
 
 class StoreNotConfiguredError(RuntimeError):
     """A schedule is present but there is nowhere to keep fire-once markers."""
@@ -68,6 +72,10 @@ class FileFireOnceStore:
             os.close(fd)
         return True
 
+    def fired(self, key: str) -> bool:
+        """True when the marker file exists."""
+        return (self.directory / ("fired." + _safe_name(key))).exists()
+
     def count(self, key: str) -> int:
         """The first ``n`` whose marker ``key#n`` this call creates (bounded by ``_MAX_COUNT``)."""
         for n in range(1, _MAX_COUNT + 1):
@@ -96,6 +104,11 @@ class DynamoFireOnceStore:
         except self.client.exceptions.ConditionalCheckFailedException:
             return False
         return True
+
+    def fired(self, key: str) -> bool:
+        """A strongly consistent ``GetItem`` of the marker."""
+        out = self.client.get_item(TableName=self.table, Key={"key": {"S": key}}, ConsistentRead=True)
+        return "Item" in out
 
     def count(self, key: str) -> int:
         """An atomic ``UpdateItem ... ADD``."""

@@ -99,7 +99,8 @@ class Site:
     attempt: int | None
 
 
-def _fault_key(arn: str, index: int, fault: Fault) -> str:
+def fault_key(arn: str, index: int, fault: Fault) -> str:
+    """The fire-once marker of the schedule's ``index``-th fault in execution ``arn``."""
     digest = hashlib.blake2b(json.dumps(fault.to_json(), sort_keys=True).encode(), digest_size=6).hexdigest()
     return f"{arn}|fault{index}|{digest}"
 
@@ -175,7 +176,7 @@ class ChaosPlugin(DurableInstrumentationPlugin):
                 if index in self._done:
                     continue
                 self._done.add(index)
-            if self.store.claim(_fault_key(self.arn, index, fault)):
+            if self.store.claim(fault_key(self.arn, index, fault)):
                 where = f"in invocation {self.invocation or '?'} at {site.action} of {site.path or site.op_id!r}"
                 self.fired.append(f"{fault.describe()} -> fired {where}")
                 print(f"chaosdurable: injected fault: {self.fired[-1]}", file=sys.stderr, flush=True)

@@ -45,7 +45,7 @@ from chaosdurable.history.record import RunRecord
 Invariant = Callable[[Any, Any], None]
 
 #: scenario modules, in the order ``chaosdurable run`` shows them
-SCENARIO_MODULES: tuple[str, ...] = ()
+SCENARIO_MODULES: tuple[str, ...] = ("chaosdurable.scenarios.saga",)
 
 
 @dataclass(frozen=True)
@@ -170,6 +170,27 @@ class SearchResult:
         return sorted({v.checker for v in self.verdict.violations})
 
 
+def _input_pool(scenario: Scenario, size: int, seed: int) -> list[Any]:
+    """``size`` distinct inputs drawn from ``scenario.inputs()`` by a seeded Hypothesis run (the simplest first)."""
+    import hypothesis
+    from hypothesis import HealthCheck, Phase, settings
+    from hypothesis import strategies as st
+
+    pool: dict[str, Any] = {}
+
+    @settings(max_examples=max(4 * size, 20), database=None, phases=[Phase.generate], deadline=None,
+              suppress_health_check=list(HealthCheck))
+    @hypothesis.seed(seed)
+    @hypothesis.given(st.data())
+    def collect(data: Any) -> None:
+        value = data.draw(scenario.inputs())  # always drawn: Hypothesis wants the same draws every time
+        if len(pool) < size:
+            pool.setdefault(json.dumps(value, sort_keys=True), value)
+
+    collect()
+    return list(pool.values()) or [scenario.sample]
+
+
 def search(
     scenario: Scenario,
     variant: Variant | str,
@@ -181,12 +202,15 @@ def search(
     kinds: Iterable[str] | None = None,
     mode: Mode = "inprocess",
     shrink: bool = True,
+    inputs: int = 6,
 ) -> SearchResult:
     """Search one variant of a scenario for a violation; return the shrunk failure or None, with counts.
 
-    Each example draws an input from ``scenario.inputs()``, probes the handler once per distinct
-    input (``OperationSpace.probe``: a fault-free run with the scenario's setup, callbacks, targets and
-    HTTP mock), draws a schedule of ``min_faults``..``max_faults`` faults from the generic
+    The search first draws a pool of ``inputs`` distinct inputs from ``scenario.inputs()`` (seeded), so
+    the fault-free runs, which are the costly part (the tripwire watches every call), are paid once per
+    input; each example then picks one input of the pool (shrinking toward the simplest), probes the
+    handler once per distinct input (``OperationSpace.probe``: a fault-free run with the scenario's
+    setup, callbacks, targets and HTTP mock), draws a schedule of ``min_faults``..``max_faults`` faults from the generic
     ``fault_schedules`` over that space (``kinds``: fault kinds, default all), and runs ``check`` with
     the built-in checkers plus the scenario's invariants (``invariant_checkers``). The fault-free run
     is reused between examples of the same input; one moto world (reset per run) serves the search.
@@ -205,7 +229,7 @@ def search(
 
     chosen = scenario.variant(variant) if isinstance(variant, str) else variant
     handler = chosen.handler
-    inputs = scenario.inputs()
+    pool = _input_pool(scenario, inputs, seed)
     kind_list = list(kinds) if kinds is not None else None
     mock = scenario.http() if scenario.http is not None else None
     spaces: dict[str, OperationSpace] = {}
@@ -215,7 +239,7 @@ def search(
 
     def run_example(data: Any, world: World) -> None:
         state["examples"] += 1
-        value = data.draw(inputs, label="input")
+        value = data.draw(st.sampled_from(pool), label="input")
         key = json.dumps(value, sort_keys=True, default=str)
         if key not in spaces:
             options: dict[str, Any] = {k: v for k, v in (("callbacks", scenario.callbacks),

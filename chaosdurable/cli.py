@@ -21,6 +21,7 @@ Exit codes (``check`` and ``replay``):
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import importlib
 import json
 import logging
@@ -32,6 +33,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from chaosdurable.backends import InProcess, Subprocess, from_name, from_spec
 from chaosdurable.engine.errors import ChaosDurableError
 from chaosdurable.engine.runner import DurableRunner, ExecutionResult
 
@@ -209,9 +211,12 @@ def check_command(console: Console, ref: str, payload: str, schedule_text: str |
         answers = decode_callbacks(parsed)
     except (ValueError, TypeError) as exc:
         raise UsageError(f"--callbacks must be a JSON object of callback name -> answer ({exc})") from None
-    verdict = check(_load(ref), payload=payload, schedule=schedule, mode=mode,  # type: ignore[arg-type]
+    backend = from_spec(saved_spec["backend"]) if saved_spec and saved_spec.get("backend") else from_name(mode)
+    if threaded_branches and isinstance(backend, InProcess | Subprocess):
+        backend = dataclasses.replace(backend, threaded_branches=True)
+    verdict = check(_load(ref), payload=payload, schedule=schedule, backend=backend,
                     setup=_load(setup) if setup else None, targets=target_fns or None, callbacks=answers,
-                    threaded_branches=threaded_branches, import_path=ref)
+                    import_path=ref)
     # soft_wrap: the report holds a paste-able Python snippet and JSON; hard wrapping would break them
     console.print(verdict.report(), markup=False, highlight=False, soft_wrap=True)
     if saved_violations and verdict.ok:
@@ -357,7 +362,8 @@ def main(argv: list[str] | None = None) -> int:
     p_check.add_argument("--input", default="null", help="the execution input as JSON text")
     p_check.add_argument("--schedule", help="a fault schedule: a JSON file, or JSON text")
     p_check.add_argument("--setup", help="module:function that provisions the moto world")
-    p_check.add_argument("--mode", choices=["inprocess", "subprocess"], default="inprocess")
+    p_check.add_argument("--backend", "--mode", dest="mode", choices=["inprocess", "subprocess"], default="inprocess",
+                         help="where the handler runs (--mode is the older spelling)")
     p_check.add_argument("--target", action="append", metavar="NAME=module:function",
                          help="a chained-invoke target (repeatable)")
     p_check.add_argument("--callbacks", metavar="JSON",

@@ -18,19 +18,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from chaosdurable.backends import Backend, Guards, Limits, Workload
+from chaosdurable.backends.base import refuse_unsupported
 from chaosdurable.checks import ALL_CHECKERS, Checker, Ledger, Violation
 from chaosdurable.checks.base import shorten
 from chaosdurable.checks.fresh import FreshValues
 from chaosdurable.engine.errors import NotDurableHandlerError, PayloadNotJsonError
-from chaosdurable.engine.knobs import Knobs
-from chaosdurable.engine.runner import Mode
 from chaosdurable.faults.nemesis import Firing
 from chaosdurable.faults.schedule import FaultSchedule, describe_operation, unnamed_in_words
-from chaosdurable.history.http import RealNetworkRefused, check_allow_hosts, check_mock
+from chaosdurable.history.http import RealNetworkRefused
 from chaosdurable.history.ledger import RealAwsRefused
 from chaosdurable.history.record import RunRecord
 from chaosdurable.history.world import World
-from chaosdurable.run import Answer, RunConfig, execute
+from chaosdurable.options import resolve
+from chaosdurable.run import Answer
 
 _OUTCOME_CHANGING = {"callback": ("after_timeout", "failure", "miss_heartbeats")}
 
@@ -244,9 +245,9 @@ def decode_callbacks(encoded: Mapping[str, Any] | None) -> dict[str, Any] | None
 
 
 def _replay_snippet(handler: Callable[..., Any], payload: str, schedule: FaultSchedule, seed: int,
-                    mode: Mode, threaded_branches: bool = False, setup: Callable[..., Any] | None = None,
+                    backend: Backend, setup: Callable[..., Any] | None = None,
                     targets: Mapping[str, Callable[..., Any]] | None = None,
-                    callbacks: Mapping[str, Any] | None = None, virtual_clock: bool = False) -> str:
+                    callbacks: Mapping[str, Any] | None = None) -> str:
     """Python that reruns this check: the handler, setup and targets imported, callbacks spelled out."""
     lines, imports = [], [handler, *([setup] if setup is not None else []), *(targets or {}).values()]
     if any(getattr(fn, "__module__", None) == "__main__" for fn in imports):
@@ -262,7 +263,10 @@ def _replay_snippet(handler: Callable[..., Any], payload: str, schedule: FaultSc
         lines.append("from chaosdurable.run import Answer")
     name = getattr(handler, "__qualname__", "handler")
     args = [f"payload={payload!r}", f"schedule=FaultSchedule.from_json({schedule.to_json()!r})",
-            f"seed={seed}", f"mode={mode!r}"]
+            f"seed={seed}"]
+    if backend.name != "inprocess":
+        args.append(f"backend=from_spec({backend.spec()!r})")
+        lines.append("from chaosdurable.backends import from_spec")
     if setup is not None:
         args.append(f"setup={getattr(setup, '__qualname__', 'setup')}")
     if targets:
@@ -270,10 +274,9 @@ def _replay_snippet(handler: Callable[..., Any], payload: str, schedule: FaultSc
                     + "}")
     if callbacks:
         args.append(f"callbacks={dict(callbacks)!r}")
-    if threaded_branches:
-        args.append("threaded_branches=True")
-    if virtual_clock:
-        args.append("virtual_clock=True")
+    for key in ("faithful", "threaded_branches", "virtual_clock"):
+        if backend.name == "inprocess" and getattr(backend, key, False):
+            args.append(f"{key}=True")
     lines.append(f"verdict = check({name},\n                " + ",\n                ".join(args) + ")")
     lines.append("print(verdict.report())")
     return "\n".join(lines)
@@ -295,7 +298,7 @@ def _handler_ref(handler: Callable[..., Any], import_path: str | None) -> str:
         return _ref(handler)
 
 
-def _replay_command(handler: Callable[..., Any], payload: str, schedule: FaultSchedule, mode: Mode,
+def _replay_command(handler: Callable[..., Any], payload: str, schedule: FaultSchedule, mode: str,
                     setup: Callable[..., Any] | None, targets: Mapping[str, Callable[..., Any]] | None = None,
                     callbacks: Mapping[str, Any] | None = None, import_path: str | None = None) -> str:
     parts = ["chaosdurable", "check", _handler_ref(handler, import_path), "--input", shlex.quote(payload),
@@ -312,34 +315,28 @@ def _replay_command(handler: Callable[..., Any], payload: str, schedule: FaultSc
 
 
 def check(
-    handler: Callable[..., Any],
+    handler: Callable[..., Any] | Workload,
     input: Any = None,
     schedule: FaultSchedule | None = None,
     *,
     payload: str | None = None,
-    setup: Callable[[], None] | None = None,
+    backend: Backend | str | None = None,
+    limits: Limits | None = None,
+    guards: Guards | None = None,
     world: bool | World | None = None,
-    callbacks: Mapping[str, Any] | None = None,
-    targets: Mapping[str, Callable[..., Any]] | None = None,
     checkers: Iterable[str] | Mapping[str, Checker] | None = None,
-    mode: Mode = "inprocess",
-    seed: int = 0,
-    knobs: Knobs | None = None,
-    tripwire: bool = True,
-    max_invocations: int = 1000,
-    hang_timeout: float = 30.0,
     reference: RunRecord | None = None,
-    allow_real_aws: bool = False,
-    allow_hosts: Iterable[str] | None = None,
-    http: Any = None,
-    threaded_branches: bool = False,
-    virtual_clock: bool = False,
-    import_path: str | None = None,
+    **options: Any,
 ) -> Verdict:
     """Run ``handler`` fault-free and under ``schedule`` and judge the pair.
 
+    What runs, where, how far and what it may reach are four values (``chaosdurable.backends``):
+    ``handler`` may be a ``Workload``; ``backend`` is ``InProcess()`` (default), ``Subprocess()``
+    or ``Aws(...)`` (or its name); ``limits`` a ``Limits``; ``guards`` a ``Guards``. Every field
+    of those values can also be given as a keyword shorthand, as below (``chaosdurable.options``).
+
     Args:
-        handler: a ``@durable_execution`` handler.
+        handler: a ``@durable_execution`` handler, or a ``Workload``.
         input: the execution input (any JSON value); or ``payload`` as raw JSON text.
         schedule: the faults (default: none, which still runs the tripwire and the
             effects-outside-steps checker).
@@ -388,11 +385,14 @@ def check(
         if unknown:
             raise ValueError(f"unknown checker(s) {unknown}; available: {sorted(ALL_CHECKERS)}")
         selected = {n: ALL_CHECKERS[n] for n in names}
-    config = RunConfig(mode=mode, seed=seed, knobs=knobs, targets=targets, callbacks=callbacks, tripwire=tripwire,
-                       max_invocations=max_invocations, hang_timeout=hang_timeout, allow_real_aws=allow_real_aws,
-                       allow_hosts=check_allow_hosts(allow_hosts), http=check_mock(http),
-                       threaded_branches=threaded_branches, virtual_clock=virtual_clock, import_path=import_path)
-    chaotic_config = dataclasses.replace(config, tripwire=False)
+    values = resolve(handler, backend, limits, guards, options)
+    work, chosen, bounds = values.workload, values.backend, values.limits
+    handler, setup, targets, callbacks = work.handler, work.setup, work.targets, work.callbacks
+    import_path, seed, mode = work.import_path, bounds.seed, values.mode
+    threaded_branches = bool(getattr(chosen, "threaded_branches", False))
+    virtual_clock = bool(getattr(chosen, "virtual_clock", False))
+    refuse_unsupported(chosen, schedule)
+    quiet = dataclasses.replace(values.guards, tripwire=False)
     with contextlib.ExitStack() as stack:
         if isinstance(world, World):
             active: World | None = world
@@ -401,13 +401,13 @@ def check(
         else:
             active = None
         if reference is None:
-            reference, _ = execute(handler, text, FaultSchedule(), config, active, label="reference")
+            reference, _ = chosen.run(work, text, FaultSchedule(), bounds, values.guards, active, label="reference")
             # A second fault-free run tells the values steps mint anew in every execution (ids,
             # timestamps) from differences that faults cause.
-            witness, _ = execute(handler, text, FaultSchedule(), chaotic_config, active, label="witness")
+            witness, _ = chosen.run(work, text, FaultSchedule(), bounds, quiet, active, label="witness")
             reference.fresh = FreshValues.between(reference, witness)
             reference.baseline = _baseline(reference, witness, selected)
-        chaotic, nemesis = execute(handler, text, schedule, chaotic_config, active, label="chaotic")
+        chaotic, nemesis = chosen.run(work, text, schedule, bounds, quiet, active, label="chaotic")
     refused_http = sorted({r for r in reference.refused_aws + chaotic.refused_aws if r.startswith("http:")})
     if refused_http:
         raise RealNetworkRefused(
@@ -462,12 +462,11 @@ def check(
         schedule=schedule,
         fired=fired,
         not_reached=_not_reached(nemesis.not_reached(), chaotic),
-        replay=_replay_snippet(handler, text, schedule, seed, mode, threaded_branches, setup, targets, callbacks,
-                              virtual_clock),
+        replay=_replay_snippet(handler, text, schedule, seed, chosen, setup, targets, callbacks),
         checkers=list(selected),
         command=_replay_command(handler, text, schedule, mode, setup, targets, callbacks, import_path),
         spec={"handler": _handler_ref(handler, import_path), "payload": text,
-              "schedule": json.loads(schedule.to_json()), "mode": mode,
+              "schedule": json.loads(schedule.to_json()), "mode": mode, "backend": chosen.spec(),
               "seed": seed, "setup": _ref(setup) if setup is not None else None,
               "targets": {name: _ref(fn) for name, fn in (targets or {}).items()} or None,
               "callbacks": encode_callbacks(callbacks), "threaded_branches": threaded_branches,

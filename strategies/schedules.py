@@ -57,17 +57,24 @@ class OperationSpace:
 
     @classmethod
     def probe(cls, handler: Callable[..., Any], input: Any = None, *,
-              setup: Callable[[], None] | None = None, **run_options: Any) -> OperationSpace:
-        """Run ``handler`` once, fault-free (inside moto when ``setup`` is given), and collect its coordinates."""
+              setup: Callable[[], None] | None = None, backend: Any = None, **run_options: Any) -> OperationSpace:
+        """Run ``handler`` once, fault-free (inside moto when ``setup`` is given), on ``backend`` (a
+        ``chaosdurable.backends`` value or name; default in-process), and collect its coordinates.
+        ``run_options`` are ``check()``'s keyword shorthands (callbacks, targets, seed...)."""
+        from chaosdurable.backends import Guards
         from chaosdurable.history.world import World
-        from chaosdurable.run import RunConfig, execute
+        from chaosdurable.options import resolve
 
-        config = RunConfig(tripwire=False, **run_options)
+        values = resolve(handler, backend, None, Guards(tripwire=False), dict(run_options, setup=setup),
+                         caller="OperationSpace.probe")
+        run = values.backend.run
         if setup is not None:
             with World(setup) as world:
-                record, _ = execute(handler, json.dumps(input), FaultSchedule(), config, world, label="probe")
+                record, _ = run(values.workload, json.dumps(input), FaultSchedule(), values.limits, values.guards,
+                                world, label="probe")
         else:
-            record, _ = execute(handler, json.dumps(input), FaultSchedule(), config, None, label="probe")
+            record, _ = run(values.workload, json.dumps(input), FaultSchedule(), values.limits, values.guards,
+                            None, label="probe")
         steps, ops, callbacks, timers = [], [], [], []
         for op in record.operations:
             if op["Type"] == "EXECUTION":

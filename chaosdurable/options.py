@@ -1,0 +1,95 @@
+"""``check()``'s options as values: the keyword shorthands users write, resolved into a
+``Workload`` (what runs), a ``Backend`` (where), ``Limits`` (how far) and ``Guards`` (what it may
+reach), the values every backend takes (``chaosdurable.backends.base``).
+
+The flat keywords (``setup=``, ``seed=``, ``hang_timeout=``...) stay as shorthands so existing
+calls keep working; ``mode="subprocess"`` still works and says to write
+``backend=Subprocess()`` instead. A keyword that is none of these is refused with the closest
+known name.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import warnings
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from chaosdurable.backends import Backend, Guards, Limits, Workload, from_name
+from chaosdurable.backends.engine import InProcess, Subprocess
+from chaosdurable.history.http import check_allow_hosts, check_mock
+
+WORKLOAD_KEYS = ("setup", "callbacks", "targets", "import_path")
+LIMIT_KEYS = ("seed", "max_invocations", "hang_timeout", "execution_timeout", "knobs")
+GUARD_KEYS = ("tripwire", "allow_real_aws", "allow_hosts", "http")
+ENGINE_KEYS = ("faithful", "threaded_branches", "virtual_clock")
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """The four values one ``check()`` runs with."""
+
+    workload: Workload
+    backend: Backend
+    limits: Limits
+    guards: Guards
+
+    @property
+    def mode(self) -> str:
+        """The backend's name (what saved failures and replay commands call the mode)."""
+        return self.backend.name
+
+
+def resolve(handler: Callable[..., Any] | Workload, backend: Backend | str | None, limits: Limits | None,
+            guards: Guards | None, options: Mapping[str, Any], *, caller: str = "check") -> Resolved:
+    """Combine the values given with the keyword shorthands in ``options``.
+
+    A shorthand overrides the matching field of the value given (or of the default value).
+    Raises TypeError for an unknown keyword (naming the closest known one) and ValueError for a
+    backend name that does not exist.
+    """
+    known = (*WORKLOAD_KEYS, *LIMIT_KEYS, *GUARD_KEYS, *ENGINE_KEYS, "mode")
+    unknown = [k for k in options if k not in known]
+    if unknown:
+        key = unknown[0]
+        close = difflib.get_close_matches(key, [*known, "backend", "limits", "guards", "world", "checkers",
+                                                "reference", "payload"], n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        raise TypeError(f"{caller}() got an unexpected keyword argument {key!r}{hint}")
+    workload = handler if isinstance(handler, Workload) else Workload(handler)
+    workload = dataclasses.replace(workload, **{k: options[k] for k in WORKLOAD_KEYS if k in options})
+    limits = dataclasses.replace(limits or Limits(), **{k: options[k] for k in LIMIT_KEYS if k in options})
+    guard_options = {k: options[k] for k in GUARD_KEYS if k in options}
+    if "allow_hosts" in guard_options:
+        guard_options["allow_hosts"] = check_allow_hosts(guard_options["allow_hosts"])
+    if "http" in guard_options:
+        guard_options["http"] = check_mock(guard_options["http"])
+    guards = dataclasses.replace(guards or Guards(), **guard_options)
+    return Resolved(workload, _backend(backend, options, caller), limits, guards)
+
+
+def _backend(backend: Backend | str | None, options: Mapping[str, Any], caller: str) -> Backend:
+    engine_options = {k: bool(options[k]) for k in ENGINE_KEYS if k in options}
+    mode = options.get("mode")
+    if mode is not None:
+        if backend is not None:
+            raise TypeError(f"{caller}() takes backend= or mode=, not both (mode= is the older spelling)")
+        if mode not in ("inprocess", "subprocess"):
+            raise ValueError(f"{caller}(mode={mode!r}): mode is 'inprocess' or 'subprocess' "
+                             "(or pass backend=InProcess(), Subprocess() or an Aws backend)")
+        if mode == "subprocess":
+            warnings.warn(f"{caller}(mode='subprocess') is the older spelling of "
+                          f"{caller}(backend=chaosdurable.backends.Subprocess())", DeprecationWarning, stacklevel=4)
+        backend = mode
+    if backend is None or isinstance(backend, str):
+        chosen = from_name(backend or "inprocess", **engine_options) if (backend or "inprocess") in (
+            "inprocess", "subprocess") else from_name(backend or "inprocess")
+        return chosen
+    if engine_options and isinstance(backend, InProcess | Subprocess):
+        return dataclasses.replace(backend, **engine_options)
+    if engine_options:
+        raise TypeError(f"{caller}(): {', '.join(engine_options)} apply to the engine backends only, "
+                        f"not to the {backend.name!r} backend")
+    return backend

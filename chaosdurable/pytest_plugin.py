@@ -58,6 +58,9 @@ class _State:
     seed: int | None = None
     backend = "inprocess"
     coverage: Counter[tuple[str, str]] = Counter()
+    #: ``--chaos-report DIR`` and what it collects (``chaosdurable.report.collect``)
+    report_dir: str | None = None
+    reports: Any = None
     #: (property, examples run, seconds, budget) for every property that ran under a budget
     budgeted: list[tuple[str, int, float, float]] = []
     lock = threading.Lock()
@@ -181,12 +184,16 @@ def given(
             verdict = check(handler, value, schedule, reference=references.get(key), **options)
             references[key] = verdict.reference
             record_coverage(verdict)
+            if _State.reports is not None:
+                _State.reports.record(_property_name(test), handler, verdict)
             if allow_failed_execution:
                 verdict.spec["allow_failed_execution"] = True  # so that replay judges it the same way
             if not verdict.ok:
                 # one file per property: every failing example overwrites it, and Hypothesis runs the
                 # shrunk one last, so the file ends up holding the minimal failure
                 saved = verdict.save(name=f"{getattr(test, '__module__', '?')}.{test.__name__}")
+                if _State.reports is not None:
+                    _State.reports.failed(_property_name(test), verdict, saved)
                 raise AssertionError(failure_report(verdict) + f"\n  chaosdurable replay {saved}")
             if wants_verdict:
                 try:
@@ -198,6 +205,8 @@ def given(
                     assertion = user_assertion(test, exc)
                     verdict.spec["user_assertion"] = assertion
                     saved = verdict.save(name=f"{getattr(test, '__module__', '?')}.{test.__name__}")
+                    if _State.reports is not None:
+                        _State.reports.failed(_property_name(test), verdict, saved)
                     raise AssertionError(user_failure_report(verdict, assertion)
                                          + f"\n  chaosdurable replay {saved}") from None
 
@@ -235,6 +244,14 @@ def given(
         return with_world
 
     return decorate
+
+
+def _property_name(test: Callable[..., Any]) -> str:
+    """The report's name of a property: its pytest node id (``module::name`` outside pytest)."""
+    import os
+
+    current = os.environ.get("PYTEST_CURRENT_TEST", "")
+    return current.rsplit(" (", 1)[0] if current else f"{test.__module__}::{test.__qualname__}"
 
 
 def _hypothesis_test(property_test: Callable[..., Any], chosen: settings, seed: int | None) -> Callable[..., Any]:
@@ -336,6 +353,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--chaos-backend", type=_backend, default="inprocess", metavar="{" + ",".join(BACKENDS) + "}",
                     help="where executions run: inprocess, subprocess (a process per invocation); an aws "
                          "backend does not exist yet")
+    group.addoption("--chaos-report", default=None, metavar="DIR",
+                    help="write report.html, report.json and junit.xml of the chaos properties to DIR "
+                         "(under pytest-xdist: one set per worker, in DIR/<worker id>/)")
 
 
 def _backend(value: str) -> str:
@@ -360,14 +380,43 @@ def pytest_configure(config: pytest.Config) -> None:
     _State.budget = budget if budget is not None else BUDGETS[_State.profile]
     _State.seed = config.getoption("--chaos-seed")
     _State.backend = config.getoption("--chaos-backend")
+    _State.report_dir = config.getoption("--chaos-report")
+    if _State.report_dir is not None:
+        from chaosdurable.report.collect import SessionReports
+
+        _State.reports = SessionReports()
     config.addinivalue_line("markers", "chaos: a chaosdurable property")
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
-    """Under pytest-xdist, a worker hands its coverage counts to the controller."""
+    """Under pytest-xdist, a worker hands its coverage counts to the controller; ``--chaos-report`` is written."""
+    _write_chaos_report(session)
     workeroutput = getattr(session.config, "workeroutput", None)
     if workeroutput is not None:
         workeroutput["chaosdurable_coverage"] = [[t, k, n] for (t, k), n in _State.coverage.items()]
+
+
+def _write_chaos_report(session: pytest.Session) -> None:
+    """``--chaos-report DIR``: the three report files, from this process's properties.
+
+    Verdicts stay in the process that ran them, so under pytest-xdist each worker writes its own
+    set to ``DIR/<worker id>/`` and the controller (which ran none) writes nothing.
+    """
+    if _State.report_dir is None or _State.reports is None:
+        return
+    from pathlib import Path
+
+    from chaosdurable.report.write import write_reports
+
+    workerinput = getattr(session.config, "workerinput", None)
+    folder = Path(_State.report_dir)
+    if workerinput is not None:
+        folder = folder / str(workerinput.get("workerid", "worker"))
+    elif getattr(session.config.option, "numprocesses", None) and not _State.reports.targets:
+        return  # the xdist controller: the workers wrote theirs
+    command = " ".join(["pytest", *session.config.invocation_params.args])
+    written = write_reports(_State.reports.run_report(_State.seed, _State.backend, _State.profile, command), folder)
+    _State.reports.written = written["html"]
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -379,6 +428,8 @@ def pytest_testnodedown(node: Any, error: Any) -> None:
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
     """Fault-space coverage: which (operation x fault kind) pairs the properties exercised."""
+    if _State.reports is not None and _State.reports.written is not None:
+        terminalreporter.write_line(f"chaosdurable report: {_State.reports.written}")
     if _State.budgeted:
         terminalreporter.section("chaosdurable search budgets")
         for name, examples, seconds, budget in _State.budgeted:

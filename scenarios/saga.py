@@ -11,6 +11,7 @@ fraud service, so the input strategy reaches the compensation path too. Supersed
 from __future__ import annotations
 
 import contextlib
+import functools
 import uuid
 from typing import Any
 
@@ -157,6 +158,10 @@ def _tell_warehouse(order_id: str, what: str, callback_id: str | None = None) ->
                                MessageDeduplicationId=f"{what}-{order_id}")
 
 
+def _track(order_id: str, stage: str, callback_id: str, _ctx: Any) -> None:
+    _tell_warehouse(order_id, f"track-{stage}", callback_id)
+
+
 def _fraud_score(order: dict[str, Any]) -> float:
     answer = requests.get(f"{FRAUD}/score", params={"order": order["order_id"], "amount": order["amount"]},
                           timeout=10)
@@ -177,9 +182,8 @@ def _saga(event: dict[str, Any], context: DurableContext, *, charge_key: Any, re
     else:
         try:
             for stage in ("dispatched", "delivered"):
-                context.wait_for_callback(
-                    lambda callback_id, _ctx, stage=stage: _tell_warehouse(order_id, f"track-{stage}", callback_id),
-                    name=f"shipping {stage}", config=SHIPPING)
+                context.wait_for_callback(functools.partial(_track, order_id, stage), name=f"shipping {stage}",
+                                          config=SHIPPING)
         except CallbackError:
             outcome = "CANCELLED_UNSHIPPED"
     if outcome != "DELIVERED":  # compensate: stop the pick, give the stock back, refund the card

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -45,6 +46,8 @@ class Counters:
     starts: int = 0
     duplicate_starts: int = 0
     requests: dict[str, int] = field(default_factory=dict)
+    #: wall-clock seconds of each sandbox invocation
+    seconds: list[float] = field(default_factory=list)
 
 
 class FrontDoor:
@@ -119,7 +122,10 @@ class FrontDoor:
         env = dict(function.env, AWS_LAMBDA_FUNCTION_NAME=name)
         with self._lock:
             self.counters.invocations += 1
+        started = time.monotonic()
         outcome = sandbox.invoke(function.import_path, env, event, function.timeout)
+        with self._lock:
+            self.counters.seconds.append(round(time.monotonic() - started, 3))
         if outcome.error is None and outcome.payload is not None:
             return 200, {"X-Amz-Executed-Version": "$LATEST"}, outcome.payload
         with self._lock:

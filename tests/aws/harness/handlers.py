@@ -12,7 +12,6 @@ from typing import Any
 
 import boto3
 from aws_durable_execution_sdk_python import DurableContext, durable_execution
-from aws_durable_execution_sdk_python.config import Duration
 
 TABLE = "charges"
 
@@ -39,7 +38,6 @@ def _flow(event: dict[str, Any], context: DurableContext, idempotent: bool) -> d
         return "charged"
 
     charged = context.step(charge, name="charge")
-    context.wait(Duration.from_seconds(1), name="settle")
     approval = context.wait_for_callback(lambda callback_id, _ctx: None, name="approval")
     return {"reserved": reserved, "charged": charged, "approval": approval}
 

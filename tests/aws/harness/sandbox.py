@@ -20,7 +20,7 @@ from types import SimpleNamespace
 from typing import Any
 
 _CTX = multiprocessing.get_context("forkserver")
-_CTX.set_forkserver_preload(["boto3", "botocore", "aws_durable_execution_sdk_python"])
+_CTX.set_forkserver_preload(["boto3", "botocore", "aws_durable_execution_sdk_python", "tests.aws.harness.warm"])
 
 
 @dataclass(frozen=True)

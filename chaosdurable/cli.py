@@ -178,7 +178,7 @@ def check_command(console: Console, ref: str, payload: str, schedule_text: str |
                   setup: str | None, targets: list[str] | None = None, callbacks: str | None = None,
                   threaded_branches: bool = False, saved_violations: list[str] | None = None,
                   allow_not_reached: bool = False, allow_failed_execution: bool = False,
-                  saved_spec: dict[str, Any] | None = None) -> int:
+                  saved_spec: dict[str, Any] | None = None, save_histories: str | None = None) -> int:
     """Run ``check``, print the verdict, and return the exit code (see the module docstring).
 
     Raises ``UsageError`` for a mistake on the command line (a callback name that never matched
@@ -216,7 +216,7 @@ def check_command(console: Console, ref: str, payload: str, schedule_text: str |
         backend = dataclasses.replace(backend, threaded_branches=True)
     verdict = check(_load(ref), payload=payload, schedule=schedule, backend=backend,
                     setup=_load(setup) if setup else None, targets=target_fns or None, callbacks=answers,
-                    import_path=ref)
+                    import_path=ref, save_histories=save_histories)
     # soft_wrap: the report holds a paste-able Python snippet and JSON; hard wrapping would break them
     console.print(verdict.report(), markup=False, highlight=False, soft_wrap=True)
     if saved_violations and verdict.ok:
@@ -371,6 +371,8 @@ def main(argv: list[str] | None = None) -> int:
                               '{"__answer__": {"result": ..., "failure": ..., "delay": ...}} spells out an Answer')
     p_check.add_argument("--threaded-branches", action="store_true",
                          help="run map/parallel branches on threads of their own")
+    p_check.add_argument("--save-histories", metavar="DIR",
+                         help="write both runs' histories to DIR for chaosdurable replay-history")
     p_check.add_argument("--allow-not-reached", action="store_true",
                          help="accept a schedule none of whose faults fires (by default that exits 3)")
     p_check.add_argument("--allow-failed-execution", action="store_true",
@@ -395,7 +397,8 @@ def main(argv: list[str] | None = None) -> int:
             return check_command(console, args.handler, args.input, args.schedule, args.mode, args.setup,
                                  args.target, args.callbacks, args.threaded_branches,
                                  allow_not_reached=args.allow_not_reached,
-                                 allow_failed_execution=args.allow_failed_execution)
+                                 allow_failed_execution=args.allow_failed_execution,
+                                 save_histories=args.save_histories)
         from chaosdurable.conformance.suite import load_suite, wheel_path
 
         console.print(f"{len(load_suite())} requirements, wheel {wheel_path()}")

@@ -326,6 +326,7 @@ def check(
     world: bool | World | None = None,
     checkers: Iterable[str] | Mapping[str, Checker] | None = None,
     reference: RunRecord | None = None,
+    save_histories: str | Path | None = None,
     **options: Any,
 ) -> Verdict:
     """Run ``handler`` fault-free and under ``schedule`` and judge the pair.
@@ -348,6 +349,9 @@ def check(
         targets: chained-invoke targets by function name.
         checkers: names from ``chaosdurable.checks.ALL_CHECKERS`` (default: all), or a mapping
             of your own checkers.
+        save_histories: a folder to write both runs' histories to, as replayable files for
+            ``chaosdurable replay-history`` (``chaosdurable.replay.save``): the corpus that checks a
+            deploy against in-flight executions.
         reference: a fault-free ``RunRecord`` of the same handler and input from an earlier
             ``check`` (``verdict.reference``), to skip running it again. The fault-free run is
             deterministic, so reusing it changes nothing but the time taken.
@@ -455,7 +459,7 @@ def check(
             f"({', '.join(sorted({f'{c} at {o!r}' if o else c for c, o in baseline}))}), so faults did not "
             "cause them; values a step mints anew each execution are fine, control flow outside steps on them "
             "is not compared across executions")
-    return Verdict(
+    verdict = Verdict(
         violations=violations,
         reference=reference,
         chaotic=chaotic,
@@ -473,3 +477,8 @@ def check(
               "virtual_clock": virtual_clock,
               "violations": [v.describe() for v in violations]},
     )
+    if save_histories is not None:
+        from chaosdurable.replay import save
+
+        save(verdict, save_histories, handler=verdict.spec["handler"])
+    return verdict

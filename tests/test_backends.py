@@ -94,3 +94,16 @@ def test_specs_round_trip(spec: Any) -> None:
 def test_a_backend_name_that_does_not_exist_is_named() -> None:
     with pytest.raises(ValueError, match="unknown backend 'lambda'; choose one of inprocess, subprocess, aws"):
         from_spec("lambda")
+
+
+def test_check_saves_replayable_histories_that_replay_identically(tmp_path: Any) -> None:
+    from chaosdurable.replay import replay_history
+
+    schedule = FaultSchedule((CrashAtCheckpoint(op="charge", action="SUCCEED"),))
+    verdict = check(handlers.clean_order, {"id": "o-1"}, schedule, save_histories=tmp_path)
+    assert verdict.reference.status == "SUCCEEDED" and verdict.fired
+    saved = sorted(tmp_path.glob("*.json"))
+    assert len(saved) == 2  # the fault-free run and the chaotic one (its history has the crashed invocation)
+    for path in saved:
+        assert replay_history(str(path), handlers.clean_order).ok
+        assert not replay_history(str(path), handlers.two_steps).ok  # other code diverges

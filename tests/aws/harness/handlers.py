@@ -52,3 +52,11 @@ def buggy(event: dict[str, Any], context: DurableContext) -> dict[str, Any]:
 def correct(event: dict[str, Any], context: DurableContext) -> dict[str, Any]:
     """Charges with a conditional put keyed by the order: a re-run changes nothing."""
     return _flow(event, context, idempotent=True)
+
+
+@durable_execution
+def renamed(event: dict[str, Any], context: DurableContext) -> dict[str, Any]:
+    """The buggy handler after a careless refactor: its first step has another name (breaks replay)."""
+    order = str(event.get("order", "o1"))
+    reserved = context.step(lambda _: f"reserved-{order}", name="reserve-v2")
+    return {"reserved": reserved}

@@ -107,3 +107,16 @@ def test_check_saves_replayable_histories_that_replay_identically(tmp_path: Any)
     for path in saved:
         assert replay_history(str(path), handlers.clean_order).ok
         assert not replay_history(str(path), handlers.two_steps).ok  # other code diverges
+
+
+def test_the_runner_takes_a_backend_value() -> None:
+    from chaosdurable import DurableRunner
+
+    runner = DurableRunner(handlers.two_steps, backend=Subprocess(faithful=True))
+    assert (runner.mode, runner.faithful) == ("subprocess", True)
+    assert runner.run(None).result == 3
+    class Deployed:
+        name = "aws"
+
+    with pytest.raises(ValueError, match="runs the engine backends"):
+        DurableRunner(handlers.two_steps, backend=Deployed())

@@ -98,6 +98,8 @@ class DurableRunner:
             timeout (``Sandbox.Timedout``).
         faithful: True runs the SDK exactly as shipped: no speed-ups and no serial branches
             (see ``engine.speedups``).
+        backend: ``chaosdurable.backends.InProcess(...)`` or ``Subprocess(...)``; when given, it
+            sets ``mode``, ``faithful``, ``threaded_branches`` and ``virtual_clock``.
         threaded_branches: True runs map/parallel branches on threads of their own, as the
             SDK does, instead of one after another on the coordinator's thread. Threads
             explore real interleavings, but the order of branch checkpoints (and so the
@@ -129,9 +131,16 @@ class DurableRunner:
         capture_logs: bool = False,
         virtual_clock: bool = False,
         import_path: str | None = None,
+        backend: Any = None,
     ) -> None:
         if not is_durable_handler(handler):
             raise NotDurableHandlerError(_not_durable_message(handler))
+        if backend is not None:  # an engine backend value (chaosdurable.backends) says where and how
+            if getattr(backend, "name", None) not in ("inprocess", "subprocess"):
+                raise ValueError(f"DurableRunner runs the engine backends (InProcess, Subprocess), not {backend!r}; "
+                                 "a deployed function is driven through backend.driver(...)")
+            mode, faithful = backend.name, backend.faithful
+            threaded_branches, virtual_clock = backend.threaded_branches, backend.virtual_clock
         if mode == "inprocess":
             invoker: Any = InProcessInvoker(hang_timeout)
         elif mode == "subprocess":

@@ -11,6 +11,7 @@ every send with whether the service accepted it. Delays are the ``Answer``'s sec
 
 from __future__ import annotations
 
+import functools
 import json
 import threading
 from collections.abc import Callable, Mapping
@@ -94,7 +95,7 @@ class CallbackDriver:
             if plan.done:
                 continue
             if plan.heartbeats and plan.next_heartbeat is not None and now >= plan.next_heartbeat:
-                self._send(plan, "heartbeat", lambda: self.api.callback_heartbeat(plan.cb.callback_id))
+                self._send(plan, "heartbeat", functools.partial(self.api.callback_heartbeat, plan.cb.callback_id))
                 plan.next_heartbeat = now + (plan.cb.heartbeat_timeout_s or 1) * self.time_scale / 2
             if not plan.wait_closed and now >= plan.due:
                 for copy in range(plan.sends):

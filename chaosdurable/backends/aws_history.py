@@ -21,7 +21,8 @@ class HistoryTooLong(RuntimeError):
     """The history had more pages than the bound allows."""
 
 
-def read_history(api: DurableApi, arn: str, page_size: int = 100, max_pages: int = 100) -> tuple[list[dict[str, Any]], int]:
+def read_history(api: DurableApi, arn: str, page_size: int = 100,
+                 max_pages: int = 100) -> tuple[list[dict[str, Any]], int]:
     """Every event of ``arn`` (``EventId`` order) and the number of pages read."""
     events: list[dict[str, Any]] = []
     marker: str | None = None

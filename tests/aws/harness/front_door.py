@@ -99,14 +99,14 @@ class FrontDoor:
                 self.counters.duplicate_starts += 1
                 known_payload, arn = self.names[execution_name]
                 if known_payload != text:
-                    return 409, {"x-amzn-ErrorType": "DurableExecutionAlreadyStartedException"}, json.dumps({
-                        "Type": "DurableExecutionAlreadyStartedException", "message": f"execution {execution_name!r} exists with another input"
-                    }).encode()
+                    error = "DurableExecutionAlreadyStartedException"
+                    return 409, {"x-amzn-ErrorType": error}, json.dumps({
+                        "Type": error, "message": f"execution {execution_name!r} exists with another input"}).encode()
                 return 202, {"X-Amz-Durable-Execution-Arn": arn}, b""
             start = {"AccountId": self.account, "FunctionName": name, "FunctionQualifier": "$LATEST",
                      "ExecutionName": execution_name or f"unnamed-{self.counters.starts}",
                      "ExecutionTimeoutSeconds": 300, "ExecutionRetentionPeriodDays": 1, "Input": text}
-            status, headers, body = self._runner("POST", "/start-durable-execution", json.dumps(start).encode(),
+            status, _, body = self._runner("POST", "/start-durable-execution", json.dumps(start).encode(),
                                                  {"content-type": "application/json"})
             if status >= 300:
                 return status, _error_headers(body), body

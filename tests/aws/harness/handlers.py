@@ -8,6 +8,7 @@ conditional put (a repeat changes nothing).
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 import boto3
@@ -22,11 +23,9 @@ def _charge(order: str, idempotent: bool) -> None:
         client.update_item(TableName=TABLE, Key={"id": {"S": order}}, UpdateExpression="ADD charged :one",
                            ExpressionAttributeValues={":one": {"N": "1"}})
         return
-    try:
+    with contextlib.suppress(client.exceptions.ConditionalCheckFailedException):
         client.put_item(TableName=TABLE, Item={"id": {"S": order}, "charged": {"N": "1"}},
                         ConditionExpression="attribute_not_exists(id)")
-    except client.exceptions.ConditionalCheckFailedException:
-        pass
 
 
 def _flow(event: dict[str, Any], context: DurableContext, idempotent: bool) -> dict[str, Any]:

@@ -68,13 +68,13 @@ class LoopbackStack:
 
     def start(self) -> LoopbackStack:
         """Start moto, the runner and the front door (each bounded)."""
+        import logging
+        import os
+
         from aws_durable_execution_sdk_python_testing.executor import Executor
         from aws_durable_execution_sdk_python_testing.runner import WebRunner, WebRunnerConfig
         from aws_durable_execution_sdk_python_testing.web.server import WebServiceConfig
         from moto.server import ThreadedMotoServer
-
-        import logging
-        import os
 
         for name in ("aws_durable_execution_sdk_python_testing", "werkzeug"):
             logging.getLogger(name).setLevel(logging.ERROR)

@@ -185,18 +185,19 @@ def _verdict(console: Console, reports: list[TargetReport], elapsed: float) -> i
     caught, missed = words.count("caught"), [r.name for r in reports if outcome(r)[0] == "MISSED"]
     passed, failed = words.count("passed"), [r.name for r in reports if outcome(r)[0] == "FAILED"]
     untested = [r.name for r in reports if outcome(r)[0] == "untested"]
-    executions = sum(r.examples for r in reports)
-    summary = (f"{caught} planted bug(s) caught, {passed} passed, {len(failed)} failed, {len(missed)} missed, "
-               f"{len(untested)} untested; {executions} executions in {elapsed:.1f} s")
+    counts = (("caught", caught), ("passed", passed), ("failed", len(failed)), ("missed", len(missed)),
+              ("untested", len(untested)))
+    summary = (", ".join(f"{n} {word}" for word, n in counts if n)
+               + f"; {sum(r.examples for r in reports)} runs in {elapsed:.1f} s")
     if failed or missed:
-        _say(console, f"\nFAIL: {summary}")
+        _say(console, f"\nFAIL ({summary})")
         if failed:
             _say(console, "  violations in: " + ", ".join(failed))
         if missed:
             _say(console, "  planted bugs not caught: " + ", ".join(missed))
         return EXIT_VIOLATIONS
     if untested:
-        _say(console, f"\nNOTHING TESTED for {', '.join(untested)}: {summary}")
+        _say(console, f"\nNOTHING TESTED ({summary}): {', '.join(untested)}")
         return EXIT_NOTHING_TESTED
-    _say(console, f"\nOK: every expectation met: {summary}")
+    _say(console, f"\nOK: every expectation met ({summary})")
     return EXIT_OK

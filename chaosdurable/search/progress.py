@@ -100,9 +100,8 @@ class PlainDisplay(_Counts):
         self.reports[index] = report
         word, _ = outcome(report)
         stats = self.stats.get(index, Stats())
-        self._print(f"{word:<8} {report.name}: {report.examples} executions, {report.faults_injected} faults, "
-                    f"{self.covered(index)} operations covered, {len(stats.violations)} violations "
-                    f"({report.elapsed_s:.1f} s)")
+        self._print(f"{word:<8} {report.name}: {report.examples} runs, {report.faults_injected} faults, "
+                    f"ops {self.covered(index)}, {len(stats.violations)} violations, {report.elapsed_s:.1f} s")
 
 
 class LiveDisplay(_Counts):

@@ -45,7 +45,12 @@ from chaosdurable.history.record import RunRecord
 Invariant = Callable[[Any, Any], None]
 
 #: scenario modules, in the order ``chaosdurable run`` shows them
-SCENARIO_MODULES: tuple[str, ...] = ("chaosdurable.scenarios.saga",)
+SCENARIO_MODULES: tuple[str, ...] = (
+    "chaosdurable.scenarios.saga",
+    "chaosdurable.scenarios.onboarding",
+    "chaosdurable.scenarios.ai_pipeline",
+    "chaosdurable.scenarios.fanout",
+)
 
 
 @dataclass(frozen=True)

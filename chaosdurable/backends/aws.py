@@ -24,6 +24,7 @@ handler's process (see docs/aws.md): ``refuse_unsupported`` names them.
 from __future__ import annotations
 
 import json
+import os
 import re
 import time
 import uuid
@@ -89,6 +90,8 @@ class Aws:
     sleep: Callable[[float], None] = field(default=time.sleep, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        if self.record_dir is None:  # the nightly workflow names it in the environment
+            self.record_dir = os.environ.get("CHAOSDURABLE_RECORD_DIR") or None
         self._check_endpoint()
         self.target: Target = gate(self.function_name, allowlist=self.allowlist, sts_client=self.sts_client)
         self.api = DurableApi(self.client or make_client(self.endpoint_url, self.region or self.target.region))

@@ -138,6 +138,7 @@ def given(
                 "strategy of them).") from None
 
     spaces: dict[str, OperationSpace] = {}
+    schedule_strategies: dict[str, st.SearchStrategy[Any]] = {}
     references: dict[str, Any] = {}
     worlds: list[Any] = []  # one moto world for all examples of a property run (reset per run)
 
@@ -155,8 +156,11 @@ def given(
             else:
                 key = json.dumps(value, sort_keys=True, default=str)
                 if key not in spaces:
-                    probe_options = {k: check_options[k] for k in ("setup", "callbacks", "targets")
+                    probe_options = {k: check_options[k] for k in ("setup", "callbacks", "targets", "backend",
+                                                                   "mode", "import_path", "faithful")
                                      if check_options.get(k) is not None}
+                    if "backend" not in probe_options and "mode" not in probe_options:
+                        probe_options["backend"] = _State.backend  # the probe runs where the examples run
                     spaces[key] = OperationSpace.probe(handler, value, **probe_options)
                 space = spaces[key]
                 if space.outcome != "SUCCEEDED" and "NonDeterministic" in str(space.problem):
@@ -171,14 +175,18 @@ def given(
                         f"{space.outcome} ({space.problem}). Chaos is judged against the fault-free run, so fix "
                         "the handler (or the input) first; if failing is the expected outcome for this input, "
                         "pass allow_failed_execution=True to chaosdurable.given.")
-                strategy = fault_schedules(space=spaces[key], kinds=kinds, max_faults=max_faults,
-                                           min_faults=min_faults)
-                schedule = chaos_data.draw(strategy, label="schedule")
+                if key not in schedule_strategies:  # built once per input: ~9 ms each time otherwise
+                    schedule_strategies[key] = fault_schedules(space=spaces[key], kinds=kinds,
+                                                               max_faults=max_faults, min_faults=min_faults)
+                schedule = chaos_data.draw(schedule_strategies[key], label="schedule")
             options = dict(check_options)
-            options.setdefault("mode", "subprocess" if _State.backend == "subprocess" else "inprocess")
+            if "backend" not in options and "mode" not in options:
+                options["backend"] = _State.backend
             if _State.seed is not None:
                 options.setdefault("seed", _State.seed)
-            key = json.dumps([value, options.get("mode"), options.get("seed")], sort_keys=True, default=str)
+            where = options.get("backend") or options.get("mode")
+            key = json.dumps([value, getattr(where, "spec", lambda: where)(), options.get("seed")], sort_keys=True,
+                             default=str)
             if worlds:
                 options["world"] = worlds[-1]
             verdict = check(handler, value, schedule, reference=references.get(key), **options)

@@ -49,7 +49,7 @@ COVERAGE_ROWS = 30
 BUDGET_CHUNK = 200
 #: ``--chaos-backend`` choices. An ``aws`` backend (real executions in an account) is not built yet, so it is
 #: not offered; asking for it says so (``_backend``).
-BACKENDS = ("inprocess", "subprocess")
+BACKENDS = ("inprocess", "subprocess", "aws")
 
 
 class _State:
@@ -57,6 +57,8 @@ class _State:
     budget: float | None = None
     seed: int | None = None
     backend = "inprocess"
+    #: the ``chaosdurable.backends`` value every property runs on
+    backend_value: Any = None
     coverage: Counter[tuple[str, str]] = Counter()
     #: ``--chaos-report DIR`` and what it collects (``chaosdurable.report.collect``)
     report_dir: str | None = None
@@ -160,7 +162,7 @@ def given(
                                                                    "mode", "import_path", "faithful")
                                      if check_options.get(k) is not None}
                     if "backend" not in probe_options and "mode" not in probe_options:
-                        probe_options["backend"] = _State.backend  # the probe runs where the examples run
+                        probe_options["backend"] = _State.backend_value  # the probe runs where the examples run
                     spaces[key] = OperationSpace.probe(handler, value, **probe_options)
                 space = spaces[key]
                 if space.outcome != "SUCCEEDED" and "NonDeterministic" in str(space.problem):
@@ -176,12 +178,12 @@ def given(
                         "the handler (or the input) first; if failing is the expected outcome for this input, "
                         "pass allow_failed_execution=True to chaosdurable.given.")
                 if key not in schedule_strategies:  # built once per input: ~9 ms each time otherwise
-                    schedule_strategies[key] = fault_schedules(space=spaces[key], kinds=kinds,
+                    schedule_strategies[key] = fault_schedules(space=spaces[key], kinds=_kinds_for(kinds),
                                                                max_faults=max_faults, min_faults=min_faults)
                 schedule = chaos_data.draw(schedule_strategies[key], label="schedule")
             options = dict(check_options)
             if "backend" not in options and "mode" not in options:
-                options["backend"] = _State.backend
+                options["backend"] = _State.backend_value
             if _State.seed is not None:
                 options.setdefault("seed", _State.seed)
             where = options.get("backend") or options.get("mode")
@@ -222,10 +224,6 @@ def given(
         params = [p for name, p in original.parameters.items() if name != "verdict"]
         params.append(inspect.Parameter("chaos_data", inspect.Parameter.KEYWORD_ONLY))
         property_test.__signature__ = original.replace(parameters=params)  # type: ignore[attr-defined]
-        if _State.backend == "aws":
-            raise pytest.UsageError(
-                "--chaos-backend aws is not available yet: chaosdurable never touches a real AWS account "
-                "unless that target is explicitly allowed, and the aws backend has not been built")
         # Test modules are imported after pytest_configure, so the profile and seed are known here.
         inner = _hypothesis_test(property_test, _settings(), _State.seed)
         if _State.budget is not None:
@@ -359,21 +357,56 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                          "none otherwise); the search stops at the budget or at the profile's examples")
     group.addoption("--chaos-seed", type=int, default=None, help="seed Hypothesis and the engine")
     group.addoption("--chaos-backend", type=_backend, default="inprocess", metavar="{" + ",".join(BACKENDS) + "}",
-                    help="where executions run: inprocess, subprocess (a process per invocation); an aws "
-                         "backend does not exist yet")
+                    help="where executions run: inprocess, subprocess (a process per invocation), aws (a "
+                         "deployed function through boto3: --chaos-aws-function, the allowlist and the switch)")
+    group.addoption("--chaos-aws-function", default=None, metavar="NAME_OR_ARN",
+                    help="--chaos-backend aws: the deployed durable function to drive")
+    group.addoption("--chaos-aws-endpoint", default=None, metavar="URL",
+                    help="--chaos-backend aws: the Lambda endpoint (default: AWS's own)")
+    group.addoption("--chaos-aws-allow-endpoint", action="store_true",
+                    help="--chaos-backend aws: allow a non-AWS endpoint (a loopback rehearsal)")
+    group.addoption("--chaos-aws-allowlist", default=None, metavar="FILE",
+                    help="--chaos-backend aws: the allowlist file (default: CHAOSDURABLE_AWS_ALLOWLIST)")
     group.addoption("--chaos-report", default=None, metavar="DIR",
                     help="write report.html, report.json and junit.xml of the chaos properties to DIR "
                          "(under pytest-xdist: one set per worker, in DIR/<worker id>/)")
 
 
+def _kinds_for(kinds: list[str] | None) -> list[str] | None:
+    """The fault kinds to draw: those asked for (default: all) that the session's backend can apply."""
+    backend = _State.backend_value
+    if backend is None or backend.name in ("inprocess", "subprocess"):
+        return kinds
+    from chaosdurable.strategies.schedules import DEFAULT_KINDS
+
+    return [k for k in (kinds or DEFAULT_KINDS) if k in backend.fault_kinds]
+
+
+def _aws_backend(config: pytest.Config) -> Any:
+    """The ``aws`` backend the options name; a refusal of the safety gate is a usage error naming what is missing."""
+    from urllib.parse import urlparse
+
+    from chaosdurable.backends import from_name
+
+    function = config.getoption("--chaos-aws-function")
+    if not function:
+        raise pytest.UsageError("--chaos-backend aws needs --chaos-aws-function NAME_OR_ARN (the deployed durable "
+                                "function), on the allowlist, with CHAOSDURABLE_ALLOW_AWS=1 set (README: safety)")
+    endpoint = config.getoption("--chaos-aws-endpoint")
+    options: dict[str, Any] = {"function_name": function, "endpoint_url": endpoint,
+                               "allowlist": config.getoption("--chaos-aws-allowlist")}
+    if endpoint and config.getoption("--chaos-aws-allow-endpoint"):
+        options["allow_endpoints"] = (urlparse(endpoint).hostname or "",)
+    try:
+        return from_name("aws", **options)
+    except Exception as exc:  # the gate's refusals and a bad option each say what is missing
+        raise pytest.UsageError(f"--chaos-backend aws refused: {exc}") from None
+
+
 def _backend(value: str) -> str:
-    """``--chaos-backend``'s type: one of ``BACKENDS``; ``aws`` is named as not built yet."""
+    """``--chaos-backend``'s type: one of ``BACKENDS``."""
     import argparse
 
-    if value == "aws":
-        raise argparse.ArgumentTypeError(
-            "aws is not available yet: chaosdurable never touches a real AWS account unless that target is "
-            "explicitly allowed, and the aws backend has not been built; use inprocess or subprocess")
     if value not in BACKENDS:
         raise argparse.ArgumentTypeError(f"{value!r} is not a backend; choose from {', '.join(BACKENDS)}")
     return value
@@ -388,6 +421,12 @@ def pytest_configure(config: pytest.Config) -> None:
     _State.budget = budget if budget is not None else BUDGETS[_State.profile]
     _State.seed = config.getoption("--chaos-seed")
     _State.backend = config.getoption("--chaos-backend")
+    if _State.backend == "aws":
+        _State.backend_value = _aws_backend(config)
+    else:
+        from chaosdurable.backends import from_name
+
+        _State.backend_value = from_name(_State.backend)
     _State.report_dir = config.getoption("--chaos-report")
     if _State.report_dir is not None:
         from chaosdurable.report.collect import SessionReports

@@ -66,7 +66,7 @@ def test_aws_backend_is_refused(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_chaos=PROPERTY)
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--chaos-backend", "aws")
     assert result.ret != 0
-    assert "never touches a real AWS account" in result.stdout.str() + result.stderr.str()
+    assert "--chaos-backend aws needs --chaos-aws-function" in result.stdout.str() + result.stderr.str()
 
 
 def test_profiles_set_the_number_of_examples(pytester: pytest.Pytester) -> None:
@@ -220,8 +220,16 @@ def test_the_verdict_report_carries_the_runs_diagnostics() -> None:
     assert "note: the handler's result is not JSON-serializable, so the execution FAILED" in report
 
 
-def test_the_aws_backend_is_not_offered(pytester: pytest.Pytester) -> None:
-    result = pytester.runpytest_subprocess("--help")
-    line = next(x for x in result.stdout.lines if "--chaos-backend" in x)
-    assert "{inprocess,subprocess}" in line and "aws" not in line
-    assert "an aws backend does not exist yet" in " ".join(result.stdout.str().split())
+def test_the_aws_backend_needs_a_function(pytester: pytest.Pytester) -> None:
+    result = pytester.runpytest_subprocess("--chaos-backend", "aws")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert "--chaos-backend aws needs --chaos-aws-function" in result.stderr.str()
+
+
+def test_the_aws_backend_is_refused_without_the_switch(pytester: pytest.Pytester,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("CHAOSDURABLE_ALLOW_AWS", raising=False)
+    result = pytester.runpytest_subprocess("--chaos-backend", "aws", "--chaos-aws-function",
+                                           "arn:aws:lambda:us-east-1:123456789012:function:orders")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert "--chaos-backend aws refused" in result.stderr.str() and "CHAOSDURABLE_ALLOW_AWS=1" in result.stderr.str()

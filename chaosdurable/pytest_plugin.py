@@ -59,7 +59,8 @@ class _State:
     backend = "inprocess"
     #: the ``chaosdurable.backends`` value every property runs on
     backend_value: Any = None
-    coverage: Counter[tuple[str, str]] = Counter()
+    #: (handler, operation or effect, fault kind) -> faults fired there
+    coverage: Counter[tuple[str, str, str]] = Counter()
     #: ``--chaos-report DIR`` and what it collects (``chaosdurable.report.collect``)
     report_dir: str | None = None
     reports: Any = None
@@ -97,7 +98,12 @@ def record_coverage(verdict: Any) -> None:
             unnamed = op is not None and any(o["Id"] == op and not o.get("Name") for o in verdict.reference.operations)
             target = (describe_operation(str(op), verdict.reference.operations) if unnamed else op
                       ) or getattr(fault, "effect", None) or f"invocation {getattr(fault, 'invocation', '?')}"
-            _State.coverage[(str(target), fault.kind)] += 1
+            _State.coverage[(_handler_label(verdict), str(target), fault.kind)] += 1
+
+
+def _handler_label(verdict: Any) -> str:
+    """The handler a verdict judged, as ``module.function`` shortened to its last two parts."""
+    return ".".join(str(verdict.chaotic.handler).split(".")[-2:])
 
 
 def given(
@@ -440,7 +446,7 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     _write_chaos_report(session)
     workeroutput = getattr(session.config, "workeroutput", None)
     if workeroutput is not None:
-        workeroutput["chaosdurable_coverage"] = [[t, k, n] for (t, k), n in _State.coverage.items()]
+        workeroutput["chaosdurable_coverage"] = [[h, t, k, n] for (h, t, k), n in _State.coverage.items()]
 
 
 def _write_chaos_report(session: pytest.Session) -> None:
@@ -469,8 +475,8 @@ def _write_chaos_report(session: pytest.Session) -> None:
 @pytest.hookimpl(optionalhook=True)
 def pytest_testnodedown(node: Any, error: Any) -> None:
     """Under pytest-xdist, the controller merges each worker's coverage counts."""
-    for target, kind, count in getattr(node, "workeroutput", {}).get("chaosdurable_coverage", []):
-        _State.coverage[(target, kind)] += count
+    for handler, target, kind, count in getattr(node, "workeroutput", {}).get("chaosdurable_coverage", []):
+        _State.coverage[(handler, target, kind)] += count
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
@@ -484,15 +490,59 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
     if not _State.coverage:
         return
     terminalreporter.section("chaosdurable fault-space coverage")
-    kinds = sorted({k for _, k in _State.coverage})
-    targets = sorted({t for t, _ in _State.coverage})
-    shown = targets if terminalreporter.config.option.verbose > 0 else targets[:COVERAGE_ROWS]
-    width = max(len(t) for t in shown) + 2
-    terminalreporter.write_line(" " * width + "  ".join(k[:18].ljust(18) for k in kinds))
-    for target in shown:
-        cells = "  ".join(str(_State.coverage.get((target, k), "-")).ljust(18) for k in kinds)
-        terminalreporter.write_line(target.ljust(width) + cells)
-    if len(shown) < len(targets):
-        terminalreporter.write_line(f"... and {len(targets) - len(shown)} more targets (-v shows them all)")
+    verbose = terminalreporter.config.option.verbose > 0
+    for line in coverage_lines(_State.coverage, COVERAGE_ROWS if not verbose else None):
+        terminalreporter.write_line(line)
+    targets = {(h, t) for h, t, _ in _State.coverage}
+    handlers = {h for h, _, _ in _State.coverage}
     total = len(_State.coverage)
-    terminalreporter.write_line(f"{total} (operation x fault kind) pairs exercised over {len(targets)} targets")
+    terminalreporter.write_line(f"{total} (operation x fault kind) pairs exercised over {len(targets)} targets "
+                                f"of {len(handlers)} handler(s)")
+
+
+#: short column names for the coverage table (it fits 80 columns)
+KIND_COLUMNS = {"crash_at_checkpoint": "crash", "checkpoint_error": "api", "invocation_timeout": "tmout",
+                "duplicate_invocation": "dup", "cold_start": "cold", "late_timer": "late",
+                "transient_failure": "flaky", "crash_after_effect": "ecrash", "callback": "cb"}
+
+
+def coverage_lines(coverage: Counter[tuple[str, str, str]], max_rows: int | None = COVERAGE_ROWS,
+                   width: int = 80) -> list[str]:
+    """One table per handler: its operations (or effects) x the fault kinds fired there, within ``width``.
+
+    Columns are the kinds fired for that handler, by short name (``KIND_COLUMNS``, explained once
+    in a legend); operation names are cut in the middle to fit; each handler shows at most
+    ``max_rows`` rows (None: all), then says how many more.
+    """
+    order = list(KIND_COLUMNS)
+    used = sorted({k for _, _, k in coverage}, key=lambda k: order.index(k) if k in order else len(order))
+    lines = _wrapped("legend: " + ", ".join(f"{KIND_COLUMNS.get(k, k)} = {k}" for k in used), width)
+    for handler in sorted({h for h, _, _ in coverage}):
+        kinds = [k for k in used if any(h == handler and kk == k for h, _, kk in coverage)]
+        heads = [KIND_COLUMNS.get(k, k[:6]) for k in kinds]
+        cell = max(len(h) for h in heads) + 1
+        label_width = max(16, width - cell * len(heads))
+        rows = sorted({t for h, t, _ in coverage if h == handler})
+        shown = rows if max_rows is None else rows[:max_rows]
+        lines.append("")
+        lines.append(_cut(handler, label_width).ljust(label_width) + "".join(h.rjust(cell) for h in heads))
+        for target in shown:
+            cells = "".join(str(coverage.get((handler, target, k), "-")).rjust(cell) for k in kinds)
+            lines.append(("  " + _cut(target, label_width - 2)).ljust(label_width) + cells)
+        if len(shown) < len(rows):
+            lines.append(f"  ... and {len(rows) - len(shown)} more targets (-v shows them all)")
+    return lines
+
+
+def _wrapped(text: str, width: int) -> list[str]:
+    import textwrap
+
+    return textwrap.wrap(text, width=width, subsequent_indent="  ")
+
+
+def _cut(text: str, width: int) -> str:
+    """``text`` within ``width`` characters, its middle replaced by '~' when too long."""
+    if len(text) <= width - 1:
+        return text
+    keep = width - 2
+    return text[: keep // 2] + "~" + text[-(keep - keep // 2):]

@@ -89,7 +89,7 @@ def test_the_unnamed_bug_fails_its_property_too(tmp_path: Path, monkeypatch: pyt
     assert "step #1 (unnamed)" in str(failure.value)
     from chaosdurable.pytest_plugin import _State
 
-    assert any(target == "step #1 (unnamed)" for target, _ in _State.coverage)  # the coverage table, too
+    assert any(target == "step #1 (unnamed)" for _, target, _ in _State.coverage)  # the coverage table, too
 
 
 def test_a_correct_unnamed_handler_passes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -26,6 +26,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from chaosdurable import sdk_compat
 from chaosdurable.engine.sandbox import Sandboxes, entered
 from chaosdurable.engine.threads import IDLE_THREADS
 
@@ -127,10 +128,9 @@ def _wait_either(done: threading.Event, abort: threading.Event | None, timeout: 
 
 
 def is_durable_handler(handler: Callable[..., Any]) -> bool:
-    """True when ``handler`` is the wrapper that ``@durable_execution`` returns."""
-    code = getattr(handler, "__code__", None)
-    filename = getattr(code, "co_filename", "") or ""
-    return filename.replace("\\", "/").endswith("aws_durable_execution_sdk_python/execution.py")
+    """True when ``handler`` is the wrapper that ``@durable_execution`` returns (in any supported SDK
+    version: ``chaosdurable.sdk_compat`` knows each version's wrapper)."""
+    return sdk_compat.is_durable_handler(handler)
 
 
 class InProcessInvoker:

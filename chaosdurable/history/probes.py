@@ -8,7 +8,9 @@ the invocation). ``where_now`` walks the current thread's frames to find the inn
 wrapper. If the SDK's layout changes, attribution degrades to "unknown" (never crashes).
 
 Body executions are recorded by an instrumentation plugin (the SDK's own public hook API:
-``on_user_function_start``/``end``) added to the handler's plugin list for the run.
+``on_user_function_start``/``end``) added to the handler's plugin list for the run. Where that list
+is, whether it takes factories or instances, and how an operation identifier names its type differ
+between SDK versions: ``chaosdurable.sdk_compat`` knows, and this module asks it.
 """
 
 from __future__ import annotations
@@ -22,9 +24,13 @@ from collections.abc import Callable
 from types import FrameType
 from typing import Any
 
-from aws_durable_execution_sdk_python.plugin import DurableInstrumentationPlugin
-
+from chaosdurable import sdk_compat
 from chaosdurable.history.record import Where
+
+try:
+    from aws_durable_execution_sdk_python.plugin import DurableInstrumentationPlugin
+except ImportError:  # an SDK before 1.7 (unsupported: refused by sdk_compat.require_supported)
+    DurableInstrumentationPlugin = object  # type: ignore[misc,assignment]
 
 _STATE_FILE = os.path.join("aws_durable_execution_sdk_python", "state.py")
 _EXEC_FILE = os.path.join("aws_durable_execution_sdk_python", "execution.py")
@@ -43,11 +49,22 @@ _NOT_USER = tuple(
 
 @functools.lru_cache(maxsize=4096)
 def is_user_file(filename: str) -> bool:
-    """True for the user's own source files (not the SDK, chaosdurable, the stdlib or site-packages)."""
+    """True for source files outside chaosdurable, the stdlib and site-packages (by path only).
+
+    A path cannot tell an SDK installed with ``--target``/``PYTHONPATH`` or vendored next to the
+    handler from the user's code: ``is_user_code`` also asks which module the code belongs to.
+    """
     if not filename or filename.startswith("<"):
         return False
     path = os.path.abspath(filename)
     return not path.startswith(_NOT_USER) and "site-packages" not in path
+
+
+def is_user_code(frame: FrameType) -> bool:
+    """True when ``frame`` runs the user's own code: a user file (``is_user_file``) whose module is not
+    part of chaosdurable, the SDK or a package the SDK requires (``sdk_compat.is_library_module``)."""
+    return is_user_file(frame.f_code.co_filename) and not sdk_compat.is_library_module(
+        frame.f_globals.get("__name__"))
 
 
 @functools.lru_cache(maxsize=4096)
@@ -79,8 +96,9 @@ _PLAIN, _USER, _WRAPPER, _STEP, _EXEC = range(5)
 _CODE_KINDS: dict[Any, int] = {}
 
 
-def _code_kind(code: Any) -> int:
-    """What a frame running ``code`` can tell ``where_now`` (cached per code object)."""
+def _code_kind(frame: FrameType) -> int:
+    """What ``frame`` can tell ``where_now`` (cached per code object)."""
+    code = frame.f_code
     kind = _CODE_KINDS.get(code)
     if kind is None:
         filename = code.co_filename
@@ -90,7 +108,7 @@ def _code_kind(code: Any) -> int:
             kind = _STEP
         elif filename.endswith(_EXEC_FILE):
             kind = _EXEC
-        elif is_user_file(filename):
+        elif is_user_code(frame):
             kind = _USER
         else:
             kind = _PLAIN
@@ -109,7 +127,7 @@ def where_now(frame: FrameType | None = None) -> Where:
     semantics: str | None = None
     budget: int | None = None
     while frame is not None:
-        kind = _code_kind(frame.f_code)
+        kind = _code_kind(frame)
         if kind == _PLAIN:
             frame = frame.f_back
             continue
@@ -134,7 +152,7 @@ def where_now(frame: FrameType | None = None) -> Where:
             inp = frame.f_locals.get("invocation_input") or frame.f_locals.get("event")
             client = getattr(inp, "service_client", None)
         if ident is not None and client is not None and source is not None and (
-                semantics is not None or getattr(getattr(ident, "operation_type", None), "value", None) != "STEP"):
+                semantics is not None or sdk_compat.operation_type(ident) != "STEP"):
             break
         frame = frame.f_back
     arn = invocation = None
@@ -142,7 +160,7 @@ def where_now(frame: FrameType | None = None) -> Where:
     info = getattr(client, "invocation", None)
     if isinstance(info, tuple) and len(info) == 3:
         arn, invocation, copy = info
-    op_type = getattr(getattr(ident, "operation_type", None), "value", None)
+    op_type = sdk_compat.operation_type(ident)
     return Where(
         arn=arn,
         invocation=invocation,
@@ -150,7 +168,7 @@ def where_now(frame: FrameType | None = None) -> Where:
         op_id=getattr(ident, "operation_id", None),
         op_name=getattr(ident, "name", None),
         op_type=op_type,
-        sub_type=getattr(ident, "sub_type", None),
+        sub_type=sdk_compat.sub_type(ident),
         attempt=attempt,
         in_step=op_type == "STEP",
         source=source,
@@ -183,26 +201,22 @@ _inject_lock = threading.Lock()
 
 
 def inject_body_probe(handler: Callable[..., Any], factory: BodyProbeFactory) -> Callable[[], None]:
-    """Add ``factory`` to the handler's plugin list; returns the function that removes it again.
+    """Add the probe to the handler's plugin list; returns the function that removes it again.
 
-    Guarded: if the ``@durable_execution`` wrapper no longer keeps its plugin list in a
-    closure cell named ``configured_plugins``, nothing is changed and body executions are
-    simply not recorded.
+    ``sdk_compat`` finds the list and says what goes in it (the factory on 3.x, a plugin instance
+    before). Guarded: where no list is found, nothing is changed and body executions are simply
+    not recorded.
     """
-    code = getattr(handler, "__code__", None)
-    closure = getattr(handler, "__closure__", None)
-    if code is None or closure is None or "configured_plugins" not in code.co_freevars:
+    plugins = sdk_compat.plugin_list(handler)
+    if plugins is None:
         return lambda: None
-    cell = closure[code.co_freevars.index("configured_plugins")]
-    plugins = cell.cell_contents
-    if not isinstance(plugins, list):
-        return lambda: None
+    entry = sdk_compat.plugin_entry(factory)
     with _inject_lock:
-        plugins.append(factory)
+        plugins.append(entry)
 
     def remove() -> None:
         with _inject_lock:
-            if factory in plugins:
-                plugins.remove(factory)
+            if any(p is entry for p in plugins):
+                plugins.remove(entry)
 
     return remove

@@ -5,7 +5,9 @@ Code outside a step runs again on every replay, so a value it reads from the clo
 steer the workflow down another path. While active, a profile hook (``sys.setprofile`` and
 ``threading.setprofile``) watches calls to those functions; a call whose *caller* is user
 code and is not inside a step body is recorded with its source line, whether or not a
-fault fired. The hook costs time, so it is on only during checked runs.
+fault fired. User code is judged by module as well as by path (``probes.is_user_code``), so an
+SDK installed outside site-packages (``--target``, vendored) is never taken for the user's. The
+hook costs time, so it is on only during checked runs.
 
 In subprocess mode the handler runs in child processes, so the hook must run there: a
 ``Tripwire(sink, in_children=True)`` installs nothing in the parent, it only sets
@@ -26,7 +28,7 @@ from collections.abc import Callable
 from types import FrameType
 from typing import Any
 
-from chaosdurable.history.probes import is_user_file, where_now
+from chaosdurable.history.probes import is_user_code, where_now
 
 _C_FUNCS: dict[int, str] = {
     id(time.time): "time.time()",
@@ -112,7 +114,7 @@ class Tripwire:
             caller = frame.f_back  # type: ignore[assignment]
         else:
             return
-        if name is None or caller is None or not is_user_file(caller.f_code.co_filename):
+        if name is None or caller is None or not is_user_code(caller):
             return
         where = where_now(caller)
         if where.in_step or where.arn is None:

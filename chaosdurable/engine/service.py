@@ -36,6 +36,7 @@ from aws_durable_execution_sdk_python.lambda_service import (
     StateOutput,
 )
 
+from chaosdurable import sdk_compat
 from chaosdurable.engine import user_clock
 from chaosdurable.engine.client import EngineServiceClient
 from chaosdurable.engine.clock import SdkFrame, VirtualClock
@@ -632,11 +633,12 @@ class Service(UpdateApplier):
     def _cold_start(self, spec: FunctionSpec) -> FunctionSpec:
         """Reload the handler's module so module state starts fresh (subprocess mode is always cold)."""
         getattr(self.invoker, "new_sandbox", lambda _function: None)(spec.name)  # empty temp dir (engine.sandbox)
-        module = sys.modules.get(getattr(spec.handler, "__module__", ""))
+        module_name, qualname = sdk_compat.handler_origin(spec.handler)  # the user's module, in any SDK version
+        module = sys.modules.get(module_name or "")
         if module is None or getattr(self.invoker, "always_cold", False):
             return spec
         fresh: Any = importlib.reload(module)
-        for part in spec.handler.__qualname__.split("."):
+        for part in qualname.split("."):
             fresh = getattr(fresh, part)
         new = FunctionSpec(spec.name, fresh, spec.durable, spec.execution_timeout_s)
         self.functions[spec.name] = new

@@ -1,7 +1,7 @@
 """The ``chaosdurable`` command.
 
-- ``chaosdurable demo``: run the order workflow (scenarios/order.py) through the engine,
-  answer its shipping callback, and print the history and timings.
+- ``chaosdurable demo``: a short showcase: a planted bug of a bundled scenario is found, shrunk and
+  explained, with its replay command.
 - ``chaosdurable execute module:handler --input JSON``: run any durable handler to completion.
 - ``chaosdurable check module:handler --input JSON --schedule FILE_OR_JSON``: run it fault-free
   and under the schedule, print the verdict; exit 1 on violations.
@@ -24,10 +24,8 @@ import argparse
 import dataclasses
 import importlib
 import json
-import logging
 import os
 import sys
-import time
 from typing import Any
 
 from rich.console import Console
@@ -107,27 +105,12 @@ def _load(ref: str) -> Any:
     return target
 
 
-def demo(console: Console, faithful: bool) -> int:
-    """Run the order workflow end to end in virtual time."""
-    from chaosdurable.scenarios.order import SAMPLE_ORDER, order_workflow
+def demo(console: Console, variant: str | None = None) -> int:
+    """A short showcase: one planted bug of a bundled scenario found, shrunk and explained
+    (``chaosdurable.search.showcase``)."""
+    from chaosdurable.search.showcase import demo as showcase
 
-    logging.getLogger("aws_durable_execution_sdk_python").setLevel(logging.CRITICAL)
-    started = time.perf_counter()
-    runner = DurableRunner(order_workflow, faithful=faithful)
-    arn = runner.start(SAMPLE_ORDER, name="demo-order")
-    callback_id = runner.wait_for_callback(arn)
-    console.print("[bold]the workflow waits for the warehouse[/bold]; it answers after 3 virtual hours")
-    runner.advance(3 * 3600)
-    runner.send_callback_success(callback_id, json.dumps({"tracking": "TRK-778"}))
-    result = runner.wait_for_result(arn)
-    elapsed = (time.perf_counter() - started) * 1000
-    console.print(_history_table(result, "order workflow: execution history", console.width))
-    span = result.history[-1]["EventTimestamp"] - result.history[0]["EventTimestamp"]
-    console.print(f"status [bold]{result.status}[/bold], result {json.dumps(result.result)}")
-    console.print(f"{result.invocations} invocations, {len(result.history)} events, "
-                  f"{span} of virtual time in {elapsed:.0f} ms of real time "
-                  f"({'faithful' if faithful else 'fast'} mode)")
-    return 0 if result.status == "SUCCEEDED" else 1
+    return showcase(console, variant)
 
 
 def run(console: Console, ref: str, payload: str, mode: str, faithful: bool) -> int:
@@ -350,8 +333,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="chaosdurable", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
-    p_demo = sub.add_parser("demo", help="run the example order workflow through the engine")
-    p_demo.add_argument("--faithful", action="store_true", help="disable the SDK speed-ups")
+    p_demo = sub.add_parser("demo", help="a short showcase: a planted bug found, shrunk and explained")
+    p_demo.add_argument("variant", nargs="?", help="scenario/variant of a buggy bundled variant (default: the first)")
     p_run = sub.add_parser("execute", help="run a durable handler to completion, fault-free, and show its history")
     p_run.add_argument("handler", help="module:function of a @durable_execution handler")
     p_run.add_argument("--input", default="null", help="the execution input as JSON text")
@@ -388,7 +371,7 @@ def main(argv: list[str] | None = None) -> int:
         if getattr(args, "command_main", None) is not None:
             return int(args.command_main(args, console))
         if args.command == "demo":
-            return demo(console, args.faithful)
+            return demo(console, args.variant)
         if args.command == "execute":
             return run(console, args.handler, args.input, args.mode, args.faithful)
         if args.command == "replay":

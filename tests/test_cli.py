@@ -1,4 +1,4 @@
-"""The main job (``chaosdurable demo``) and ``chaosdurable execute`` work end to end."""
+"""The showcase (``chaosdurable demo``), ``chaosdurable execute``, ``check`` and ``replay`` work end to end."""
 
 from __future__ import annotations
 
@@ -12,12 +12,13 @@ from chaosdurable import CrashAfterEffect, FaultSchedule, check, effect
 from chaosdurable.cli import main
 
 
-def test_demo_succeeds(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("COLUMNS", "200")
+def test_demo_finds_a_bundled_planted_bug(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+                                         tmp_path: Path) -> None:
+    monkeypatch.chdir(tmp_path)
     assert main(["demo"]) == 0
     out = capsys.readouterr().out
-    assert "status SUCCEEDED" in out
-    assert "ExecutionSucceeded" in out
+    assert "the smallest schedule that still breaks it:" in out
+    assert "chaosdurable replay .chaosdurable/failures/demo." in out
 
 
 def test_run_reports_an_undecorated_handler(capsys: pytest.CaptureFixture[str]) -> None:

@@ -34,7 +34,7 @@ from chaosdurable.search.targets import Target, UserOptions, resolve
 
 #: per profile: examples per target, and the whole run's wall-clock budget in seconds
 PROFILES: dict[str, dict[str, Any]] = {
-    "ci": {"examples": 100, "budget": 90.0},
+    "ci": {"examples": 100, "budget": 80.0},
     "nightly": {"examples": 5000, "budget": 3600.0},
 }
 BACKENDS = ("inprocess", "subprocess")
@@ -73,7 +73,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--target", action="append", default=[], metavar="NAME=module:function",
                    help="a chained-invoke target (repeatable)")
     p.add_argument("--profile", choices=sorted(PROFILES), default="ci",
-                   help="ci: 100 examples per target within 90 s in all; nightly: 5000 within 3600 s")
+                   help="ci: 100 examples per target within 80 s in all; nightly: 5000 within 3600 s")
     p.add_argument("--examples", type=int, help="examples per target (overrides the profile)")
     p.add_argument("--budget", type=float, metavar="SECONDS",
                    help="wall-clock seconds for the whole run, shared among targets (overrides the profile)")

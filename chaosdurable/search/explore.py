@@ -35,7 +35,7 @@ from chaosdurable.search.targets import Target
 #: seconds between two progress callbacks
 PROGRESS_EVERY = 0.25
 #: examples per Hypothesis run when the search has a wall-clock budget (it stops between chunks)
-BUDGET_CHUNK = 25
+BUDGET_CHUNK = 10
 
 
 @dataclass(frozen=True)
@@ -46,7 +46,9 @@ class SearchPlan:
     between chunks of ``BUDGET_CHUNK`` examples (None: no limit); ``seed``: seeds Hypothesis and the
     engine (None: random); ``backend``: ``inprocess`` or ``subprocess``; ``database``: the example
     database directory (None: none), or ``redis://host:port/db`` for ``RedisExampleDatabase``;
-    ``shard``/``shards``: this search is one of several over the same target (distinct seeds).
+    ``shrink_s``: wall-clock seconds shrinking may take after the first failure (then the smallest
+    failure so far is kept); ``shard``/``shards``: this search is one of several over the same
+    target (distinct seeds).
     """
 
     examples: int = 100
@@ -55,6 +57,7 @@ class SearchPlan:
     backend: str = "inprocess"
     database: str | None = ".chaosdurable/examples"
     max_faults: int = 3
+    shrink_s: float = 10.0
     shard: int = 0
     shards: int = 1
 
@@ -185,6 +188,9 @@ class _SearchState:
         scenario = target.scenario
         self.http = scenario.http() if scenario is not None and getattr(scenario, "http", None) else None
         self.last_progress = 0.0
+        self.first_failure_at: float | None = None
+        self.smallest: tuple[str, str] | None = None  # (input, schedule) of the smallest failure so far
+        self.current: tuple[str, str] = ("", "")  # (input, schedule) of the example being judged
 
     def world(self) -> Any:
         """One moto world for the whole search (reset before each run), when the target has a setup."""
@@ -250,9 +256,12 @@ class _SearchState:
         target = self.target
         value = data.draw(target.inputs, label="input") if target.inputs is not None else target.input
         key = json.dumps(value, sort_keys=True, default=str)
+        if self._shrink_time_is_up() and (self.smallest is None or key != self.smallest[0]):
+            hypothesis.reject()  # shrinking is over: not even probed
         space = self.space(value, key)
         options = self.options()
         if space.outcome != "SUCCEEDED":
+            self._replay_smallest_or_skip(key, "")
             # the fault-free run fails: a violation when a checker says why (the SDK's nondeterminism
             # check), else this input tests nothing
             verdict = check(target.handler, value, FaultSchedule(), checkers=self.checkers(value), **options)
@@ -264,6 +273,7 @@ class _SearchState:
             return
         schedule = data.draw(fault_schedules(space=space, max_faults=self.plan.max_faults, min_faults=0),
                              label="schedule")
+        self._replay_smallest_or_skip(key, schedule.to_json())
         verdict = check(target.handler, value, schedule, reference=self.references.get(key),
                         checkers=self.checkers(value), **options)
         self.references[key] = verdict.reference
@@ -278,6 +288,20 @@ class _SearchState:
         from chaosdurable.scenarios.catalog import invariant_checkers
 
         return {**ALL_CHECKERS, **invariant_checkers(self.target.scenario, value)}
+
+    def _shrink_time_is_up(self) -> bool:
+        """True once shrinking has had its ``plan.shrink_s`` seconds."""
+        return self.first_failure_at is not None and time.monotonic() - self.first_failure_at >= self.plan.shrink_s
+
+    def _replay_smallest_or_skip(self, key: str, schedule: str) -> None:
+        """Once shrinking is over, answer without running: the smallest failure so far fails again (so
+        Hypothesis ends on it), any other candidate is rejected (so it stops trying). Else note the example."""
+        self.current = (key, schedule)
+        if not self._shrink_time_is_up():
+            return
+        if self.current == self.smallest:
+            raise _Violated("the smallest failure found, again")
+        hypothesis.reject()
 
     def _judged(self, verdict: Any) -> None:
         """Count one judged example; raise ``_Violated`` when it failed."""
@@ -299,6 +323,9 @@ class _SearchState:
             self.on_progress(stats)
         if not verdict.ok:
             self.failures[:] = [verdict]  # the last failing example is the smallest so far
+            if self.first_failure_at is None:
+                self.first_failure_at = time.monotonic()
+            self.smallest = self.current
             raise _Violated(verdict.report())
 
 

@@ -101,3 +101,17 @@ def test_a_missed_planted_bug_fails_the_run(tmp_path: Path, capsys: pytest.Captu
     assert run(tmp_path, "tests/search/mini_scenario.py", "--examples", "1") == 1
     out = capsys.readouterr().out
     assert "MISSED" in out and "planted bugs not caught: mini-pay/double-charge" in out
+
+
+def test_demo_finds_shrinks_and_explains_a_planted_bug(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(catalog, "SCENARIO_MODULES", ("tests.search.mini_scenario",))
+    monkeypatch.chdir(tmp_path)
+    assert main(["demo"]) == 0
+    out = capsys.readouterr().out
+    assert "planted bug: the charge has no idempotency key" in out
+    assert "the smallest schedule that still breaks it:" in out
+    assert "crash right after effect 'charge'" in out
+    assert "[idempotency] effect 'charge'" in out
+    assert "chaosdurable replay .chaosdurable/failures/demo.mini-pay.double-charge.json" in out
+    assert main(["demo", "mini-pay/correct"]) == 2  # not a buggy variant

@@ -89,3 +89,19 @@ def http_requests(run: Any, pattern: str) -> int:
             else:
                 keys[key] += 1
     return unkeyed + len(keys)
+
+
+#: error types with which the platform, not the handler, ends an execution (an injected 4xx checkpoint answer)
+PLATFORM_ERRORS = ("CheckpointError", "InvocationError", "Sandbox.", "Runtime.")
+
+
+def ended_by_platform(run: Any) -> bool:
+    """True when the run did not end by the handler's own doing: the checkpoint API failed the execution
+    (a non-retryable 4xx), or it never finished. Business state may then be legitimately half-done: an
+    invariant still demands that nothing happened twice, but not that the workflow got to its end."""
+    if run.status == "SUCCEEDED":
+        return False
+    if run.status != "FAILED" or getattr(run, "stuck", None):
+        return True
+    error_type = str((run.error or {}).get("ErrorType", ""))
+    return any(marker in error_type for marker in PLATFORM_ERRORS)

@@ -19,7 +19,7 @@ from aws_durable_execution_sdk_python.exceptions import StepError
 from aws_durable_execution_sdk_python.retries import RetryStrategyConfig, create_retry_strategy
 from hypothesis import strategies as st
 
-from chaosdurable.scenarios._world import client, item, items, make_fifo_queue, make_table, messages
+from chaosdurable.scenarios._world import client, ended_by_platform, item, items, make_fifo_queue, make_table, messages
 from chaosdurable.scenarios._world import queue_url as _queue_url
 from chaosdurable.scenarios.catalog import Scenario, Variant
 from chaosdurable.strategies import faker_with_seed
@@ -167,11 +167,19 @@ def fanout_total_counter(event: dict[str, Any], context: DurableContext) -> dict
 
 # ----------------------------------------------------------------------------- invariants
 def valid_records_stored_once(event: dict[str, Any], run: Any) -> None:
-    """Exactly the valid records are stored, and the batch total is the sum of their amounts."""
+    """Only valid records are stored and the batch total never exceeds what was stored; when the workflow ran
+    its course, exactly the valid records are stored and the total is the sum of their amounts."""
     want = {r["id"] for r in event["records"] if valid(r)}
     got = [row["pk"] for row in items(run, "payments")]
-    assert sorted(got) == sorted(want), f"batch {event['batch_id']} stored {sorted(got)}, expected {sorted(want)}"
+    assert set(got) <= want, f"batch {event['batch_id']} stored invalid records {sorted(set(got) - want)}"
     row = item(run, "batches", event["batch_id"])
+    stored_total = sum(int(row["amount"]) for row in items(run, "payments"))
+    if row is not None:
+        assert int(row["total"]) <= stored_total, (
+            f"batch {event['batch_id']} total is {row['total']}, but the payments stored add up to {stored_total}")
+    if ended_by_platform(run):
+        return
+    assert sorted(got) == sorted(want), f"batch {event['batch_id']} stored {sorted(got)}, expected {sorted(want)}"
     if row is not None:
         total = sum(int(r["amount"]) for r in event["records"] if valid(r))
         assert int(row["total"]) == total, (
@@ -189,8 +197,9 @@ def report_accounts_for_every_record(event: dict[str, Any], run: Any) -> None:
     assert report["rejected"] == want_rejected and report["stored"] == want_stored, (
         f"batch {event['batch_id']} report says stored {report['stored']} rejected {report['rejected']}, "
         f"but the batch has stored {want_stored} rejected {want_rejected}")
-    assert len([m for m in messages(run, QUEUE) if m == f"done {event['batch_id']}"]) == 1, (
-        f"batch {event['batch_id']} was announced done more or less than once")
+    announced = len([m for m in messages(run, QUEUE) if m == f"done {event['batch_id']}"])
+    assert announced == 1 or (announced == 0 and ended_by_platform(run)), (
+        f"batch {event['batch_id']} was announced done {announced} times")
 
 
 _M = "chaosdurable.scenarios.fanout"

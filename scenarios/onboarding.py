@@ -22,7 +22,16 @@ from aws_durable_execution_sdk_python.retries import RetryStrategyConfig, create
 from hypothesis import strategies as st
 
 from chaosdurable.run import Answer
-from chaosdurable.scenarios._world import client, http_requests, item, make_fifo_queue, make_table, messages, put_once
+from chaosdurable.scenarios._world import (
+    client,
+    ended_by_platform,
+    http_requests,
+    item,
+    make_fifo_queue,
+    make_table,
+    messages,
+    put_once,
+)
 from chaosdurable.scenarios._world import queue_url as _queue_url
 from chaosdurable.scenarios.catalog import Scenario, Variant
 from chaosdurable.strategies import faker_with_seed
@@ -160,7 +169,9 @@ def onboarding_timeout_unhandled(event: dict[str, Any], context: DurableContext)
 
 # ----------------------------------------------------------------------------- invariants
 def account_settled(event: dict[str, Any], run: Any) -> None:
-    """Every account ends ACTIVE or EXPIRED: none is left PENDING (holding its address) when the run ends."""
+    """Every account ends ACTIVE or EXPIRED: none is left PENDING (holding its address) when the handler ends."""
+    if ended_by_platform(run):
+        return  # the platform stopped it half-way (a 4xx from the checkpoint API): not the handler's doing
     row = item(run, "users", event["user_id"])
     assert row is not None, f"account {event['user_id']} was never created"
     assert row.get("status") in ("ACTIVE", "EXPIRED"), (
@@ -168,10 +179,15 @@ def account_settled(event: dict[str, Any], run: Any) -> None:
 
 
 def one_welcome_kit(event: dict[str, Any], run: Any) -> None:
-    """Every active account got exactly one welcome kit (recorded once, dispatched once); expired ones none."""
+    """No account gets two welcome kits; when the workflow ran its course, every active account got exactly one
+    (recorded once, dispatched once) and expired ones none."""
     row = item(run, "users", event["user_id"]) or {}
     kits = int((item(run, "kits", event["user_id"]) or {}).get("kits", 0))
     dispatched = [m for m in messages(run, OUTBOX) if m.startswith(f"kit {event['user_id']} ")]
+    assert kits <= 1 and len(dispatched) <= 1, (
+        f"account {event['user_id']} got {kits} welcome kit(s) recorded and {len(dispatched)} dispatched")
+    if ended_by_platform(run):
+        return
     want = 1 if row.get("status") == "ACTIVE" else 0
     assert kits == want and len(dispatched) == want, (
         f"account {event['user_id']} ({row.get('status')}) got {kits} welcome kit(s) recorded and "
@@ -182,6 +198,9 @@ def paid_once_if_paying(event: dict[str, Any], run: Any) -> None:
     """A paying plan is subscribed exactly once when the account is active, never when it expired."""
     row = item(run, "users", event["user_id"]) or {}
     subscriptions = http_requests(run, SUBSCRIBE)
+    assert subscriptions <= 1, f"account {event['user_id']} was subscribed {subscriptions} times"
+    if ended_by_platform(run):
+        return
     want = 1 if row.get("status") == "ACTIVE" and PRICES[event["plan"]] else 0
     assert subscriptions == want, (
         f"account {event['user_id']} ({row.get('status')}, plan {event['plan']}) was subscribed "

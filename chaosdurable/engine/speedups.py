@@ -54,6 +54,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import wait as futures_wait
 from typing import Any
 
+from chaosdurable import sdk_compat
 from chaosdurable.engine.threads import IDLE_THREADS, fresh_context
 
 #: Every patch this module knows, in the order ``status()`` reports them.
@@ -66,14 +67,6 @@ _state_module: Any = None
 _original_blocked_wait: float | None = None
 
 
-def _sdk_version() -> str:
-    try:
-        from aws_durable_execution_sdk_python.__about__ import __version__
-    except ImportError:  # pragma: no cover - SDK layout changed
-        return "unknown"
-    return str(__version__)
-
-
 def install() -> dict[str, str]:
     """Install the patches once (idempotent). Returns {patch: "installed" | reason skipped}."""
     global _installed, _state_module, _original_blocked_wait, _SDK_ONLY_JOB
@@ -81,10 +74,10 @@ def install() -> dict[str, str]:
         if _installed:
             return status()
         _installed = True
-        version = _sdk_version()
-        if not version.startswith("3."):
+        reason = sdk_compat.speedups_unsupported_reason()
+        if reason is not None:
             for name in PATCHES:
-                _skipped[name] = f"SDK {version} is not 3.x"
+                _skipped[name] = reason
             return status()
         from aws_durable_execution_sdk_python import state
 

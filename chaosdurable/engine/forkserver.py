@@ -245,6 +245,17 @@ def discard_for(hash_seed: str, env: dict[str, str]) -> None:
 
 
 @atexit.register
+def _forget_after_fork() -> None:
+    """In a forked child: the zygotes are the parent's to use and stop; start with none."""
+    global _lock, _zygotes
+    _lock = threading.Lock()
+    _zygotes = collections.OrderedDict()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_after_fork)
+
+
 def stop_all() -> None:
     """Stop every zygote (at interpreter exit, or between benchmark rounds)."""
     with _lock:

@@ -28,6 +28,7 @@ is kept once it ends.
 from __future__ import annotations
 
 import contextvars
+import os
 import queue
 import sys
 import threading
@@ -115,4 +116,13 @@ class IdleThreads:
 
 
 #: The process-wide pool used by the invoker and the SDK speed-ups.
+    def forget_after_fork(self) -> None:
+        """In a forked child: the idle threads listed belong to the parent (a fork copies only the
+        calling thread), so a job handed to one would never run. Start with none."""
+        self._idle = []
+        self._lock = threading.Lock()
+
+
 IDLE_THREADS = IdleThreads()
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=IDLE_THREADS.forget_after_fork)

@@ -112,32 +112,13 @@ def run_units(targets: Sequence[Target], plan: SearchPlan, workers: int, display
 def _worker(targets: Sequence[Target], plan: SearchPlan, units: list[Unit], tasks: Any, results: Any,
             caught: Any) -> None:
     """A worker process: search units off ``tasks`` until the sentinel, reporting on ``results``."""
-    _forget_parent_threads()
+    # the engine forgets the parent's idle threads and zygotes at fork (engine.threads, engine.forkserver)
     try:
         _work(targets, plan, units, tasks, results, caught)
     finally:
         from chaosdurable.engine import forkserver
 
         forkserver.stop_all()  # this worker's own zygotes (subprocess backend); os._exit skips atexit
-
-
-def _forget_parent_threads() -> None:
-    """Drop what a forked worker inherits but does not own: the parent's idle engine threads and zygotes.
-
-    A fork copies only the calling thread, so the engine's list of idle pool threads names threads
-    that do not exist here (a job handed to one would wait for ``hang_timeout``), and the parent's
-    subprocess-mode zygotes are the parent's to use and stop.
-    """
-    import collections
-    import threading
-
-    from chaosdurable.engine import forkserver
-    from chaosdurable.engine.threads import IDLE_THREADS
-
-    IDLE_THREADS._idle = []
-    IDLE_THREADS._lock = threading.Lock()
-    forkserver._lock = threading.Lock()
-    forkserver._zygotes = collections.OrderedDict()
 
 
 def _work(targets: Sequence[Target], plan: SearchPlan, units: list[Unit], tasks: Any, results: Any,

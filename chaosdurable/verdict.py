@@ -282,6 +282,11 @@ def _replay_snippet(handler: Callable[..., Any], payload: str, schedule: FaultSc
     return "\n".join(lines)
 
 
+def _fingerprint(text: str) -> str:
+    """A payload's stand-in in printed reproductions (the saved failure holds the payload itself)."""
+    return f"[redacted payload sha256:{hashlib.sha256(text.encode()).hexdigest()[:12]}, {len(text)} chars]"
+
+
 def _ref(fn: Callable[..., Any]) -> str:
     return f"{getattr(fn, '__module__', '?')}:{getattr(fn, '__qualname__', '?')}"
 
@@ -323,7 +328,7 @@ def check(
     backend: Backend | str | None = None,
     limits: Limits | None = None,
     guards: Guards | None = None,
-    world: bool | World | None = None,
+    world: bool | World | Any = None,
     checkers: Iterable[str] | Mapping[str, Checker] | None = None,
     reference: RunRecord | None = None,
     save_histories: str | Path | None = None,
@@ -343,7 +348,10 @@ def check(
             effects-outside-steps checker).
         setup: provisions the moto world (create tables, queues...) before each run; giving
             it (or ``world=True``) runs both runs inside ``moto.mock_aws``. ``world`` may also be
-            an entered ``World`` to reuse across many checks (it is reset before each run).
+            an entered ``World`` to reuse across many checks (it is reset before each run), or,
+            on a deployed backend (``Aws``), the deployment's own world
+            (``chaosdurable.backends.aws_world.EndpointWorld``): there ``setup`` is run in that
+            world by the backend, never inside this process's moto.
         callbacks: how the outside world answers callbacks, by callback name
             (a JSON value, or ``chaosdurable.run.Answer``); default: success ``null`` after 1 s.
         targets: chained-invoke targets by function name.
@@ -398,12 +406,12 @@ def check(
     refuse_unsupported(chosen, schedule)
     quiet = dataclasses.replace(values.guards, tripwire=False)
     with contextlib.ExitStack() as stack:
-        if isinstance(world, World):
-            active: World | None = world
-        elif world if world is not None else setup is not None:
+        if isinstance(world, World) or (world is not None and not isinstance(world, bool)):
+            active: Any = world  # an entered World, or a deployment's own world (reset/snapshot/provision)
+        elif (world if world is not None else setup is not None) and chosen.name in ("inprocess", "subprocess"):
             active = stack.enter_context(World(setup))
         else:
-            active = None
+            active = None  # a deployed backend provisions its own world with setup= (this process's moto is not it)
         if reference is None:
             reference, _ = chosen.run(work, text, FaultSchedule(), bounds, values.guards, active, label="reference")
             # A second fault-free run tells the values steps mint anew in every execution (ids,
@@ -459,6 +467,9 @@ def check(
             f"({', '.join(sorted({f'{c} at {o!r}' if o else c for c, o in baseline}))}), so faults did not "
             "cause them; values a step mints anew each execution are fine, control flow outside steps on them "
             "is not compared across executions")
+    # a backend that keeps payloads out of what it shows (Aws(keep_payloads=False)) gets a fingerprint in
+    # the printed reproduction too; the saved failure (spec) keeps the input, since replay needs it
+    shown = text if getattr(chosen, "keep_payloads", True) else _fingerprint(text)
     verdict = Verdict(
         violations=violations,
         reference=reference,
@@ -466,9 +477,9 @@ def check(
         schedule=schedule,
         fired=fired,
         not_reached=_not_reached(nemesis.not_reached(), chaotic),
-        replay=_replay_snippet(handler, text, schedule, seed, chosen, setup, targets, callbacks),
+        replay=_replay_snippet(handler, shown, schedule, seed, chosen, setup, targets, callbacks),
         checkers=list(selected),
-        command=_replay_command(handler, text, schedule, mode, setup, targets, callbacks, import_path),
+        command=_replay_command(handler, shown, schedule, mode, setup, targets, callbacks, import_path),
         spec={"handler": _handler_ref(handler, import_path), "payload": text,
               "schedule": json.loads(schedule.to_json()), "mode": mode, "backend": chosen.spec(),
               "seed": seed, "setup": _ref(setup) if setup is not None else None,

@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlparse
 
-from chaosdurable.backends import aws_history
+from chaosdurable.backends import aws_history, aws_world
 from chaosdurable.backends.aws_client import DurableApi, make_client
 from chaosdurable.backends.aws_harness import CallbackDriver, Inflight
 from chaosdurable.backends.aws_record import scrub, write
@@ -67,6 +67,16 @@ class Aws:
     the DynamoDB endpoint of that table. record_dir: where fetched histories are written.
     keep_payloads: keep payloads in records (needed to replay them locally). duplicate_starts:
     re-invoke each execution by name once and check the service hands back the same one.
+    world: the deployment's external world (``aws_world.EndpointWorld``, or any object with
+    ``reset()``, ``snapshot()`` and ``provision(setup)``): reset before each run, provisioned with
+    the workload's ``setup``, snapshotted after it. An in-process moto ``World`` handed to ``run``
+    is not the deployment's and is ignored.
+
+    Options the pytest plugin has no flag for come from the environment when not given:
+    ``CHAOSDURABLE_RECORD_DIR`` (record_dir), ``CHAOSDURABLE_FIRE_ONCE_TABLE`` /
+    ``CHAOSDURABLE_FIRE_ONCE_ENDPOINT`` (fire_once_table / fire_once_endpoint_url),
+    ``CHAOSDURABLE_AWS_POLL`` (poll), ``CHAOSDURABLE_AWS_TIME_SCALE`` (time_scale) and
+    ``CHAOSDURABLE_AWS_WORLD_ENDPOINT`` (+ ``CHAOSDURABLE_AWS_WORLD_RESET=1``, loopback only): world.
     """
 
     function_name: str
@@ -75,9 +85,9 @@ class Aws:
     allowlist: Allowlist | str | None = None
     allow_endpoints: tuple[str, ...] = ()
     workers: int = 1
-    poll: float = 0.5
+    poll: float | None = None
     run_timeout: float = 600.0
-    time_scale: float = 1.0
+    time_scale: float | None = None
     fire_once_table: str | None = None
     fire_once_dir: str | None = None
     fire_once_endpoint_url: str | None = None
@@ -85,13 +95,22 @@ class Aws:
     keep_payloads: bool = False
     duplicate_starts: bool = True
     page_size: int = 100
+    world: Any = None
     sts_client: Any = field(default=None, repr=False, compare=False)
     client: Any = field(default=None, repr=False, compare=False)
     sleep: Callable[[float], None] = field(default=time.sleep, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        env = os.environ
         if self.record_dir is None:  # the nightly workflow names it in the environment
-            self.record_dir = os.environ.get("CHAOSDURABLE_RECORD_DIR") or None
+            self.record_dir = env.get("CHAOSDURABLE_RECORD_DIR") or None
+        self.fire_once_table = self.fire_once_table or env.get("CHAOSDURABLE_FIRE_ONCE_TABLE") or None
+        self.fire_once_endpoint_url = self.fire_once_endpoint_url or env.get("CHAOSDURABLE_FIRE_ONCE_ENDPOINT") or None
+        self.poll = float(self.poll if self.poll is not None else env.get("CHAOSDURABLE_AWS_POLL") or 0.5)
+        self.time_scale = float(self.time_scale if self.time_scale is not None
+                                else env.get("CHAOSDURABLE_AWS_TIME_SCALE") or 1.0)
+        if self.world is None:
+            self.world = aws_world.from_env(self.fire_once_table, self.region)
         self._check_endpoint()
         self.target: Target = gate(self.function_name, allowlist=self.allowlist, sts_client=self.sts_client)
         self.api = DurableApi(self.client or make_client(self.endpoint_url, self.region or self.target.region))
@@ -142,11 +161,10 @@ class Aws:
         refuse_unsupported(self, schedule)
         text = _with_schedule(payload, schedule)
         nemesis = Nemesis(schedule)
-        if world is not None:
-            world.reset()
+        world = self._prepare_world(workload, world)
         name = _execution_name(label)
         diagnostics: list[str] = []
-        callbacks = CallbackDriver(self.api, nemesis, workload.callbacks, self.time_scale)
+        callbacks = CallbackDriver(self.api, nemesis, workload.callbacks, float(self.time_scale or 1.0))
         arn = self.api.start(self.function_name, name, text)
         self.inflight.add(arn, self.api)
         stuck: str | None = None
@@ -209,7 +227,26 @@ class Aws:
             open_callbacks, closed = aws_history.callbacks(events)
             callbacks.see(open_callbacks, closed, now)
             callbacks.tick(now)
-            self.sleep(self.poll)
+            self.sleep(float(self.poll or 0.5))
+
+    def _prepare_world(self, workload: Workload, given: Any) -> Any:
+        """The deployment's world, reset and provisioned with ``workload.setup`` (None: no world).
+
+        ``self.world`` wins; a world handed in is used unless it is an in-process moto ``World``
+        (which cannot see what a deployed function writes). A ``setup`` with no world to run it in
+        is refused rather than run against whatever endpoint boto3 would pick.
+        """
+        world = self.world if self.world is not None else (None if isinstance(given, World) else given)
+        if world is not None:
+            world.reset()
+        if workload.setup is not None:
+            provision = getattr(world, "provision", None)
+            if provision is None:
+                raise ValueError("the aws backend runs setup= against the deployment's world, and it has none that "
+                                 "can run it: pass Aws(world=EndpointWorld(...)) (or check(world=...) with a "
+                                 "provision(setup) method), or provision the deployment yourself and drop setup=")
+            provision(workload.setup)
+        return world
 
     def _store(self) -> Any:
         if self.fire_once_table:

@@ -1,5 +1,6 @@
 """Fixtures: the loopback stack (moto server + AWS's local runner + front door + sandboxes),
-started once per test process by the fixture itself; an allowlist for it; a world over moto.
+started once per test process by the fixture itself; an allowlist for it; the deployment's world
+(``EndpointWorld`` on the moto server).
 
 Everything listens on 127.0.0.1 and every credential is a fake.
 """
@@ -12,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from chaosdurable.backends.aws_world import EndpointWorld
 from tests.aws.harness.front_door import Function
 from tests.aws.harness.stack import FIRES_TABLE, LoopbackStack
 
@@ -40,32 +42,10 @@ def stack() -> Iterator[LoopbackStack]:
         st.stop()
 
 
-class ServerWorld:
-    """The external world in the moto server (same process: snapshots read moto's backends)."""
-
-    def __init__(self, stack: LoopbackStack) -> None:
-        from chaosdurable.history.world import World
-
-        self.stack = stack
-        self._world = World(region="us-east-1")
-
-    def reset(self) -> None:
-        """Empty moto, recreate the fire-once table and the handlers' table."""
-        self.stack.reset_world()
-        self.stack.client("dynamodb").create_table(
-            TableName="charges", KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}], BillingMode="PAY_PER_REQUEST")
-
-    def snapshot(self) -> dict[str, Any]:
-        """What the handlers wrote (the fire-once table is the harness's, not the world's)."""
-        shot = self._world._snapshot()
-        return {k: v for k, v in shot.items() if k != f"dynamodb:{FIRES_TABLE}"}
-
-
 @pytest.fixture
-def world(stack: LoopbackStack) -> ServerWorld:
-    """A fresh world per test."""
-    w = ServerWorld(stack)
+def world(stack: LoopbackStack) -> EndpointWorld:
+    """The deployment's world on the moto server, emptied before each run (loopback only)."""
+    w = EndpointWorld(stack.moto_url, region="us-east-1", reset_route=True, fire_once_table=FIRES_TABLE)
     w.reset()
     return w
 

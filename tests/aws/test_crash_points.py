@@ -26,8 +26,9 @@ POINTS: list[Fault] = [
 def test_crash_point_fires_once(stack, world, allow, tmp_path: Path, fault: Fault) -> None:
     aws = backend(stack, "correct", tmp_path)
     crashed = stack.door.counters.crashed
-    record, nemesis = aws.run(Workload(handlers.correct, callbacks={"approval": "ok"}), json.dumps({"order": "o1"}),
-                              FaultSchedule((fault,)), Limits(), Guards(), world, "chaotic")
+    workload = Workload(handlers.correct, callbacks={"approval": "ok"}, setup=handlers.setup)
+    record, nemesis = aws.run(workload, json.dumps({"order": "o1"}), FaultSchedule((fault,)), Limits(), Guards(), world,
+                              "chaotic")
     assert record.status == "SUCCEEDED", record
     assert [f.fault for f in nemesis.fired] == [fault]
     markers = [i["key"]["S"] for i in stack.client("dynamodb").scan(TableName=FIRES_TABLE)["Items"]

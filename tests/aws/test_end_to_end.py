@@ -1,33 +1,43 @@
-"""The aws backend against the loopback stack: a buggy handler is caught, a correct one passes."""
+"""The public API on the aws backend: ``check(..., backend=Aws(...), setup=..., world=...)`` against
+the loopback deployment catches the buggy handler (a non-idempotent write in an at-least-once step,
+under a crash before its SUCCEED checkpoint) and passes its correct twin."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
-from chaosdurable.backends.base import Workload
+from chaosdurable import check
 from chaosdurable.faults.schedule import CrashAtCheckpoint, FaultSchedule
-from tests.aws.checking import judge
 from tests.aws.conftest import backend
 from tests.aws.harness import handlers
 
-PAYLOAD = json.dumps({"order": "o1"})
+ORDER = {"order": "o1"}
 CRASH_BEFORE_CHARGE = FaultSchedule((CrashAtCheckpoint(op="charge", action="SUCCEED"),))
+CALLBACKS = {"approval": "ok"}
 
 
 def test_buggy_handler_is_caught(stack, world, allow, tmp_path: Path) -> None:
-    aws = backend(stack, "buggy", tmp_path)
-    judged = judge(aws, Workload(handlers.buggy, callbacks={"approval": "ok"}), PAYLOAD, CRASH_BEFORE_CHARGE, world)
-    assert judged.reference.status == "SUCCEEDED", judged.reference
-    assert [f.fault.kind for f in judged.nemesis.fired] == ["crash_at_checkpoint"]
-    assert judged.chaotic.world == {"dynamodb:charges": ['{"charged": {"N": "2"}, "id": {"S": "o1"}}']}
-    assert any(v.checker == "idempotency" for v in judged.violations), judged.describe()
+    verdict = check(handlers.buggy, ORDER, CRASH_BEFORE_CHARGE, backend=backend(stack, "buggy", tmp_path),
+                    setup=handlers.setup, world=world, callbacks=CALLBACKS)
+    assert verdict.reference.status == "SUCCEEDED", verdict.reference
+    assert [f.fault.kind for f in verdict.fired] == ["crash_at_checkpoint"]
+    assert verdict.chaotic.world == {"dynamodb:charges": ['{"charged": {"N": "2"}, "id": {"S": "o1"}}']}
+    assert not verdict.ok and verdict.by_checker("idempotency"), verdict.report()
+    assert verdict.spec["backend"]["name"] == "aws" and "aws" in verdict.report()
 
 
 def test_correct_handler_passes(stack, world, allow, tmp_path: Path) -> None:
-    aws = backend(stack, "correct", tmp_path)
-    judged = judge(aws, Workload(handlers.correct, callbacks={"approval": "ok"}), PAYLOAD, CRASH_BEFORE_CHARGE,
-                   world)
-    assert judged.chaotic.status == "SUCCEEDED"
-    assert [f.fault.kind for f in judged.nemesis.fired] == ["crash_at_checkpoint"]
-    assert judged.violations == [], judged.describe()
+    verdict = check(handlers.correct, ORDER, CRASH_BEFORE_CHARGE, backend=backend(stack, "correct", tmp_path),
+                    setup=handlers.setup, world=world, callbacks=CALLBACKS)
+    assert verdict.chaotic.status == "SUCCEEDED"
+    assert [f.fault.kind for f in verdict.fired] == ["crash_at_checkpoint"]
+    assert verdict.chaotic.world == {"dynamodb:charges": ['{"charged": {"N": "1"}, "id": {"S": "o1"}}']}
+    assert verdict.ok, verdict.report()
+
+
+def test_setup_without_a_deployed_world_is_refused(stack, allow, tmp_path: Path) -> None:
+    import pytest
+
+    with pytest.raises(ValueError, match="runs setup= against the deployment's world"):
+        check(handlers.correct, ORDER, backend=backend(stack, "correct", tmp_path), setup=handlers.setup,
+              callbacks=CALLBACKS)

@@ -15,7 +15,7 @@ from tests.aws.conftest import backend
 from tests.aws.harness import handlers
 
 PAYLOAD = json.dumps({"order": "o1"})
-OK = Workload(handlers.correct, callbacks={"approval": "ok"})
+OK = Workload(handlers.correct, callbacks={"approval": "ok"}, setup=handlers.setup)
 
 
 def test_duplicate_callback_and_duplicate_start(stack, world, allow, tmp_path: Path) -> None:
@@ -40,7 +40,7 @@ def test_callback_failure_fails_the_execution(stack, world, allow, tmp_path: Pat
 
 def test_run_timeout_stops_the_execution(stack, world, allow, tmp_path: Path) -> None:
     aws = backend(stack, "correct", tmp_path, run_timeout=1.0)
-    never = Workload(handlers.correct, callbacks={"approval": Answer(delay=10_000)})
+    never = Workload(handlers.correct, callbacks={"approval": Answer(delay=10_000)}, setup=handlers.setup)
     record, _ = aws.run(never, PAYLOAD, FaultSchedule(), Limits(), Guards(), world, "hang")
     assert record.status == "STOPPED" and record.stuck
     assert aws.inflight.stopped == [record.arn] and len(aws.inflight) == 0
@@ -55,7 +55,7 @@ def test_ctrl_c_stops_the_execution(stack, world, allow, tmp_path: Path) -> None
             raise KeyboardInterrupt
 
     aws = backend(stack, "correct", tmp_path, sleep=interrupted_sleep)
-    never = Workload(handlers.correct, callbacks={"approval": Answer(delay=10_000)})
+    never = Workload(handlers.correct, callbacks={"approval": Answer(delay=10_000)}, setup=handlers.setup)
     with pytest.raises(KeyboardInterrupt):
         aws.run(never, PAYLOAD, FaultSchedule(), Limits(), Guards(), world, "ctrl-c")
     assert len(aws.inflight.stopped) == 1
@@ -65,7 +65,9 @@ def test_ctrl_c_stops_the_execution(stack, world, allow, tmp_path: Path) -> None
 
 def test_workers_run_executions_concurrently(stack, world, allow, tmp_path: Path) -> None:
     aws = backend(stack, "correct", tmp_path, workers=3)
-    jobs = [(OK, json.dumps({"order": f"o{i}"}), FaultSchedule(), f"w{i}") for i in range(3)]
+    world.provision(handlers.setup)  # run_many takes no world: provision it once for all three
+    plain = Workload(handlers.correct, callbacks={"approval": "ok"})
+    jobs = [(plain, json.dumps({"order": f"o{i}"}), FaultSchedule(), f"w{i}") for i in range(3)]
     results = aws.run_many(jobs)
     assert [r.status for r, _ in results] == ["SUCCEEDED"] * 3
     assert len({r.arn for r, _ in results}) == 3

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from chaosdurable import check
 from chaosdurable.backends.base import Guards, Limits, Workload
 from chaosdurable.faults.schedule import CrashAtCheckpoint, FaultSchedule
 from chaosdurable.replay import replay_history
-from tests.aws.checking import judge
 from tests.aws.conftest import backend
 from tests.aws.harness import handlers
 from tests.aws.harness.stack import FAKE_CREDENTIALS
@@ -28,11 +28,12 @@ def test_no_credential_or_payload_in_reports_logs_or_records(stack, world, allow
                                                              capfd: pytest.CaptureFixture[str]) -> None:
     caplog.set_level(logging.DEBUG)
     aws = backend(stack, "buggy", tmp_path)
-    judged = judge(aws, Workload(handlers.buggy, callbacks={"approval": "ok"}), PAYLOAD, CRASH, world)
-    assert judged.violations, "the buggy handler must be caught for this report to mean anything"
+    verdict = check(handlers.buggy, payload=PAYLOAD, schedule=CRASH, backend=aws, setup=handlers.setup, world=world,
+                    callbacks={"approval": "ok"})
+    assert not verdict.ok, "the buggy handler must be caught for this report to mean anything"
     out, err = capfd.readouterr()
     records = "".join(p.read_text() for p in (tmp_path / "histories").iterdir())
-    report = judged.describe() + repr(dataclasses.asdict(judged.chaotic)) + repr(judged.reference)
+    report = verdict.report() + repr(dataclasses.asdict(verdict.chaotic)) + repr(verdict.reference)
     texts = {"report": report, "logs": caplog.text + out + err, "records": records}
     for where, text in texts.items():
         for secret in (SECRET, FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"], FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"]):
@@ -42,8 +43,8 @@ def test_no_credential_or_payload_in_reports_logs_or_records(stack, world, allow
 
 def test_recorded_failure_replays_locally(stack, world, allow, tmp_path: Path) -> None:
     aws = backend(stack, "buggy", tmp_path, keep_payloads=True)
-    record, nemesis = aws.run(Workload(handlers.buggy, callbacks={"approval": "ok"}), json.dumps({"order": "o1"}),
-                              CRASH, Limits(), Guards(), world, "chaotic")
+    workload = Workload(handlers.buggy, callbacks={"approval": "ok"}, setup=handlers.setup)
+    record, nemesis = aws.run(workload, json.dumps({"order": "o1"}), CRASH, Limits(), Guards(), world, "chaotic")
     assert nemesis.fired and record.world == {"dynamodb:charges": ['{"charged": {"N": "2"}, "id": {"S": "o1"}}']}
     [path] = (tmp_path / "histories").iterdir()
     report = replay_history(path, handlers.buggy)

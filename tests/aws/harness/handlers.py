@@ -17,6 +17,13 @@ from aws_durable_execution_sdk_python import DurableContext, durable_execution
 TABLE = "charges"
 
 
+def setup() -> None:
+    """The world the handlers expect: the ``charges`` table (wherever boto3 points: moto, or a deployment)."""
+    boto3.client("dynamodb").create_table(
+        TableName=TABLE, KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}], BillingMode="PAY_PER_REQUEST")
+
+
 def _charge(order: str, idempotent: bool) -> None:
     client = boto3.client("dynamodb")
     if not idempotent:

@@ -1,9 +1,12 @@
 """Per-invocation Lambda sandboxes: each handler invocation in a process of its own.
 
-Processes come from a ``forkserver`` that has pre-imported boto3 and the SDK (what a warm
-Lambda runtime image holds) but *not* the handler: every child imports the handler module
-afresh, so ``@durable_execution`` runs in the child and the SDK discovers the plugin through its
-entry point (``DURABLE_EXECUTION_PLUGINS=chaosdurable-faults``), exactly as in a layer. The
+Processes come from a ``forkserver`` that has pre-imported boto3, the SDK and the layer's code
+(``chaosdurable.deployed.plugin``: what a warm Lambda runtime image holds) but *not* the
+handler: every child imports the handler module afresh, so ``@durable_execution`` runs in the
+child and the SDK discovers the plugin through its entry point
+(``DURABLE_EXECUTION_PLUGINS=chaosdurable-faults``), exactly as in a layer. The plugin reads its
+environment when the SDK asks it for a plugin, in the child, so preloading its module changes
+nothing but the ~0.3-0.4 s its import (chaosdurable and moto) costs every child otherwise. The
 child's environment is the function's configuration. A child that dies (``os._exit(137)``)
 leaves no answer: the caller maps that to ``Runtime.ExitError``.
 """
@@ -20,7 +23,8 @@ from types import SimpleNamespace
 from typing import Any
 
 _CTX = multiprocessing.get_context("forkserver")
-_CTX.set_forkserver_preload(["boto3", "botocore", "aws_durable_execution_sdk_python", "tests.aws.harness.warm"])
+_CTX.set_forkserver_preload(["boto3", "botocore", "aws_durable_execution_sdk_python", "chaosdurable.deployed.plugin",
+                             "tests.aws.harness.warm"])
 
 
 @dataclass(frozen=True)

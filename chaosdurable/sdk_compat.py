@@ -229,6 +229,35 @@ def sub_type(identifier: Any) -> str | None:
     return value if isinstance(value, str) else None
 
 
+def service_client_of_call(args: Any) -> Any:
+    """The service client of the durable context among a user function's call arguments, or None.
+
+    Before 2.1 the SDK submits the user's handler straight to a thread pool
+    (``executor.submit(func, event, durable_context)``), so no SDK frame holding the invocation's
+    input is on the stack of handler code outside steps; the context passed in still holds the
+    execution state, and the state our client.
+    """
+    for arg in args if isinstance(args, tuple) else ():
+        state = getattr(arg, "state", None)
+        client = getattr(state, "_service_client", None)
+        if client is not None:
+            return client
+    return None
+
+
+def sdk_sub_type(value: str | None) -> Any:
+    """A subtype as the installed SDK's ``Operation.sub_type`` holds it: the string on 3.x (custom
+    subtypes allowed), an ``OperationSubType`` member before (those versions read ``.value``)."""
+    if value is None or version() >= (3,):
+        return value
+    from aws_durable_execution_sdk_python.lambda_service import OperationSubType
+
+    try:
+        return OperationSubType(value)
+    except ValueError:
+        return value
+
+
 # ------------------------------------------------------------------------------------ speed-ups
 def speedups_unsupported_reason() -> str | None:
     """Why ``engine.speedups`` must stay off for this SDK, or None when they may be installed.

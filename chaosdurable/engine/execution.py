@@ -15,6 +15,7 @@ from typing import Any
 
 from aws_durable_execution_sdk_python.lambda_service import OperationUpdate
 
+from chaosdurable import sdk_compat
 from chaosdurable.engine.history import History, error_field, payload_field
 from chaosdurable.engine.knobs import Knobs
 from chaosdurable.engine.operations import OpRecord
@@ -266,7 +267,8 @@ class Execution:
             if prior:  # START earlier in this batch
                 status = "STARTED"
             if existing is not None:
-                immutable = (("type", kind), ("sub_type", u.sub_type), ("name", u.name), ("parent_id", u.parent_id))
+                immutable = (("type", kind), ("sub_type", sdk_compat.sub_type(u)), ("name", u.name),
+                             ("parent_id", u.parent_id))
                 for attr, new in immutable:
                     old = getattr(existing, attr)
                     if new is not None and old != new:

@@ -24,6 +24,7 @@ from aws_durable_execution_sdk_python.lambda_service import (
     WaitDetails,
 )
 
+from chaosdurable import sdk_compat
 from chaosdurable.engine.clock import SdkFrame
 
 TERMINAL = frozenset({"SUCCEEDED", "FAILED", "CANCELLED", "TIMED_OUT", "STOPPED"})
@@ -81,7 +82,7 @@ class OpRecord:
             name=self.name,
             start_timestamp=frame.to_sdk(self.start_ms),
             end_timestamp=frame.to_sdk(self.end_ms) if self.end_ms is not None else None,
-            sub_type=self.sub_type,
+            sub_type=sdk_compat.sdk_sub_type(self.sub_type),
             execution_details=ExecutionDetails(input_payload=self.input_payload)
             if kind == "EXECUTION"
             else None,

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from aws_durable_execution_sdk_python.lambda_service import OperationUpdate
 
+from chaosdurable import sdk_compat
 from chaosdurable.engine.clock import ms_to_datetime
 from chaosdurable.engine.execution import Execution
 from chaosdurable.engine.history import error_field, payload_field
@@ -52,7 +53,7 @@ class UpdateApplier:
             return True
         op = ex.ops.get(u.operation_id)
         if op is None:
-            op = OpRecord(id=u.operation_id, type=kind, status="STARTED", start_ms=now, sub_type=u.sub_type,
+            op = OpRecord(id=u.operation_id, type=kind, status="STARTED", start_ms=now, sub_type=sdk_compat.sub_type(u),
                           name=u.name, parent_id=u.parent_id)
             ex.ops[op.id] = op
         if kind == "STEP":

@@ -92,7 +92,8 @@ def retry_budget(strategy: Any) -> int | None:
     return None
 
 
-_PLAIN, _USER, _WRAPPER, _STEP, _EXEC = range(5)
+_PLAIN, _USER, _WRAPPER, _STEP, _EXEC, _WORK = range(6)
+_WORK_ITEM_FILE = os.path.join("concurrent", "futures", "thread.py")
 _CODE_KINDS: dict[Any, int] = {}
 
 
@@ -108,6 +109,8 @@ def _code_kind(frame: FrameType) -> int:
             kind = _STEP
         elif filename.endswith(_EXEC_FILE):
             kind = _EXEC
+        elif filename.endswith(_WORK_ITEM_FILE) and code.co_name == "run":
+            kind = _WORK
         elif is_user_code(frame):
             kind = _USER
         else:
@@ -148,9 +151,11 @@ def where_now(frame: FrameType | None = None) -> Where:
                 semantics = getattr(getattr(config, "step_semantics", None), "value", None)
                 if config is not None:
                     budget = retry_budget(getattr(config, "retry_strategy", None))
-        elif client is None:  # _EXEC
+        elif client is None and kind == _EXEC:
             inp = frame.f_locals.get("invocation_input") or frame.f_locals.get("event")
             client = getattr(inp, "service_client", None)
+        elif client is None:  # _WORK: a thread-pool job; before SDK 2.1 the handler itself is one
+            client = sdk_compat.service_client_of_call(getattr(frame.f_locals.get("self"), "args", None))
         if ident is not None and client is not None and source is not None and (
                 semantics is not None or sdk_compat.operation_type(ident) != "STEP"):
             break

@@ -278,6 +278,9 @@ class Aws:
         except ValueError:
             value = payload
         history = scrub(events, keep)
+        for event in history:  # the local runner records invocations without details; readers expect the key
+            if event.get("EventType") == "InvocationCompleted":
+                event.setdefault("InvocationCompletedDetails", {})
         return RunRecord(label=label, status=str(described.get("Status")), result=value, result_payload=payload,
                          error=scrub(described.get("Error"), keep), history=history,
                          operations=aws_history.operations(history), invocations=aws_history.invocations(events),

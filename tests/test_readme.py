@@ -19,3 +19,14 @@ def test_readme_has_examples() -> None:
 def test_readme_example_runs(index: int) -> None:
     namespace: dict[str, object] = {"__name__": f"readme_example_{index}"}
     exec(compile(BLOCKS[index], f"README.md[python block {index}]", "exec"), namespace)
+
+
+def test_the_pytest_quick_start_finds_the_double_charge(pytester: pytest.Pytester) -> None:
+    text = README.read_text()
+    block = re.search(r"<!-- quickstart.*?-->\n```python\n(.*?)```", text, flags=re.S)
+    assert block is not None, "the README's pytest quick start is marked with <!-- quickstart ... -->"
+    assert len(block.group(1).strip().splitlines()) <= 20
+    pytester.makepyfile(test_pay=block.group(1))
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "test_pay.py")
+    result.assert_outcomes(failed=1)
+    assert "[idempotency] effect 'charge'" in result.stdout.str()

@@ -82,9 +82,14 @@ def idempotency(reference: RunRecord, chaotic: RunRecord, ledger: Ledger) -> lis
         total = len(hits)
         out.append(Violation(
             NAME, f"effect {name!r} (key {key!r}) happened {total} times under faults but "
-                  f"{ref_counts[(name, key)]} times without them: it is not idempotent",
+                  f"{_times(ref_counts[(name, key)])} without them: it is not idempotent",
             op=hits[-1].where.op_name, invocation=hits[-1].where.invocation, source=hits[-1].where.source,
             detail=(*(f"ran in {e.where.label()}" for e in hits),
                     "make it idempotent (an idempotency key the callee honours), or configure the step "
                     "AT_MOST_ONCE_PER_RETRY with no retries")))
     return out
+
+
+def _times(n: int) -> str:
+    """``1 time``, ``2 times``."""
+    return f"{n} time" if n == 1 else f"{n} times"

@@ -14,5 +14,5 @@ def test_subprocess_mode_records_effects_and_catches_the_double_charge() -> None
     assert [e.where.invocation for e in v.chaotic.effects if e.name == "charge"] == [1, 2]
     assert {b.where.op_name for b in v.chaotic.body_runs} >= {"charge"}
     (violation,) = v.by_checker("idempotency")
-    assert "happened 2 times under faults but 1 times without them" in violation.message
+    assert "happened 2 times under faults but 1 time without them" in violation.message
     assert v.by_checker("exactly_once") == [], v.report()

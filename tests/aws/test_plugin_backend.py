@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.aws.conftest import ACCOUNT, FUNCTIONS, arn
-from tests.aws.harness.stack import FAKE_CREDENTIALS, FIRES_TABLE, LoopbackStack
+from tests.aws.harness.stack import LoopbackStack
 
 HERE = Path(__file__).parent / "plugin_property"
 ROOT = Path(__file__).resolve().parents[2]
@@ -38,14 +38,6 @@ def aws_options(stack: LoopbackStack, function: str, allowlist: Path) -> list[st
             "--chaos-aws-allow-endpoint", "--chaos-aws-allowlist", str(allowlist)]
 
 
-def aws_environment(stack: LoopbackStack) -> dict[str, str]:
-    """The switch, fake credentials, and the options the plugin has no flags for (docs/aws.md)."""
-    return {"CHAOSDURABLE_ALLOW_AWS": "1", **FAKE_CREDENTIALS,
-            "CHAOSDURABLE_AWS_WORLD_ENDPOINT": stack.moto_url, "CHAOSDURABLE_AWS_WORLD_RESET": "1",
-            "CHAOSDURABLE_FIRE_ONCE_TABLE": FIRES_TABLE, "CHAOSDURABLE_FIRE_ONCE_ENDPOINT": stack.moto_url,
-            "CHAOSDURABLE_AWS_POLL": "0.03", "CHAOSDURABLE_AWS_TIME_SCALE": "0.05"}
-
-
 def test_property_on_the_engine(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
     _prepare(pytester, monkeypatch)
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--chaos-profile", "dev", "--chaos-seed",
@@ -60,7 +52,7 @@ def test_property_on_the_aws_backend(stack: LoopbackStack, twin: str, pytester: 
     _prepare(pytester, monkeypatch)
     allowlist = tmp_path / "allowlist"
     allowlist.write_text("".join(f"{ACCOUNT} {name}\n" for name in FUNCTIONS))
-    for key, value in aws_environment(stack).items():
+    for key, value in stack.plugin_environment().items():
         monkeypatch.setenv(key, value)
     monkeypatch.setenv("CHAOS_TEST_NO_SHRINK", "1")
     invocations = stack.door.counters.invocations

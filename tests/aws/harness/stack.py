@@ -66,6 +66,14 @@ class LoopbackStack:
         env.update(extra or {})
         return env
 
+    def plugin_environment(self) -> dict[str, str]:
+        """What a pytest run with ``--chaos-backend aws`` against this stack needs in its environment: the
+        switch, fake credentials, and the ``Aws`` options the plugin has no flag for (docs/aws.md)."""
+        return {"CHAOSDURABLE_ALLOW_AWS": "1", **FAKE_CREDENTIALS,
+                "CHAOSDURABLE_AWS_WORLD_ENDPOINT": self.moto_url, "CHAOSDURABLE_AWS_WORLD_RESET": "1",
+                "CHAOSDURABLE_FIRE_ONCE_TABLE": FIRES_TABLE, "CHAOSDURABLE_FIRE_ONCE_ENDPOINT": self.moto_url,
+                "CHAOSDURABLE_AWS_POLL": "0.03", "CHAOSDURABLE_AWS_TIME_SCALE": "0.05"}
+
     def start(self) -> LoopbackStack:
         """Start moto, the runner and the front door (each bounded)."""
         import logging

@@ -15,8 +15,8 @@ saved failure (``user_assertion`` in the file). Every operation is attacked, unn
 their operation id, and reports name those in words (``step #3 (unnamed) in child 'ship'``).
 
 Options: ``--chaos-profile ci|nightly|dev`` (100 / 5000 / 20 examples), ``--chaos-budget S``, ``--chaos-seed N``,
-``--chaos-backend inprocess|subprocess`` (no aws backend yet). At the end, the run reports which
-(operation x fault kind) pairs were exercised.
+``--chaos-backend inprocess|subprocess|aws`` (aws: ``--chaos-aws-function`` and the safety gate),
+``--chaos-report DIR``. At the end, the run reports which (operation x fault kind) pairs were exercised.
 """
 
 from __future__ import annotations

@@ -202,9 +202,11 @@ class ChaosPlugin(DurableInstrumentationPlugin):
         _deactivate(self)
 
     def on_operation_start(self, info: OperationStartInfo) -> None:
-        """Crash before the START checkpoint is queued."""
+        """Crash before the START checkpoint is queued: only when the SDK's checkpoint client could not
+        be reached. Otherwise the checkpoint call carries out the crash, as the engine does: an
+        asynchronous START may reach it after the step body ran (and made its effects)."""
         self._remember([info])
-        if info.is_replayed:
+        if info.is_replayed or self.client_hooked:
             return
         site = self.site(info.operation_id, info.name, info.parent_id, "START", info.operation_type.value)
         if self.take([site], self._crash_at("before_persist")):

@@ -41,3 +41,16 @@ def test_setup_without_a_deployed_world_is_refused(stack, allow, tmp_path: Path)
     with pytest.raises(ValueError, match="runs setup= against the deployment's world"):
         check(handlers.correct, ORDER, backend=backend(stack, "correct", tmp_path), setup=handlers.setup,
               callbacks=CALLBACKS)
+
+
+def test_a_crash_at_the_start_checkpoint_gives_what_the_engine_gives(stack, world, allow, tmp_path: Path) -> None:
+    """An at-least-once step's START is asynchronous: the body may run before it reaches the service.
+    Both the engine and the deployed plugin crash at the checkpoint call, so both see the body run
+    twice (the plugin no longer crashes before the START is even queued)."""
+    schedule = FaultSchedule((CrashAtCheckpoint(op="charge"),))
+    deployed = check(handlers.buggy, ORDER, schedule, backend=backend(stack, "buggy", tmp_path),
+                     setup=handlers.setup, world=world, callbacks=CALLBACKS)
+    engine = check(handlers.buggy, ORDER, schedule, setup=handlers.setup, callbacks=CALLBACKS)
+    assert deployed.fired and engine.fired
+    assert deployed.chaotic.world == {"dynamodb:charges": ['{"charged": {"N": "2"}, "id": {"S": "o1"}}']}
+    assert bool(deployed.by_checker("idempotency")) == bool(engine.by_checker("idempotency")) is True

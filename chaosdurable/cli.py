@@ -161,7 +161,8 @@ def check_command(console: Console, ref: str, payload: str, schedule_text: str |
                   setup: str | None, targets: list[str] | None = None, callbacks: str | None = None,
                   threaded_branches: bool = False, saved_violations: list[str] | None = None,
                   allow_not_reached: bool = False, allow_failed_execution: bool = False,
-                  saved_spec: dict[str, Any] | None = None, save_histories: str | None = None) -> int:
+                  saved_spec: dict[str, Any] | None = None, save_histories: str | None = None,
+                  faithful: bool = False) -> int:
     """Run ``check``, print the verdict, and return the exit code (see the module docstring).
 
     Raises ``UsageError`` for a mistake on the command line (a callback name that never matched
@@ -197,6 +198,8 @@ def check_command(console: Console, ref: str, payload: str, schedule_text: str |
     backend = from_spec(saved_spec["backend"]) if saved_spec and saved_spec.get("backend") else from_name(mode)
     if threaded_branches and isinstance(backend, InProcess | Subprocess):
         backend = dataclasses.replace(backend, threaded_branches=True)
+    if faithful and isinstance(backend, InProcess | Subprocess):
+        backend = dataclasses.replace(backend, faithful=True)
     verdict = check(_load(ref), payload=payload, schedule=schedule, backend=backend,
                     setup=_load(setup) if setup else None, targets=target_fns or None, callbacks=answers,
                     import_path=ref, save_histories=save_histories)
@@ -352,6 +355,8 @@ def main(argv: list[str] | None = None) -> int:
     p_check.add_argument("--callbacks", metavar="JSON",
                          help='callback answers by name: {"approval": {"ok": true}}; an object '
                               '{"__answer__": {"result": ..., "failure": ..., "delay": ...}} spells out an Answer')
+    p_check.add_argument("--faithful", action="store_true",
+                         help="run the SDK exactly as shipped: no speed-ups, branches on threads of their own")
     p_check.add_argument("--threaded-branches", action="store_true",
                          help="run map/parallel branches on threads of their own")
     p_check.add_argument("--save-histories", metavar="DIR",
@@ -381,7 +386,7 @@ def main(argv: list[str] | None = None) -> int:
                                  args.target, args.callbacks, args.threaded_branches,
                                  allow_not_reached=args.allow_not_reached,
                                  allow_failed_execution=args.allow_failed_execution,
-                                 save_histories=args.save_histories)
+                                 save_histories=args.save_histories, faithful=args.faithful)
         from chaosdurable.conformance.suite import load_suite, wheel_path
 
         console.print(f"{len(load_suite())} requirements, wheel {wheel_path()}")

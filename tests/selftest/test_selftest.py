@@ -16,6 +16,7 @@ repeat under crashes by design.
 from __future__ import annotations
 
 import json
+import os
 from typing import Any
 
 import hypothesis
@@ -53,6 +54,8 @@ from chaosdurable.strategies.workflows import (
 from chaosdurable.verdict import Verdict
 
 ASSERTED = ("exactly_once", "resumption", "liveness")
+#: examples per property; the version job (noxfile.py) runs fewer on each older SDK
+EXAMPLES = int(os.environ.get("CHAOSDURABLE_SELFTEST_EXAMPLES", "25"))
 
 
 # ------------------------------------------------------------------ outcome analysis
@@ -125,7 +128,8 @@ def assert_survives(program: Program, verdict: Verdict) -> None:
 
 
 # ------------------------------------------------------------------------ property
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@settings(max_examples=EXAMPLES, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @hypothesis.given(program=workflows(), data=st.data())
 def test_generated_workflows_survive_generated_faults(program: Program, data: st.DataObject) -> None:
     space = program_space(program)
@@ -134,7 +138,8 @@ def test_generated_workflows_survive_generated_faults(program: Program, data: st
     assert_survives(program, verdict)
 
 
-@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@settings(max_examples=max(1, EXAMPLES * 3 // 5), deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @hypothesis.given(program=workflows(kinds=["step", "map", "parallel", "child", "wait"]), data=st.data())
 def test_generated_workflows_survive_generated_faults_with_threaded_branches(program: Program,
                                                                               data: st.DataObject) -> None:
@@ -229,7 +234,7 @@ def test_to_python_compiles_and_runs_to_the_expected_result() -> None:
     assert result.result == expected_result(EVERYTHING)
 
 
-@settings(max_examples=15, deadline=None)
+@settings(max_examples=max(1, EXAMPLES * 3 // 5), deadline=None)
 @hypothesis.given(workflows(kinds=["step", "wait", "invoke", "wait_for_condition", "child", "map", "parallel"]))
 def test_generated_source_matches_the_interpreter(program: Program) -> None:
     result = DurableRunner(_exec_handler(program)["handler"]).register_durable_function(

@@ -129,7 +129,12 @@ def _wait_either(done: threading.Event, abort: threading.Event | None, timeout: 
 
 def is_durable_handler(handler: Callable[..., Any]) -> bool:
     """True when ``handler`` is the wrapper that ``@durable_execution`` returns (in any supported SDK
-    version: ``chaosdurable.sdk_compat`` knows each version's wrapper)."""
+    version: ``chaosdurable.sdk_compat`` knows each version's wrapper).
+
+    Every run registers its handlers through here, so an unsupported SDK is refused here, by name:
+    ``UnsupportedSdkError`` says which versions are supported.
+    """
+    sdk_compat.require_supported()
     return sdk_compat.is_durable_handler(handler)
 
 

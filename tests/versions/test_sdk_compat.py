@@ -66,6 +66,8 @@ def test_an_unsupported_version_is_refused_by_name(monkeypatch: pytest.MonkeyPat
     monkeypatch.setattr(sdk_compat, "version_string", lambda: "1.6.0")
     with pytest.raises(sdk_compat.UnsupportedSdkError, match=r"1\.6\.0 is not supported.*>=1\.7,<4"):
         sdk_compat.require_supported()
+    with pytest.raises(sdk_compat.UnsupportedSdkError, match=r">=1\.7,<4"):
+        DurableRunner(greet)
 
 
 def test_cli_check_takes_faithful(capsys: pytest.CaptureFixture[str]) -> None:

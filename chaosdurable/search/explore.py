@@ -173,6 +173,47 @@ def _run_chunks(state: _SearchState, plan: SearchPlan, started: float,
         chunk += 1
 
 
+#: distinct inputs a search draws its examples from (see ``_input_strategy``)
+INPUT_POOL = 4
+
+
+def _input_strategy(target: Target, plan: SearchPlan) -> Any:
+    """The inputs one search draws from: a pool of ``INPUT_POOL`` distinct inputs of the target's strategy
+    (the sample first), drawn once with the plan's seed. Hypothesis draws simple inputs first, so the
+    pool takes inputs spread over its first draws rather than the first ones (a saga's fraud path needs
+    a larger order than the simplest ones).
+
+    Every new input costs a probe and two fault-free runs (one under the tripwire), about 0.5-1 s for
+    a scenario, against about 0.1 s for an example on a known input; a fresh input per example spent
+    the budget on fault-free runs. A small pool keeps the faults varied and the inputs realistic.
+    """
+    if target.inputs is None:
+        return None
+    from hypothesis import HealthCheck, Phase, given, settings
+    from hypothesis import seed as seeded
+    from hypothesis import strategies as st
+
+    drawn: dict[str, Any] = {}
+
+    @settings(max_examples=8 * INPUT_POOL, database=None, phases=[Phase.generate], deadline=None,
+              suppress_health_check=list(HealthCheck))
+    @seeded((plan.seed or 0) + plan.shard)
+    @given(st.data())
+    def collect(data: Any) -> None:
+        value = data.draw(target.inputs)
+        drawn.setdefault(json.dumps(value, sort_keys=True, default=str), value)
+
+    collect()
+    values = list(drawn.values())
+    pool = [target.input] if target.input is not None else []
+    wanted = INPUT_POOL - len(pool)
+    if values and wanted > 0:
+        step = max(1, len(values) // wanted)
+        pool += [values[min(len(values) - 1, step * i + step - 1)] for i in range(wanted)]
+    unique = {json.dumps(v, sort_keys=True, default=str): v for v in pool}
+    return st.sampled_from(list(unique.values()))
+
+
 class _SearchState:
     """The probe cache, the reference runs, the moto world and the counters of one search."""
 
@@ -181,7 +222,9 @@ class _SearchState:
         self.target, self.plan, self.stats, self.coverage = target, plan, stats, coverage
         self.on_progress = on_progress
         self.spaces: dict[str, Any] = {}
+        self.schedules: dict[str, Any] = {}  # the fault-schedule strategy of each input, built once
         self.references: dict[str, Any] = {}
+        self.inputs = _input_strategy(target, plan)
         self.failures: list[Any] = []
         self.untested: list[str] = []
         self.active_world: Any = None
@@ -254,7 +297,7 @@ class _SearchState:
         from chaosdurable.verdict import check
 
         target = self.target
-        value = data.draw(target.inputs, label="input") if target.inputs is not None else target.input
+        value = data.draw(self.inputs, label="input") if self.inputs is not None else target.input
         key = json.dumps(value, sort_keys=True, default=str)
         if self._shrink_time_is_up() and (self.smallest is None or key != self.smallest[0]):
             hypothesis.reject()  # shrinking is over: not even probed
@@ -271,8 +314,9 @@ class _SearchState:
                 hypothesis.reject()
             self._judged(verdict)
             return
-        schedule = data.draw(fault_schedules(space=space, max_faults=self.plan.max_faults, min_faults=0),
-                             label="schedule")
+        if key not in self.schedules:
+            self.schedules[key] = fault_schedules(space=space, max_faults=self.plan.max_faults, min_faults=0)
+        schedule = data.draw(self.schedules[key], label="schedule")
         self._replay_smallest_or_skip(key, schedule.to_json())
         verdict = check(target.handler, value, schedule, reference=self.references.get(key),
                         checkers=self.checkers(value), **options)

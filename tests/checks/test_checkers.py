@@ -287,7 +287,7 @@ def test_determinism_silent_on_correct_handler_under_crash() -> None:
 def test_idempotency_fires_on_repeated_explicit_effect() -> None:
     v = check(handlers.charges_at_least_once, None, FaultSchedule((CrashAfterEffect(effect="charge"),)))
     (violation,) = v.by_checker("idempotency")
-    assert violation.message == ("effect 'charge' (key 'ord-1') happened 2 times under faults but 1 times "
+    assert violation.message == ("effect 'charge' (key 'ord-1') happened 2 times under faults but 1 time "
                                  "without them: it is not idempotent")
     assert violation.op == "charge"
     assert violation.source is not None and violation.source.endswith(_at("charge"))

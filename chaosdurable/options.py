@@ -23,7 +23,7 @@ from chaosdurable.history.http import check_allow_hosts, check_mock
 
 WORKLOAD_KEYS = ("setup", "callbacks", "targets", "import_path")
 LIMIT_KEYS = ("seed", "max_invocations", "hang_timeout", "execution_timeout", "knobs")
-GUARD_KEYS = ("tripwire", "allow_real_aws", "allow_hosts", "http")
+GUARD_KEYS = ("tripwire", "tripwire_allow", "allow_real_aws", "allow_hosts", "http")
 ENGINE_KEYS = ("faithful", "threaded_branches", "virtual_clock")
 
 
@@ -64,6 +64,15 @@ def resolve(handler: Callable[..., Any] | Workload, backend: Backend | str | Non
     guard_options = {k: options[k] for k in GUARD_KEYS if k in options}
     if "allow_hosts" in guard_options:
         guard_options["allow_hosts"] = check_allow_hosts(guard_options["allow_hosts"])
+    if "tripwire" in guard_options and guard_options["tripwire"] not in (True, False, "strict"):
+        raise ValueError(f"{caller}(tripwire={guard_options['tripwire']!r}): use True (clock, randomness, uuid), "
+                         "'strict' (also environment reads) or False")
+    if "tripwire_allow" in guard_options:
+        allow = guard_options["tripwire_allow"]
+        if isinstance(allow, str):
+            raise ValueError(f"{caller}(tripwire_allow={allow!r}): give a list of calls or source patterns, "
+                             f"e.g. [{allow!r}]")
+        guard_options["tripwire_allow"] = tuple(allow)
     if "http" in guard_options:
         guard_options["http"] = check_mock(guard_options["http"])
     guards = dataclasses.replace(guards or Guards(), **guard_options)

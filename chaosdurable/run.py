@@ -29,7 +29,7 @@ from chaosdurable.history import http as http_effects
 from chaosdurable.history import ledger
 from chaosdurable.history.probes import BodyProbeFactory, inject_body_probe
 from chaosdurable.history.record import RunRecord
-from chaosdurable.history.tripwire import Tripwire
+from chaosdurable.history.tripwire import Tripwire, flagged
 from chaosdurable.history.world import World
 
 MAX_ROUNDS = 2000
@@ -54,7 +54,10 @@ class RunConfig:
     knobs: Knobs | None = None
     targets: Mapping[str, Callable[..., Any]] | None = None
     callbacks: Mapping[str, Any] | None = None
-    tripwire: bool = True
+    #: True (clock, randomness, uuid), "strict" (also the environment) or False (``history.tripwire.flagged``)
+    tripwire: bool | str = True
+    #: tripwire calls or source patterns never flagged
+    tripwire_allow: tuple[str, ...] = ()
     max_invocations: int = 1000
     hang_timeout: float = 30.0
     execution_timeout: int = 31_622_400
@@ -143,7 +146,9 @@ def execute(handler: Callable[..., Any], payload: str, schedule: FaultSchedule, 
         http_effects.activate(None)
         if started_mock:
             config.http.stop(allow_assert=False)
-    return _record(runner, arn, label, handler, recorder, events, callbacks_log, snapshot, stuck), nemesis
+    record = _record(runner, arn, label, handler, recorder, events, callbacks_log, snapshot, stuck)
+    record.tripwire = [h for h in record.tripwire if flagged(h, config.tripwire, config.tripwire_allow)]
+    return record, nemesis
 
 
 def _drive(runner: DurableRunner, arn: str, nemesis: Nemesis, config: RunConfig,

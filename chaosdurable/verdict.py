@@ -363,8 +363,12 @@ def check(
         reference: a fault-free ``RunRecord`` of the same handler and input from an earlier
             ``check`` (``verdict.reference``), to skip running it again. The fault-free run is
             deterministic, so reusing it changes nothing but the time taken.
-        tripwire: watch clock/random/environment reads outside steps (in the fault-free run,
-            where every such read site is reached at least once without faults).
+        tripwire: watch clock, randomness and uuid reads outside steps (in the fault-free run,
+            where every such read site is reached at least once without faults); "strict" also
+            flags environment reads (a deployment's configuration is the same in every replay, so
+            they are not flagged by default); False turns it off.
+        tripwire_allow: calls as reports name them (``"time.time()"``) or ``fnmatch`` patterns over
+            the source (``"app/config.py:*"``) that are never flagged.
         allow_real_aws: let AWS calls through when no moto world is active. Off by default:
             an AWS call from the handler then fails with ``RealAwsRefused`` naming the call.
         allow_hosts: host patterns (``fnmatch`` over ``host`` and ``host:port``, e.g.

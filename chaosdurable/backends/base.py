@@ -79,12 +79,15 @@ class Limits:
 class Guards:
     """What the handler may reach, and what is watched.
 
-    tripwire: watch clock/random/environment reads outside steps. allow_real_aws: let AWS calls
+    tripwire: watch clock, randomness and uuid reads outside steps (True), also environment reads
+    ("strict"), or nothing (False). tripwire_allow: calls (``"time.time()"``) or source patterns
+    (``"app/config.py:*"``) never flagged. allow_real_aws: let AWS calls
     through when no moto world is active. allow_hosts: host patterns HTTP may reach (every other
     request is refused). http: a ``responses.RequestsMock`` that answers HTTP requests.
     """
 
-    tripwire: bool = True
+    tripwire: bool | str = True
+    tripwire_allow: tuple[str, ...] = ()
     allow_real_aws: bool = False
     allow_hosts: tuple[str, ...] = ()
     http: Any = None

@@ -48,6 +48,7 @@ class _EngineBackend:
         """The engine's own run configuration for these values."""
         return RunConfig(mode=self.mode, seed=limits.seed, knobs=limits.knobs, targets=workload.targets,
                          callbacks=workload.callbacks, tripwire=guards.tripwire,
+                         tripwire_allow=tuple(guards.tripwire_allow),
                          max_invocations=limits.max_invocations, hang_timeout=limits.hang_timeout,
                          execution_timeout=limits.execution_timeout, allow_real_aws=guards.allow_real_aws,
                          allow_hosts=guards.allow_hosts, http=guards.http, threaded_branches=self.threaded_branches,

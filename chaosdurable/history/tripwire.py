@@ -142,3 +142,25 @@ class Tripwire:
             return
         sys.setprofile(None)
         threading.setprofile(None)
+
+
+#: reads of the function's configuration: fixed for a deployment, the same in every replay of an
+#: execution, so not flagged unless the tripwire is "strict"
+ENVIRONMENT_CALLS = frozenset({"os.getenv()", "os.environ[...]", "os.environ.get()"})
+
+
+def flagged(hit: Any, mode: bool | str, allow: tuple[str, ...] = ()) -> bool:
+    """Is ``hit`` (a ``TripwireHit``) reported under tripwire ``mode`` and the ``allow`` list?
+
+    ``mode``: True (the default) flags clock, randomness and uuid reads; "strict" also flags
+    environment reads; False flags nothing. ``allow``: calls as reports name them (``"time.time()"``)
+    or ``fnmatch`` patterns over the source (``"app/config.py:*"``) that are never flagged.
+    """
+    import fnmatch
+
+    if not mode:
+        return False
+    if hit.call in ENVIRONMENT_CALLS and mode != "strict":
+        return False
+    source = hit.where.source or ""
+    return not any(hit.call == a or fnmatch.fnmatchcase(source, a) for a in allow)

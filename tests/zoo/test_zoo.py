@@ -87,7 +87,8 @@ BUGS = [
     BugCase("survey-random-branch", buggy.survey_after_delivery, ORDER,
             (CrashAtCheckpoint(op="close-order", action="SUCCEED"),), "tripwire", line="survey-random"),
     BugCase("express-env-flag", buggy.express_shipping, ORDER,
-            (CrashAtCheckpoint(op="pack", action="SUCCEED", phase="after_persist"),), "tripwire", line="env-flag"),
+            (CrashAtCheckpoint(op="pack", action="SUCCEED", phase="after_persist"),), "tripwire", line="env-flag",
+            options={"tripwire": "strict"}),  # environment reads are flagged only when asked for
     BugCase("reserve-uuid-step-name", buggy.reserve_with_random_name, {"sku": "book-42"},
             (CrashAtCheckpoint(op="reserve-*", action="SUCCEED", phase="after_persist"),), "determinism",
             op="reserve-"),

@@ -248,7 +248,9 @@ def _install_http_client() -> None:
             self._cd_crash = decided
         if not allowed:
             scheme = "https" if isinstance(self, getattr(http.client, "HTTPSConnection", ())) else "http"
-            url_full = url if parts.hostname else f"{scheme}://{host}:{port}{path}" + (
+            default = {"http": 80, "https": 443}[scheme]
+            netloc = host if port in (None, default) else f"{host}:{port}"  # responses matches no default port
+            url_full = url if parts.hostname else f"{scheme}://{netloc}{path}" + (
                 f"?{parts.query}" if parts.query else "")
             try:
                 self.sock = _CannedSocket(_answer_from_mock(POLICY.mock, method, url_full, headers, message_body))

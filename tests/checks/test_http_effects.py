@@ -154,3 +154,22 @@ def test_urllib_answered_by_responses_registry(server: int) -> None:
 def test_bad_allow_hosts_is_a_clear_error() -> None:
     with pytest.raises(TypeError, match="list of hosts"):
         check(charge_twice, {}, allow_hosts="127.0.0.1")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("url", ["http://api.example.com/send", "https://api.example.com/send",
+                                 "https://api.example.com:8443/send"])
+def test_urllib_to_a_named_host_on_its_default_port_is_answered_by_the_mock(url: str) -> None:
+    # urllib hands http.client the port: the mock's URL has none when it is the scheme's default
+    mock = responses.RequestsMock(assert_all_requests_are_fired=False)
+    mock.add(responses.POST, url, json={"sent": True})
+
+    @durable_execution
+    def send(event, context):  # type: ignore[no-untyped-def]
+        def body(_):  # type: ignore[no-untyped-def]
+            req = urllib.request.Request(url, data=b"{}", method="POST")
+            with urllib.request.urlopen(req, timeout=5) as resp:
+                return json.loads(resp.read())
+        return context.step(body, name="send")
+
+    verdict = check(send, {}, http=mock)
+    assert verdict.ok and verdict.reference.result == {"sent": True}, verdict.report()

@@ -59,7 +59,22 @@ def resolve(handler: Callable[..., Any] | Workload, backend: Backend | str | Non
         hint = f"; did you mean {close[0]!r}?" if close else ""
         raise TypeError(f"{caller}() got an unexpected keyword argument {key!r}{hint}")
     workload = handler if isinstance(handler, Workload) else Workload(handler)
-    workload = dataclasses.replace(workload, **{k: options[k] for k in WORKLOAD_KEYS if k in options})
+    workload_options = {k: options[k] for k in WORKLOAD_KEYS if k in options}
+    if workload_options.get("setup") is not None:
+        workload_options["setup"] = _function(workload_options["setup"], "setup", caller)
+    if workload_options.get("targets") is not None:
+        targets = workload_options["targets"]
+        if not isinstance(targets, Mapping):
+            raise TypeError(f"{caller}(targets=...) takes a dict of function name -> handler, e.g. "
+                            f"targets={{'issue-card': issue_card}}; got {type(targets).__name__} {targets!r:.80}")
+        workload_options["targets"] = {name: _function(fn, f"targets[{name!r}]", caller)
+                                       for name, fn in targets.items()}
+    callbacks = workload_options.get("callbacks")
+    if callbacks is not None and not isinstance(callbacks, Mapping):
+        raise TypeError(f"{caller}(callbacks=...) takes a dict of callback name -> answer, e.g. "
+                        f"callbacks={{'approval': {{'ok': True}}}} or {{'*': Answer(...)}}; got "
+                        f"{type(callbacks).__name__} {callbacks!r:.80}")
+    workload = dataclasses.replace(workload, **workload_options)
     limits = dataclasses.replace(limits or Limits(), **{k: options[k] for k in LIMIT_KEYS if k in options})
     guard_options = {k: options[k] for k in GUARD_KEYS if k in options}
     if "allow_hosts" in guard_options:
@@ -77,6 +92,27 @@ def resolve(handler: Callable[..., Any] | Workload, backend: Backend | str | Non
         guard_options["http"] = check_mock(guard_options["http"])
     guards = dataclasses.replace(guards or Guards(), **guard_options)
     return Resolved(workload, _backend(backend, options, caller), limits, guards)
+
+
+def _function(value: Any, what: str, caller: str) -> Callable[..., Any]:
+    """``value`` as a function: a callable as it is, a ``"module:function"`` string imported (as on the
+    command line); anything else is a TypeError naming what was given and the spelling to use."""
+    if isinstance(value, str):
+        from chaosdurable.cli import UsageError, _load
+
+        if ":" not in value:
+            raise TypeError(f"{caller}({what}={value!r}) takes a function, or 'module:function' naming one")
+        try:
+            loaded = _load(value)
+        except UsageError as exc:
+            raise ValueError(f"{caller}({what}={value!r}): {exc}") from None
+        if not callable(loaded):
+            raise TypeError(f"{caller}({what}={value!r}) names a {type(loaded).__name__}, not a function")
+        return loaded
+    if not callable(value):
+        raise TypeError(f"{caller}({what}=...) takes a function (or 'module:function' naming one), got "
+                        f"{type(value).__name__} {value!r:.80}")
+    return value
 
 
 def _backend(backend: Backend | str | None, options: Mapping[str, Any], caller: str) -> Backend:

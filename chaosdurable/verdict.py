@@ -187,13 +187,27 @@ def _baseline(reference: RunRecord, witness: RunRecord,
     return frozenset(out)
 
 
+#: How to turn values json cannot write into JSON, by the type name json's error names.
+_JSON_HINTS = {
+    "Decimal": "convert Decimal to int, float or str (boto3's DynamoDB reads give Decimal)",
+    "datetime": "convert datetime/date to text with .isoformat()",
+    "date": "convert datetime/date to text with .isoformat()",
+    "set": "convert sets to lists (sorted(...))",
+    "bytes": "decode bytes to text (or base64)",
+    "Out of range float": "replace NaN and infinity with null or a number",
+}
+
+
 def _payload(input: Any, payload: str | None) -> str:
     if payload is not None:
         return payload
     try:
         return json.dumps(input, allow_nan=False)
     except (TypeError, ValueError) as exc:
-        raise PayloadNotJsonError(f"input {input!r} is not JSON-serializable ({exc})") from None
+        hints = [hint for word, hint in _JSON_HINTS.items() if word in str(exc)]
+        raise PayloadNotJsonError(f"input {input!r} is not JSON-serializable ({exc}); the execution input is JSON, "
+                                  f"as Lambda delivers it: {hints[0] if hints else 'pass JSON values only'} "
+                                  "(or pass payload= the JSON text itself)") from None
 
 
 def _not_reached(nemesis_not_reached: list[Any], chaotic: RunRecord) -> list[str]:
@@ -244,36 +258,84 @@ def decode_callbacks(encoded: Mapping[str, Any] | None) -> dict[str, Any] | None
                    else value) for name, value in encoded.items()}
 
 
+def _module_attr(fn: Any, import_path: str | None = None) -> tuple[str, str] | None:
+    """``(module, attribute path)`` by which ``fn`` is imported, or None when nothing at module level holds it.
+
+    In order: ``import_path`` (``"module:attr"``) when given; ``__module__`` + ``__qualname__`` when that
+    resolves to ``fn``; else the module-level attribute that holds ``fn``, found by identity
+    (``h = make_handler("Hello")`` gives ``h``, not ``make_handler.<locals>._h``).
+    """
+    import sys
+
+    if import_path is not None and ":" in import_path:
+        given, _, attr = import_path.partition(":")
+        return given, attr
+    module_name = getattr(fn, "__module__", None)
+    qualname = str(getattr(fn, "__qualname__", "") or "")
+    if not isinstance(module_name, str) or not module_name:
+        return None
+    module = sys.modules.get(module_name)
+    if "<locals>" not in qualname and qualname:
+        target: Any = module
+        for part in qualname.split("."):
+            target = getattr(target, part, None)
+        if target is fn or module is None:
+            return module_name, qualname
+    if module is not None:
+        for name, value in list(vars(module).items()):
+            if value is fn and name.isidentifier():
+                return module_name, name
+    return None
+
+
+def _import_lines(fn: Any, import_path: str | None = None) -> tuple[list[str], str]:
+    """The import line(s) for ``fn`` and the Python expression that names it after them."""
+    found = _module_attr(fn, import_path)
+    if found is None:
+        qualname = str(getattr(fn, "__qualname__", "handler"))
+        name = qualname.split(".")[-1] if qualname.split(".")[-1].isidentifier() else "handler"
+        return [f"# {getattr(fn, '__module__', '?')}.{qualname} is built inside a function and no module-level "
+                f"attribute holds it: assign it to one (or bind {name} here) and import that",
+                f"{name} = None  # replace with your {qualname.split('.')[0]}(...) call"], name
+    module, attr = found
+    return [f"from {module} import {attr.split('.')[0]}"], attr
+
+
 def _replay_snippet(handler: Callable[..., Any], payload: str, schedule: FaultSchedule, seed: int,
                     backend: Backend, setup: Callable[..., Any] | None = None,
                     targets: Mapping[str, Callable[..., Any]] | None = None,
-                    callbacks: Mapping[str, Any] | None = None) -> str:
-    """Python that reruns this check: the handler, setup and targets imported, callbacks spelled out."""
-    lines, imports = [], [handler, *([setup] if setup is not None else []), *(targets or {}).values()]
-    if any(getattr(fn, "__module__", None) == "__main__" for fn in imports):
+                    callbacks: Mapping[str, Any] | None = None, import_path: str | None = None) -> str:
+    """Python that reruns this check: the handler, setup and targets imported (by the module-level
+    attribute that holds each), callbacks spelled out."""
+    lines: list[str] = []
+    fns = [handler, *([setup] if setup is not None else []), *(targets or {}).values()]
+    if any(getattr(fn, "__module__", None) == "__main__" for fn in fns):
         lines.append("# defined in the script that ran check(): import it from that script's module instead")
-    for fn in imports:
-        module = getattr(fn, "__module__", "?")
-        name = getattr(fn, "__qualname__", "handler").split(".")[0]
-        line = f"from {module} import {name}"
-        if line not in lines:
-            lines.append(line)
+
+    def named(fn: Any, path: str | None = None) -> str:
+        imports, expression = _import_lines(fn, path)
+        lines.extend(line for line in imports if line not in lines)
+        return expression
+
+    name = named(handler, import_path)
+    setup_name = named(setup) if setup is not None else None
+    target_names = {k: named(v) for k, v in (targets or {}).items()}
     lines.append("from chaosdurable import FaultSchedule, check")
     if callbacks and any(isinstance(v, Answer) for v in callbacks.values()):
         lines.append("from chaosdurable.run import Answer")
-    name = getattr(handler, "__qualname__", "handler")
     args = [f"payload={payload!r}", f"schedule=FaultSchedule.from_json({schedule.to_json()!r})",
             f"seed={seed}"]
     if backend.name != "inprocess":
         args.append(f"backend=from_spec({backend.spec()!r})")
         lines.append("from chaosdurable.backends import from_spec")
-    if setup is not None:
-        args.append(f"setup={getattr(setup, '__qualname__', 'setup')}")
+    if setup_name is not None:
+        args.append(f"setup={setup_name}")
     if targets:
-        args.append("targets={" + ", ".join(f"{k!r}: {getattr(v, '__qualname__', '?')}" for k, v in targets.items())
-                    + "}")
+        args.append("targets={" + ", ".join(f"{k!r}: {v}" for k, v in target_names.items()) + "}")
     if callbacks:
         args.append(f"callbacks={dict(callbacks)!r}")
+    if import_path is not None and backend.name == "subprocess":
+        args.append(f"import_path={import_path!r}")
     for key in ("faithful", "threaded_branches", "virtual_clock"):
         if backend.name == "inprocess" and getattr(backend, key, False):
             args.append(f"{key}=True")
@@ -288,6 +350,10 @@ def _fingerprint(text: str) -> str:
 
 
 def _ref(fn: Callable[..., Any]) -> str:
+    """``module:attribute`` of a setup or target function (the module-level attribute that holds it)."""
+    found = _module_attr(fn)
+    if found is not None:
+        return f"{found[0]}:{found[1]}"
     return f"{getattr(fn, '__module__', '?')}:{getattr(fn, '__qualname__', '?')}"
 
 
@@ -322,7 +388,7 @@ def _replay_command(handler: Callable[..., Any], payload: str, schedule: FaultSc
 def check(
     handler: Callable[..., Any] | Workload,
     input: Any = None,
-    schedule: FaultSchedule | None = None,
+    schedule: FaultSchedule | Iterable[Any] | Mapping[str, Any] | None = None,
     *,
     payload: str | None = None,
     backend: Backend | str | None = None,
@@ -345,7 +411,8 @@ def check(
         handler: a ``@durable_execution`` handler, or a ``Workload``.
         input: the execution input (any JSON value); or ``payload`` as raw JSON text.
         schedule: the faults (default: none, which still runs the tripwire and the
-            effects-outside-steps checker).
+            effects-outside-steps checker): a ``FaultSchedule``, or a list of faults, or a
+            JSON-shaped dict ``{"faults": [...]}`` (``FaultSchedule.coerce``).
         setup: provisions the moto world (create tables, queues...) before each run; giving
             it (or ``world=True``) runs both runs inside ``moto.mock_aws``. ``world`` may also be
             an entered ``World`` to reuse across many checks (it is reset before each run), or,
@@ -389,7 +456,7 @@ def check(
             each fresh process (``DurableRunner(import_path=...)``); needed only for a handler that
             no module-level attribute holds.
     """
-    schedule = schedule or FaultSchedule()
+    schedule = FaultSchedule.coerce(schedule, "check()")
     text = _payload(input, payload)
     if checkers is None:
         selected: Mapping[str, Checker] = ALL_CHECKERS
@@ -399,7 +466,11 @@ def check(
         names = list(checkers)
         unknown = [n for n in names if n not in ALL_CHECKERS]
         if unknown:
-            raise ValueError(f"unknown checker(s) {unknown}; available: {sorted(ALL_CHECKERS)}")
+            import difflib
+
+            close = [m for n in unknown for m in difflib.get_close_matches(n, list(ALL_CHECKERS), n=1)]
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            raise ValueError(f"unknown checker(s) {unknown}; {hint}available: {sorted(ALL_CHECKERS)}")
         selected = {n: ALL_CHECKERS[n] for n in names}
     values = resolve(handler, backend, limits, guards, options)
     work, chosen, bounds = values.workload, values.backend, values.limits
@@ -481,7 +552,7 @@ def check(
         schedule=schedule,
         fired=fired,
         not_reached=_not_reached(nemesis.not_reached(), chaotic),
-        replay=_replay_snippet(handler, shown, schedule, seed, chosen, setup, targets, callbacks),
+        replay=_replay_snippet(handler, shown, schedule, seed, chosen, setup, targets, callbacks, import_path),
         checkers=list(selected),
         command=_replay_command(handler, shown, schedule, mode, setup, targets, callbacks, import_path),
         spec={"handler": _handler_ref(handler, import_path), "payload": text,

@@ -311,14 +311,79 @@ def fault_from_json(data: dict[str, Any]) -> Fault:
         raise ScheduleError(f"fault {kind!r}: {exc}") from None
 
 
-@dataclass(frozen=True)
+def _spelling(faults: list[Fault] | None = None) -> str:
+    """How to write a schedule, with the user's own faults when known."""
+    if faults:
+        return f"FaultSchedule(({', '.join(repr(f) for f in faults)},))"
+    return 'FaultSchedule((CrashAtCheckpoint(op="charge"),))'
+
+
+def _one_fault(item: Any, where: str) -> Fault:
+    """A fault, or a JSON-shaped fault dict read as one; anything else is a ``ScheduleError`` naming it."""
+    if isinstance(item, Fault):
+        return item
+    if isinstance(item, dict):
+        return fault_from_json(item)
+    if isinstance(item, type) and issubclass(item, Fault):
+        raise ScheduleError(f"{where}: {item.__name__} is a fault class; create a fault with it, e.g. "
+                            f"{item.__name__}(...) with its coordinates")
+    raise ScheduleError(f"{where}: {item!r} ({type(item).__name__}) is not a fault; a schedule holds faults such as "
+                        f"CrashAtCheckpoint(op='charge'), e.g. {_spelling()}")
+
+
+@dataclass(frozen=True, init=False)
 class FaultSchedule:
-    """An ordered, immutable set of faults."""
+    """An ordered, immutable set of faults.
+
+    ``FaultSchedule((fault, ...))`` is the spelling; ``FaultSchedule(fault)`` and
+    ``FaultSchedule(fault1, fault2)`` (the tuple forgotten) mean the same, and a JSON-shaped fault
+    dict is read as ``fault_from_json`` reads it. Anything else is a ``ScheduleError`` naming it.
+    """
 
     faults: tuple[Fault, ...] = field(default_factory=tuple)
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "faults", tuple(self.faults))
+    def __init__(self, faults: Any = (), *more: Any) -> None:
+        if isinstance(faults, Fault | dict) or more:
+            items: list[Any] = [faults, *more]
+        elif isinstance(faults, str | bytes):
+            raise ScheduleError(f"FaultSchedule({faults!r:.60}): a schedule is a tuple of faults; for JSON text use "
+                                "FaultSchedule.from_json(text)")
+        else:
+            try:
+                items = list(faults)
+            except TypeError:
+                raise ScheduleError(f"FaultSchedule({faults!r}): a schedule is a tuple of faults, e.g. "
+                                    f"{_spelling()}") from None
+        object.__setattr__(self, "faults", tuple(_one_fault(item, "FaultSchedule(...)") for item in items))
+
+    @classmethod
+    def coerce(cls, value: Any, where: str = "check()") -> FaultSchedule:
+        """``value`` as a schedule: a ``FaultSchedule``, None (no faults), one fault, a list or tuple of
+        faults (or of JSON-shaped fault dicts), or a JSON-shaped dict ``{"faults": [...]}``.
+
+        Anything else (JSON text included: a file name or JSON is ambiguous) is a ``ScheduleError``
+        saying what was given and the spelling to use.
+        """
+        if value is None:
+            return cls()
+        if isinstance(value, FaultSchedule):
+            return value
+        if isinstance(value, Fault):
+            return cls((value,))
+        if isinstance(value, list | tuple):
+            return cls(tuple(_one_fault(item, f"{where} schedule") for item in value))
+        if isinstance(value, dict):
+            if not isinstance(value.get("faults"), list | tuple) or set(value) - {"faults"}:
+                raise ScheduleError(f"{where}: a schedule given as a dict is JSON-shaped, "
+                                    f'{{"faults": [{{"kind": "crash_at_checkpoint", "op": "charge"}}]}}; got keys '
+                                    f"{sorted(map(str, value))}. Or pass {_spelling()}")
+            return cls(tuple(_one_fault(item, f"{where} schedule") for item in value["faults"]))
+        if isinstance(value, str | bytes):
+            raise ScheduleError(f"{where}: the schedule is a FaultSchedule, not text; for JSON text pass "
+                                "FaultSchedule.from_json(text) (a file: "
+                                "FaultSchedule.from_json(Path(name).read_text()))")
+        raise ScheduleError(f"{where}: the schedule must be a FaultSchedule (or a list of faults), got "
+                            f"{type(value).__name__} {value!r:.80}; e.g. {_spelling()}")
 
     def __len__(self) -> int:
         return len(self.faults)

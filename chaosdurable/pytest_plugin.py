@@ -165,7 +165,8 @@ def given(
                 key = json.dumps(value, sort_keys=True, default=str)
                 if key not in spaces:
                     probe_options = {k: check_options[k] for k in ("setup", "callbacks", "targets", "backend",
-                                                                   "mode", "import_path", "faithful")
+                                                                   "mode", "import_path", "faithful",
+                                                                   "allow_hosts", "http")  # as the examples run
                                      if check_options.get(k) is not None}
                     if "backend" not in probe_options and "mode" not in probe_options:
                         probe_options["backend"] = _State.backend_value  # the probe runs where the examples run

@@ -14,7 +14,11 @@ parent -> child on its stdin):
 - child streams ``{"type": "log", "record": ...}`` as it logs (nothing is lost to a crash);
 - child sends ``{"type": "effect"|"body"|"crash", ...}`` (ledger calls, answered with the nemesis'
   decision) and ``{"type": "aws", "method", "url", "headers", "body"}`` (a botocore request, answered
-  from this process' moto world with ``{"aws": [status, headers, body]}``; bodies base64);
+  from this process' moto world with ``{"aws": [status, headers, body]}``; bodies base64) and
+  ``{"type": "http", "method", "url", "headers", "body"}`` (an HTTP request no allowed host serves,
+  answered from this process' ``responses`` mock with ``{"http": raw response}`` or ``{"error": ...}``);
+- the first message's ``"http"`` (``{"allow_hosts", "mock"}``) is this process' HTTP egress policy,
+  which the child enforces (``history.http``);
 - child sends ``{"type": "trip"|"refused", ...}`` (tripwire hits, refused AWS calls; not answered);
 - child ends with ``{"type": "result", "output": ...}`` or ``{"type": "raised", ...}``.
 Every read has a deadline: a child silent past ``hang_timeout_s`` is killed.
@@ -196,9 +200,11 @@ class SubprocessInvoker:
         """
         self.count += 1
         client = event.service_client
+        from chaosdurable.history import http as http_effects
         from chaosdurable.history import ledger, tripwire
 
         recorder = ledger.ACTIVE
+        policy = http_effects.POLICY
         world = bool(ledger.MOTO_ACTIVE) and os.environ.get("CHAOSDURABLE_ALLOW_REAL_AWS") != "1"
         env = self.child_env(context.function_name, world)
         first = {
@@ -213,6 +219,9 @@ class SubprocessInvoker:
             "speedups": self.speedups,
             "world": world,
             "tripwire": recorder is not None and tripwire.CHILDREN,
+            # the child enforces the same HTTP egress policy; a mock here answers its requests over the pipe
+            "http": None if recorder is None or policy is None else {
+                "allow_hosts": list(policy.allow_hosts), "mock": policy.mock is not None},
         }
         # the child's faulthandler dump lands here if it hangs; closed in the finally below
         stderr = tempfile.TemporaryFile()  # noqa: SIM115
@@ -359,6 +368,17 @@ class SubprocessInvoker:
             code, headers, body = serve_aws_request(msg["method"], msg["url"], msg["headers"],
                                                     base64.b64decode(msg["body"]))
             self._reply(proc, {"aws": [code, headers, base64.b64encode(body).decode()]})
+            return None
+        if kind == "http":
+            from chaosdurable.history import http as http_effects
+
+            try:
+                raw = http_effects.serve_http_request(msg["method"], msg["url"], [tuple(h) for h in msg["headers"]],
+                                                      base64.b64decode(msg["body"]) or None)
+            except Exception as exc:  # no mock, or none matched: the child refuses the request
+                self._reply(proc, {"error": f"{type(exc).__name__}: {exc}"})
+            else:
+                self._reply(proc, {"http": base64.b64encode(raw).decode()})
             return None
         if kind == "modules":
             forkserver.note_modules(msg["names"])

@@ -10,7 +10,9 @@ invocation, which reads its invocation from its own stdin exactly as above.
 
 Inside the child: effects, body runs, refused AWS calls and tripwire hits go to the parent's
 ledger; with a moto world in the parent, every botocore request goes over the pipe to it
-(``world.serve_aws_request``) and never to the network.
+(``world.serve_aws_request``) and never to the network. HTTP requests follow the parent's
+egress policy (``history.http``): recorded as effects, refused unless allowed, and answered by
+the parent's ``responses`` mock over the pipe (``http.serve_http_request``) when it has one.
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ from chaosdurable.engine import speedups
 from chaosdurable.engine.client import to_sdk_error
 from chaosdurable.engine.execution import CheckpointRejected
 from chaosdurable.engine.invoker import LambdaContextStub
+from chaosdurable.history import http as http_effects
 from chaosdurable.history import ledger
 from chaosdurable.history.ledger import InvocationKilled
 from chaosdurable.history.probes import BodyProbeFactory, inject_body_probe
@@ -193,6 +196,23 @@ def _forward_aws_request(request: Any, **kwargs: Any) -> Any:
     return AWSResponse(request.url, status, headers, _RawBody(base64.b64decode(data)))
 
 
+def _answer_http(method: str, url: str, headers: list[tuple[str, Any]], body: bytes | None) -> bytes:
+    """``RemoteMock.answer``: the raw response the parent's ``responses`` mock gives this request."""
+    reply = _call({"type": "http", "method": method, "url": url,
+                   "headers": [[str(k), v.decode() if isinstance(v, bytes) else str(v)] for k, v in headers],
+                   "body": base64.b64encode(body or b"").decode()})
+    if "http" not in reply:
+        raise ConnectionError(f"no mock answered {method} {url}: {reply.get('error', reply)}")
+    return base64.b64decode(reply["http"])
+
+
+def _enforce_http_policy(policy: dict[str, Any]) -> None:
+    """Govern this child's HTTP requests by the parent's policy (``history.http``), recording them
+    through the forwarding recorder (``ledger.ACTIVE``) so refusals reach the parent's ``refused``."""
+    mock = http_effects.RemoteMock(_answer_http) if policy.get("mock") else None
+    http_effects.activate(http_effects.Policy(tuple(policy.get("allow_hosts") or ()), mock))
+
+
 def _route_aws_to_parent() -> None:
     """Send every botocore request of this process to the parent's moto world (see ``world``).
 
@@ -251,6 +271,8 @@ def run(first: dict[str, Any]) -> None:
         recorder = _ForwardingRecorder(bool(first.get("allow_real_aws")))
         ledger.activate(recorder)  # type: ignore[arg-type]
         inject_body_probe(target, BodyProbeFactory(recorder.body))
+        if first.get("http") is not None:
+            _enforce_http_policy(first["http"])
         if first.get("tripwire"):
             tripwire = Tripwire(recorder.trip)
     context = LambdaContextStub(**first["context"])

@@ -21,7 +21,15 @@ and ``host:port``), or answered by a ``responses.RequestsMock``: ``requests`` ca
 
 Layers: ``requests.Session.send`` is recorded (it sees calls that ``responses`` answers); the
 ``http.client`` layer records what did not come through ``requests`` and enforces egress for all.
-Not covered: ``httpx``/``aiohttp`` (their own transports), raw sockets, subprocess-mode children.
+Requests made by botocore are AWS calls, governed by the AWS fence (``ledger``: the moto world or
+``allow_real_aws``), not by this layer.
+
+Subprocess mode: the child activates the parent's policy with its forwarding recorder, so its
+requests are recorded, targeted and refused the same way (refusals reach the parent's
+``refused``); a parent's ``responses`` mock answers the child's requests over the pipe
+(``RemoteMock`` in the child, ``serve_http_request`` in the parent), ``requests`` included.
+
+Not covered: ``httpx``/``aiohttp`` (their own transports), raw sockets.
 """
 
 from __future__ import annotations
@@ -31,7 +39,7 @@ import hashlib
 import http.client
 import io
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -58,6 +66,14 @@ class Policy:
         """True when ``host`` (or ``host:port``) matches an allowed pattern."""
         names = [host] + ([f"{host}:{port}"] if port is not None else [])
         return any(fnmatch.fnmatchcase(n, p) for p in self.allow_hosts for n in names)
+
+
+@dataclass(frozen=True)
+class RemoteMock:
+    """A subprocess child's stand-in for the parent's ``responses`` mock: ``answer(method, url, headers,
+    body)`` returns the raw HTTP/1.1 response the parent's mock gives (``serve_http_request``)."""
+
+    answer: Callable[[str, str, list[tuple[str, Any]], bytes | None], bytes]
 
 
 POLICY: Policy | None = None
@@ -169,8 +185,17 @@ class _CannedSocket:
         return None
 
 
+def _body_bytes(body: Any) -> bytes | None:
+    """A request body as bytes (a stream or iterator is not read: it is sent as no body)."""
+    if isinstance(body, str):
+        return body.encode()
+    return bytes(body) if isinstance(body, (bytes, bytearray, memoryview)) else None
+
+
 def _answer_from_mock(mock: Any, method: str, url: str, headers: list[tuple[str, Any]], body: Any) -> bytes:
     """The raw HTTP/1.1 response ``mock`` gives this request (its registry, matchers and ``calls``)."""
+    if isinstance(mock, RemoteMock):  # in a subprocess child: the parent's mock answers over the pipe
+        return mock.answer(method, url, headers, _body_bytes(body))
     import requests
 
     prepared = requests.Request(method, url, headers={str(k): (v.decode() if isinstance(v, bytes) else str(v))
@@ -186,6 +211,34 @@ def _answer_from_mock(mock: Any, method: str, url: str, headers: list[tuple[str,
               if k.lower() not in ("content-length", "transfer-encoding", "content-encoding", "connection")]
     lines += [f"Content-Length: {len(content)}", "Connection: close"]
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + content
+
+
+def serve_http_request(method: str, url: str, headers: list[tuple[str, Any]], body: bytes | None) -> bytes:
+    """Answer a subprocess child's request from this process' ``responses`` mock (raises when none
+    is active or none matches: the child then refuses the request)."""
+    policy = POLICY
+    if policy is None or policy.mock is None or isinstance(policy.mock, RemoteMock):
+        raise LookupError("no responses mock is active in the parent")
+    return _answer_from_mock(policy.mock, method, url, headers, body)
+
+
+def _response_from_raw(request: Any, raw: bytes) -> Any:
+    """A ``requests.Response`` for ``request`` read from a raw HTTP/1.1 response (``RemoteMock``)."""
+    import requests
+    import urllib3
+
+    parsed = http.client.HTTPResponse(_CannedSocket(raw), method=request.method)  # type: ignore[arg-type]
+    parsed.begin()
+    content = parsed.read()
+    raw_response = urllib3.HTTPResponse(body=io.BytesIO(content), headers=urllib3.HTTPHeaderDict(parsed.getheaders()),
+                                        status=parsed.status, reason=parsed.reason, preload_content=False,
+                                        decode_content=False, request_method=request.method)
+    return requests.adapters.HTTPAdapter().build_response(request, raw_response)
+
+
+def _from_botocore(conn: Any) -> bool:
+    """True for botocore's own connections: AWS calls, fenced by the ledger (moto world or allow_real_aws)."""
+    return type(conn).__module__.startswith("botocore.")
 
 
 # ----------------------------------------------------------------------------- hooks
@@ -210,11 +263,12 @@ def _install_http_client() -> None:
     o_putrequest, o_putheader, o_endheaders = conn.putrequest, conn.putheader, conn.endheaders
     o_getresponse, o_connect = conn.getresponse, conn.connect
 
-    def active() -> bool:
-        return POLICY is not None and ledger.ACTIVE is not None and not ledger.ACTIVE.paused
+    def active(conn: Any) -> bool:
+        return (POLICY is not None and ledger.ACTIVE is not None and not ledger.ACTIVE.paused
+                and not _from_botocore(conn))
 
     def putrequest(self: Any, method: str, url: str, *args: Any, **kwargs: Any) -> Any:
-        if active():
+        if active(self):
             self._cd_request = (method, url, [])
         return o_putrequest(self, method, url, *args, **kwargs)
 
@@ -227,7 +281,7 @@ def _install_http_client() -> None:
     def endheaders(self: Any, message_body: Any = None, **kwargs: Any) -> Any:
         pending = getattr(self, "_cd_request", None)
         self._cd_request = None
-        if pending is None or not active() or getattr(_local, "bridging", False):
+        if pending is None or not active(self) or getattr(_local, "bridging", False):
             return o_endheaders(self, message_body, **kwargs)
         assert POLICY is not None
         method, url, headers = pending
@@ -269,7 +323,7 @@ def _install_http_client() -> None:
         return response
 
     def connect(self: Any) -> Any:
-        if active() and not getattr(_local, "bridging", False):
+        if active(self) and not getattr(_local, "bridging", False):
             assert POLICY is not None
             if not POLICY.allows(self.host, self.port):
                 raise _refuse(f"connection to {self.host}:{self.port}")
@@ -288,6 +342,26 @@ def _install_requests() -> None:
     except ImportError:  # requests not installed: http.client covers urllib
         return
     original = requests.Session.send
+    original_adapter_send = requests.adapters.HTTPAdapter.send
+
+    def remote_adapter_send(self: Any, request: Any, *args: Any, **kwargs: Any) -> Any:
+        """In a subprocess child, answer from the parent's mock what no allowed host serves (as ``responses``
+        does in-process by patching this method): no connection is opened for it."""
+        policy = POLICY
+        if policy is not None and isinstance(policy.mock, RemoteMock) and ledger.ACTIVE is not None:
+            parts = urlsplit(request.url)
+            if not policy.allows(parts.hostname or "", parts.port):
+                try:
+                    raw = policy.mock.answer(request.method or "GET", request.url, list(request.headers.items()),
+                                             _body_bytes(request.body))
+                except Exception as exc:
+                    raise requests.ConnectionError(f"Connection refused by the responses mock: {exc}",
+                                                   request=request) from None
+                return _response_from_raw(request, raw)
+        return original_adapter_send(self, request, *args, **kwargs)
+
+    remote_adapter_send.__wrapped__ = original_adapter_send  # type: ignore[attr-defined]
+    requests.adapters.HTTPAdapter.send = remote_adapter_send  # type: ignore[method-assign]
     adapter_send = requests.adapters.HTTPAdapter.send
 
     def send(self: Any, request: Any, **kwargs: Any) -> Any:

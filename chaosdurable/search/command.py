@@ -37,7 +37,7 @@ PROFILES: dict[str, dict[str, Any]] = {
     "ci": {"examples": 100, "budget": 80.0},
     "nightly": {"examples": 5000, "budget": 3600.0},
 }
-BACKENDS = ("inprocess", "subprocess")
+BACKENDS = ("inprocess", "subprocess", "aws")
 
 
 def default_workers() -> int:
@@ -49,10 +49,6 @@ def default_workers() -> int:
 
 
 def _backend(value: str) -> str:
-    if value == "aws":
-        raise argparse.ArgumentTypeError(
-            "aws is not available yet: chaosdurable never touches a real AWS account unless that target is "
-            "explicitly allowed, and the aws backend has not been built; use inprocess or subprocess")
     if value not in BACKENDS:
         raise argparse.ArgumentTypeError(f"{value!r} is not a backend; choose from {', '.join(BACKENDS)}")
     return value
@@ -78,8 +74,14 @@ def register(subparsers: Any) -> None:
     p.add_argument("--budget", type=float, metavar="SECONDS",
                    help="wall-clock seconds for the whole run, shared among targets (overrides the profile)")
     p.add_argument("--seed", type=int, help="seed Hypothesis and the engine (default: random)")
-    p.add_argument("--backend", type=_backend, default="inprocess", metavar="{inprocess,subprocess}",
-                   help="where executions run: in this process, or a process per invocation")
+    p.add_argument("--backend", type=_backend, default="inprocess", metavar="{inprocess,subprocess,aws}",
+                   help="where executions run: in this process, a process per invocation, or a deployed function "
+                        "(aws: --aws-function, the allowlist and CHAOSDURABLE_ALLOW_AWS=1)")
+    p.add_argument("--aws-function", metavar="NAME_OR_ARN", help="--backend aws: the deployed durable function")
+    p.add_argument("--aws-endpoint", metavar="URL", help="--backend aws: the Lambda endpoint (default: AWS's)")
+    p.add_argument("--aws-allow-endpoint", action="store_true",
+                   help="--backend aws: allow a non-AWS endpoint (a loopback rehearsal)")
+    p.add_argument("--aws-allowlist", metavar="FILE", help="--backend aws: the allowlist file")
     p.add_argument("--workers", type=int, default=None, metavar="N",
                    help="search processes sharing the example database (default: the CPUs available)")
     p.add_argument("--report", default=".chaosdurable/report", metavar="DIR", help="where the reports go")
@@ -103,7 +105,29 @@ def _plan(args: argparse.Namespace, targets: list[Target], workers: int) -> Sear
     per_unit = None if budget is None else budget * min(workers, units) / max(1, units)
     database = None if str(args.database).lower() == "none" else args.database
     return SearchPlan(examples=examples, budget_s=per_unit, seed=args.seed, backend=args.backend,
-                      database=database)
+                      database=database, backend_options=_aws_options(args) if args.backend == "aws" else {})
+
+
+def _aws_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The ``Aws`` backend's options from ``--aws-*``; built once here so a refusal of the safety gate is
+    a usage error (exit 2) naming what is missing, before any search starts."""
+    from urllib.parse import urlparse
+
+    from chaosdurable.backends import from_name
+
+    if not args.aws_function:
+        raise UsageError("--backend aws needs --aws-function NAME_OR_ARN (the deployed durable function), on "
+                         "the allowlist (--aws-allowlist FILE or CHAOSDURABLE_AWS_ALLOWLIST), with "
+                         "CHAOSDURABLE_ALLOW_AWS=1")
+    options: dict[str, Any] = {"function_name": args.aws_function, "endpoint_url": args.aws_endpoint,
+                               "allowlist": args.aws_allowlist}
+    if args.aws_endpoint and args.aws_allow_endpoint:
+        options["allow_endpoints"] = (urlparse(args.aws_endpoint).hostname or "",)
+    try:
+        from_name("aws", **options)
+    except Exception as exc:  # the gate's refusals each say what is missing
+        raise UsageError(f"--backend aws refused: {exc}") from None
+    return options
 
 
 def run_main(args: argparse.Namespace, console: Console) -> int:

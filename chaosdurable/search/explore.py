@@ -55,6 +55,8 @@ class SearchPlan:
     budget_s: float | None = None
     seed: int | None = None
     backend: str = "inprocess"
+    #: options of a non-engine backend (``Aws(**backend_options)``), plain values so the plan pickles
+    backend_options: dict[str, Any] = field(default_factory=dict)
     database: str | None = ".chaosdurable/examples"
     max_faults: int = 3
     shrink_s: float = 10.0
@@ -225,6 +227,7 @@ class _SearchState:
         self.schedules: dict[str, Any] = {}  # the fault-schedule strategy of each input, built once
         self.references: dict[str, Any] = {}
         self.inputs = _input_strategy(target, plan)
+        self._backend: Any = None
         self.failures: list[Any] = []
         self.untested: list[str] = []
         self.active_world: Any = None
@@ -263,9 +266,17 @@ class _SearchState:
                     "input (--input) or the handler")
         return "nothing was tested: the budget ended before the first example"
 
+    def backend(self) -> Any:
+        """The backend value this search runs on (built once: an ``Aws`` backend holds its clients)."""
+        if self._backend is None:
+            from chaosdurable.backends import from_name
+
+            self._backend = from_name(self.plan.backend, **self.plan.backend_options)
+        return self._backend
+
     def options(self) -> dict[str, Any]:
         """Keyword arguments of ``check`` for this target."""
-        options: dict[str, Any] = {"mode": self.plan.backend, "seed": self.plan.seed or 0,
+        options: dict[str, Any] = {"backend": self.backend(), "seed": self.plan.seed or 0,
                                    "import_path": self.target.import_path}
         for name in ("setup", "callbacks", "targets"):
             if getattr(self.target, name) is not None:
@@ -287,13 +298,13 @@ class _SearchState:
                 from chaosdurable.history.http import check_mock
 
                 probe["http"] = check_mock(self.http)
-            self.spaces[key] = OperationSpace.probe(self.target.handler, value, mode=self.plan.backend, **probe)
+            self.spaces[key] = OperationSpace.probe(self.target.handler, value, backend=self.backend(), **probe)
         return self.spaces[key]
 
     def property(self, data: Any) -> None:
         """One example: draw an input and a schedule, check, judge the invariants."""
         from chaosdurable.faults.schedule import FaultSchedule
-        from chaosdurable.strategies.schedules import fault_schedules
+        from chaosdurable.strategies.schedules import DEFAULT_KINDS, fault_schedules
         from chaosdurable.verdict import check
 
         target = self.target
@@ -315,7 +326,10 @@ class _SearchState:
             self._judged(verdict)
             return
         if key not in self.schedules:
-            self.schedules[key] = fault_schedules(space=space, max_faults=self.plan.max_faults, min_faults=0)
+            can = self.backend().fault_kinds  # the default weights, less what the backend cannot inject
+            kinds = None if set(DEFAULT_KINDS) <= can else [k for k in DEFAULT_KINDS if k in can]
+            self.schedules[key] = fault_schedules(space=space, max_faults=self.plan.max_faults, min_faults=0,
+                                                  kinds=kinds)
         schedule = data.draw(self.schedules[key], label="schedule")
         self._replay_smallest_or_skip(key, schedule.to_json())
         verdict = check(target.handler, value, schedule, reference=self.references.get(key),

@@ -60,6 +60,9 @@ def test_output_is_plain_lines_when_not_a_terminal(tmp_path: Path, capsys: pytes
     (["tests.search.handlers:pay_once"], "give its input, --input JSON"),
     (["no-such-scenario"], "is not a bundled scenario"),
     (["tests.search.handlers:pay_once", "--input", "{nope"], "--input is not JSON"),
+    (["tests.search.handlers:pay_once", "--input", "1", "--backend", "aws"], "--backend aws needs --aws-function"),
+    (["tests.search.handlers:pay_once", "--input", "1", "--backend", "aws", "--aws-function",
+      "arn:aws:lambda:us-east-1:123456789012:function:pay"], "--backend aws refused"),
 ])
 def test_usage_errors_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str],
                              message: str) -> None:

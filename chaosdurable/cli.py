@@ -66,10 +66,47 @@ def _history_table(result: ExecutionResult, title: str, width: int = 120) -> Tab
     return table
 
 
+def _is_path(module_part: str) -> bool:
+    return module_part.endswith(".py") or "/" in module_part or os.sep in module_part
+
+
+def normalize_ref(ref: str) -> str:
+    """``ref`` as ``module:attribute``: ``path/to/file.py:attr`` becomes the dotted module under the
+    current folder (``path.to.file:attr``), or, for a file elsewhere, its stem with its folder put on
+    ``sys.path`` (as ``chaosdurable run path.py`` does). Any other ``ref`` is returned as it is."""
+    from pathlib import Path
+
+    module_part, sep, attr = ref.rpartition(":") if ref.count(":") > 1 else ref.partition(":")
+    if not _is_path(module_part):
+        return ref
+    file = Path(module_part)
+    if file.suffix != ".py":
+        file = file.with_suffix(".py") if file.with_suffix(".py").is_file() else file
+    dotted = ".".join(p for p in Path(module_part).with_suffix("").parts if p not in (".", ""))
+    if not file.is_file():
+        raise UsageError(f"cannot import {module_part!r}: no such file (from {os.getcwd()}); give the handler as "
+                         f"path/to/file.py:function or as module:function, e.g. {dotted}:{attr or 'handler'}")
+    resolved = file.resolve()
+    try:
+        relative = resolved.with_suffix("").relative_to(Path.cwd().resolve())
+    except ValueError:
+        relative = None
+    if relative is not None and all(part.isidentifier() for part in relative.parts):
+        return f"{'.'.join(relative.parts)}{sep}{attr}"
+    if not resolved.stem.isidentifier():
+        raise UsageError(f"cannot import {module_part!r}: {resolved.stem!r} is not a Python module name; rename the "
+                         "file (letters, digits and _)")
+    folder = str(resolved.parent)
+    if folder not in sys.path:
+        sys.path.insert(0, folder)  # importable by name, so subprocess mode (children get sys.path) finds it too
+    return f"{resolved.stem}{sep}{attr}"
+
+
 def _load(ref: str) -> Any:
+    ref = normalize_ref(ref)
     module_name, _, attr = ref.partition(":")
     if not attr:
-        raise UsageError(f"handler must be given as module:function, got {ref!r}")
+        raise UsageError(f"handler must be given as module:function or path/to/file.py:function, got {ref!r}")
     if os.getcwd() not in sys.path:
         sys.path.insert(0, os.getcwd())  # like `python -m`, find the user's modules from here
     try:
@@ -115,6 +152,7 @@ def demo(console: Console, variant: str | None = None) -> int:
 
 def run(console: Console, ref: str, payload: str, mode: str, faithful: bool) -> int:
     """Run one handler to completion and print its history."""
+    ref = normalize_ref(ref)
     runner = DurableRunner(_load(ref), mode=mode, faithful=faithful, import_path=ref)  # type: ignore[arg-type]
     result = runner.run(payload=payload)
     console.print(_history_table(result, ref))
@@ -154,7 +192,31 @@ def _unreached_reason(verdict: Any) -> str:
 
 def _callback_matches(key: str, name: str | None) -> bool:
     """The rule ``check`` answers callbacks by: ``*``, the exact name, or the name followed by a space."""
-    return key == "*" or key == name or bool(name and name.startswith(key + " "))
+    from chaosdurable.run import _configured_key
+
+    return _configured_key(name, {key: None}) is not None
+
+
+def _unmatched_callbacks(verdict: Any, answers: dict[str, Any] | None) -> tuple[list[str], list[str]]:
+    """The ``--callbacks`` keys that answered no callback of the run, and the callbacks the run had, by
+    the names the handler gave them (``wait_for_callback(name="approval")`` is ``approval``)."""
+    from chaosdurable.engine.runner import callback_label
+
+    names = {str(op.get("Name")) for op in verdict.reference.operations + verdict.chaotic.operations
+             if op.get("Type") == "CALLBACK" and op.get("Name")}
+    labels = sorted({callback_label(name) or name for name in names})
+    unmatched = [key for key in (answers or {}) if not any(_callback_matches(key, name) for name in names)]
+    return unmatched, labels
+
+
+def _unmatched_message(unmatched: list[str], seen: list[str]) -> str:
+    import difflib
+
+    close = {key: difflib.get_close_matches(key, seen, n=1, cutoff=0.5) for key in unmatched}
+    hints = "".join(f" did you mean {found[0]!r} for {key!r}?" for key, found in close.items() if found)
+    return (f"--callbacks names {unmatched} never matched a callback of the run; callbacks seen: {seen or 'none'}"
+            f".{hints} A key is the name the handler gives the callback (wait_for_callback(..., name=...) or "
+            "create_callback(name=...)), or '*' for any")
 
 
 def check_command(console: Console, ref: str, payload: str, schedule_text: str | None, mode: str,
@@ -200,41 +262,62 @@ def check_command(console: Console, ref: str, payload: str, schedule_text: str |
         backend = dataclasses.replace(backend, threaded_branches=True)
     if faithful and isinstance(backend, InProcess | Subprocess):
         backend = dataclasses.replace(backend, faithful=True)
+    ref = normalize_ref(ref)
     verdict = check(_load(ref), payload=payload, schedule=schedule, backend=backend,
                     setup=_load(setup) if setup else None, targets=target_fns or None, callbacks=answers,
                     import_path=ref, save_histories=save_histories)
-    # soft_wrap: the report holds a paste-able Python snippet and JSON; hard wrapping would break them
-    console.print(verdict.report(), markup=False, highlight=False, soft_wrap=True)
-    if saved_violations and verdict.ok:
-        console.print(f"note: the saved failure had {len(saved_violations)} violation(s) and this replay found none. "
-                      "If the handler was fixed, delete the saved file; otherwise the failure depended on something "
-                      "the file does not record (module state, the machine, real time).", markup=False,
-                      highlight=False, soft_wrap=True)
     reference = verdict.reference
+    unmatched, seen_callbacks = _unmatched_callbacks(verdict, answers)
+    if unmatched and seen_callbacks:
+        # the run reached its callbacks and a key answered none: a misnamed key (whatever the run did after
+        # the default answer it got instead is no verdict)
+        raise UsageError(_unmatched_message(unmatched, seen_callbacks))
     if reference.status != "SUCCEEDED" and not allow_failed_execution:
+        from chaosdurable.run import DEFAULTED_MARK
+
         error = reference.error or {}
+        status = "STUCK" if reference.stuck else reference.status
         why = reference.stuck or (f"{error.get('ErrorType')}: {error.get('ErrorMessage')}" if error else "no error")
+        _print_details(console, verdict, f"nothing was tested: the fault-free run of {ref} ended {status}; what "
+                       "ran (not a verdict):", saved_violations)
+        hints = [note for note in reference.diagnostics if DEFAULTED_MARK in note]
+        if unmatched:
+            hints.append(_unmatched_message(unmatched, seen_callbacks))
         raise NothingTested(
-            f"nothing was tested: the fault-free run of {ref} on input {payload} ended "
-            f"{'STUCK' if reference.stuck else reference.status} ({why}). Chaos is judged against the fault-free run; "
-            "check --input (it defaults to null), or pass --allow-failed-execution if failing is expected.")
-    seen_callbacks = sorted({str(op.get("Name")) for op in reference.operations + verdict.chaotic.operations
-                             if op.get("Type") == "CALLBACK" and op.get("Name")})
-    unmatched = [key for key in (answers or {}) if not any(_callback_matches(key, name) for name in seen_callbacks)]
+            f"nothing was tested: the fault-free run of {ref} on input {payload} ended {status} ({why}). Chaos is "
+            "judged against the fault-free run; check --input (it defaults to null)"
+            + (", --callbacks" if hints else "") + ", or pass --allow-failed-execution if failing is expected."
+            + "".join(f"\n  - {hint}" for hint in hints))
     if unmatched:
-        raise UsageError(f"--callbacks names {unmatched} never matched a callback of the run; callbacks seen: "
-                         f"{seen_callbacks or 'none'} (a key matches a callback's name, or '*' matches any)")
+        raise UsageError(_unmatched_message(unmatched, seen_callbacks))
     if len(schedule) and not verdict.fired and not allow_not_reached:
         message = (f"nothing was tested: none of the schedule's {len(schedule)} fault(s) was reached (a typo in an "
                    f"operation or effect name?)\n{_unreached_reason(verdict)}\npass --allow-not-reached to accept a "
                    "schedule that does not fire")
         if verdict.ok:
+            _print_details(console, verdict, f"nothing was tested: no fault of the schedule was reached in {ref}; "
+                           "what ran (not a verdict):", saved_violations)
             raise NothingTested(message)
+        _print_details(console, verdict, None, saved_violations)
         console.print(f"error: {message}", markup=False, highlight=False, soft_wrap=True)
+    else:
+        _print_details(console, verdict, None, saved_violations)
     assertion = (saved_spec or {}).get("user_assertion")
     if isinstance(assertion, dict) and verdict.ok:
         return _recheck_user_assertion(console, verdict, assertion)
     return EXIT_OK if verdict.ok else EXIT_VIOLATIONS
+
+
+def _print_details(console: Console, verdict: Any, headline: str | None,
+                   saved_violations: list[str] | None) -> None:
+    """The verdict's report (under ``headline`` instead of its own first line when given)."""
+    # soft_wrap: the report holds a paste-able Python snippet and JSON; hard wrapping would break them
+    console.print(verdict.report(headline), markup=False, highlight=False, soft_wrap=True)
+    if saved_violations and verdict.ok:
+        console.print(f"note: the saved failure had {len(saved_violations)} violation(s) and this replay found none. "
+                      "If the handler was fixed, delete the saved file; otherwise the failure depended on something "
+                      "the file does not record (module state, the machine, real time).", markup=False,
+                      highlight=False, soft_wrap=True)
 
 
 def _user_test(assertion: dict[str, Any]) -> Any:
@@ -339,12 +422,13 @@ def main(argv: list[str] | None = None) -> int:
     p_demo = sub.add_parser("demo", help="a short showcase: a planted bug found, shrunk and explained")
     p_demo.add_argument("variant", nargs="?", help="scenario/variant of a buggy bundled variant (default: the first)")
     p_run = sub.add_parser("execute", help="run a durable handler to completion, fault-free, and show its history")
-    p_run.add_argument("handler", help="module:function of a @durable_execution handler")
+    p_run.add_argument("handler", help="module:function (or path/to/file.py:function) of a @durable_execution handler")
     p_run.add_argument("--input", default="null", help="the execution input as JSON text")
     p_run.add_argument("--mode", choices=["inprocess", "subprocess"], default="inprocess")
     p_run.add_argument("--faithful", action="store_true")
     p_check = sub.add_parser("check", help="run a handler fault-free and under a fault schedule; print the verdict")
-    p_check.add_argument("handler", help="module:function of a @durable_execution handler")
+    p_check.add_argument("handler",
+                         help="module:function (or path/to/file.py:function) of a @durable_execution handler")
     p_check.add_argument("--input", default="null", help="the execution input as JSON text")
     p_check.add_argument("--schedule", help="a fault schedule: a JSON file, or JSON text")
     p_check.add_argument("--setup", help="module:function that provisions the moto world")

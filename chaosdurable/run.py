@@ -74,11 +74,38 @@ class RunConfig:
     faithful: bool = False
 
 
-def _answer_for(name: str | None, callbacks: Mapping[str, Any] | None) -> Answer:
-    for key, value in (callbacks or {}).items():
+def _configured_key(name: str | None, callbacks: Mapping[str, Any] | None) -> str | None:
+    """The key of ``callbacks`` that answers the callback operation ``name``: ``*``, the exact name, or
+    the name the handler wrote (``"approval"`` for ``wait_for_callback(name="approval")``, whose
+    operation is ``"approval create callback id"``). None when no answer is configured."""
+    for key in callbacks or {}:
         if key == "*" or key == name or (name and name.startswith(key + " ")):
-            return value if isinstance(value, Answer) else Answer(result=value)
-    return Answer()
+            return key
+    return None
+
+
+def _answer_for(name: str | None, callbacks: Mapping[str, Any] | None) -> Answer:
+    key = _configured_key(name, callbacks)
+    if key is None:
+        return Answer()
+    value = (callbacks or {})[key]
+    return value if isinstance(value, Answer) else Answer(result=value)
+
+
+#: The words by which the note of ``default_answer_note`` is recognized among a run's diagnostics.
+DEFAULTED_MARK = "got no configured answer"
+
+
+def default_answer_note(defaulted: list[str], status: str) -> str | None:
+    """Why a run that failed may have failed: callbacks it answered with the default ``null``."""
+    if not defaulted or status == "SUCCEEDED":
+        return None
+    names = list(dict.fromkeys(defaulted))
+    example = names[0] if names[0] != "(unnamed)" else "*"
+    return (f"the run ended {status} after callback(s) {names} {DEFAULTED_MARK} and were answered with "
+            "the default, success with JSON null; if the handler expects a value, give the answer: "
+            f"check(..., callbacks={{{example!r}: {{'ok': True}}}}) or --callbacks "
+            f"'{{\"{example}\": {{\"ok\": true}}}}' (the key is the name the handler gives the callback)")
 
 
 def execute(handler: Callable[..., Any], payload: str, schedule: FaultSchedule, config: RunConfig,
@@ -122,9 +149,10 @@ def execute(handler: Callable[..., Any], payload: str, schedule: FaultSchedule, 
         config.http.start()
     if tripwire is not None:
         tripwire.on()
+    defaulted: list[str] = []
     try:
         arn = runner.start(payload=payload)
-        stuck = _drive(runner, arn, nemesis, config, callbacks_log)
+        stuck = _drive(runner, arn, nemesis, config, callbacks_log, defaulted)
     except ExecutionStuckError as exc:
         stuck = str(exc)
         arn = runner._last_arn or ""
@@ -148,12 +176,18 @@ def execute(handler: Callable[..., Any], payload: str, schedule: FaultSchedule, 
             config.http.stop(allow_assert=False)
     record = _record(runner, arn, label, handler, recorder, events, callbacks_log, snapshot, stuck)
     record.tripwire = [h for h in record.tripwire if flagged(h, config.tripwire, config.tripwire_allow)]
+    note = default_answer_note(defaulted, "STUCK" if stuck else record.status)
+    if note is not None and schedule.faults == ():
+        record.diagnostics.append(note)  # under faults, a failure has other causes to report
     return record, nemesis
 
 
 def _drive(runner: DurableRunner, arn: str, nemesis: Nemesis, config: RunConfig,
-           log: list[dict[str, Any]]) -> str | None:
-    """Answer callbacks and move time until the execution ends. Returns why it got stuck, if it did."""
+           log: list[dict[str, Any]], defaulted: list[str] | None = None) -> str | None:
+    """Answer callbacks and move time until the execution ends. Returns why it got stuck, if it did.
+
+    The names of callbacks answered with the default (no key of ``config.callbacks`` matched) are
+    appended to ``defaulted``."""
     answered: set[str] = set()
     late: list[tuple[str, Answer]] = []
     ex = runner.service.get(arn)
@@ -165,6 +199,8 @@ def _drive(runner: DurableRunner, arn: str, nemesis: Nemesis, config: RunConfig,
         if pending:
             cb = pending[0]
             answered.add(cb.callback_id)
+            if defaulted is not None and _configured_key(cb.name, config.callbacks) is None:
+                defaulted.append(cb.label or "(unnamed)")
             _answer(runner, cb, _answer_for(cb.name, config.callbacks), nemesis.callback_fault(cb.name), log, late,
                     nemesis)
             continue
@@ -212,8 +248,8 @@ def _answer(runner: DurableRunner, cb: PendingCallback, answer: Answer, fault: C
             except UnknownCallbackError:
                 break
     for copy in range(sends):  # a duplicate answer arrives before the first one is acted on
-        _send(runner, cb.callback_id, answer, log, note=f"callback {cb.name!r}" + (" (duplicate)" if copy else ""),
-              settle=copy == sends - 1)
+        note = f"callback {cb.label or cb.name!r}" + (" (duplicate)" if copy else "")
+        _send(runner, cb.callback_id, answer, log, note=note, settle=copy == sends - 1)
 
 
 def _send(runner: DurableRunner, callback_id: str, answer: Answer, log: list[dict[str, Any]], note: str,

@@ -60,10 +60,14 @@ class Verdict:
         """The violations one checker reported."""
         return [v for v in self.violations if v.checker == name]
 
-    def report(self) -> str:
-        """The whole verdict in words: schedule, what fired, what was not reached, violations, replay."""
-        lines = [f"chaosdurable verdict for {self.chaotic.handler}: "
-                 + ("OK" if self.ok else f"{len(self.violations)} violation(s)")]
+    def report(self, headline: str | None = None) -> str:
+        """The whole verdict in words: schedule, what fired, what was not reached, violations, replay.
+
+        ``headline`` replaces the first line (``chaosdurable verdict for ...: OK``): the command line
+        uses it when the run tested nothing, so that no line of its output says OK.
+        """
+        lines = [headline or (f"chaosdurable verdict for {self.chaotic.handler}: "
+                              + ("OK" if self.ok else f"{len(self.violations)} violation(s)"))]
         lines.append("schedule:")
         lines += [f"  {line}" for line in self.schedule.describe().splitlines()]
         if self.fired:

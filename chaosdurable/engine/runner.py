@@ -39,14 +39,36 @@ Mode = Literal["inprocess", "subprocess"]
 _MISSING = object()
 
 
+#: The SDK names the callback of ``wait_for_callback(name="approval")`` ``"approval create callback id"``.
+_WAIT_FOR_CALLBACK_SUFFIX = "create callback id"
+
+
+def callback_label(name: str | None) -> str | None:
+    """The name the handler gave a callback: ``wait_for_callback(name="approval")`` is checkpointed as
+    the operation ``"approval create callback id"``, and this gives back ``"approval"``; a name from
+    ``create_callback(name=...)`` is returned as it is (None for an unnamed callback)."""
+    if not name or name == _WAIT_FOR_CALLBACK_SUFFIX:
+        return None
+    return name.removesuffix(" " + _WAIT_FOR_CALLBACK_SUFFIX)
+
+
 @dataclass(frozen=True)
 class PendingCallback:
-    """A callback that is STARTED and waiting for an answer."""
+    """A callback that is STARTED and waiting for an answer.
+
+    ``name`` is the callback operation's name as the history has it; ``label`` the name the
+    handler wrote (``wait_for_callback(name="approval")`` gives ``"approval"``).
+    """
 
     callback_id: str
     name: str | None
     operation_id: str
     execution_arn: str
+
+    @property
+    def label(self) -> str | None:
+        """The name the handler gave this callback (``callback_label``)."""
+        return callback_label(self.name)
 
 
 @dataclass(frozen=True)
@@ -301,13 +323,13 @@ class DurableRunner:
             self.run_until_idle()
             pending = self.pending_callbacks(arn)
             for cb in pending:
-                if name is None or cb.name == name:
+                if name is None or name in (cb.name, cb.label):
                     return cb.callback_id
             ex = self.service.get(arn)
             doomed = self._next_timer_times_out(pending)
             if doomed is not None:
                 raise ExecutionStuckError(
-                    f"no callback named {name!r} is pending; callback {doomed.name!r} ({doomed.callback_id}) is, "
+                    f"no callback named {name!r} is pending; callback {doomed.label!r} ({doomed.callback_id}) is, "
                     "and moving virtual time on to look for another would time it out. Answer it first "
                     "(send_callback_success/failure/heartbeat), or wait for that name.", self.result(arn))
             if ex.done or not self.advance_to_next_timer():
@@ -447,6 +469,7 @@ class DurableRunner:
                 continue
             label = f"{op.type} {op.name or op.id}"
             if op.type == "CALLBACK":
+                label = f"callback {callback_label(op.name) or op.id!r}"
                 waiting.append(f"{label} (callback id {op.callback_id}) has had no answer: send one with "
                                f"runner.send_callback_success({op.callback_id!r}, ...)")
             elif op.type == "CHAINED_INVOKE":

@@ -20,6 +20,7 @@ from chaosdurable.checks.idempotency import idempotency
 from chaosdurable.checks.liveness import liveness
 from chaosdurable.checks.resumption import resumption
 from chaosdurable.checks.tripwire import tripwire
+from chaosdurable.checks.unhandled import unhandled_failure
 from chaosdurable.checks.well_formed import well_formed
 
 ALL_CHECKERS: dict[str, Checker] = {
@@ -31,6 +32,7 @@ ALL_CHECKERS: dict[str, Checker] = {
     "tripwire": tripwire,
     "liveness": liveness,
     "well_formed": well_formed,
+    "unhandled_failure": unhandled_failure,
 }
 
 __all__ = [

@@ -1,0 +1,252 @@
+"""The ``unhandled_failure`` checker: a durable operation failed by a legitimate fault, and its SDK error
+escaped the handler (issue 9 §3b). Each buggy handler has a handled twin that must pass."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import boto3
+import pytest
+from aws_durable_execution_sdk_python import durable_execution
+from aws_durable_execution_sdk_python.config import Duration, StepConfig, WaitForCallbackConfig
+from aws_durable_execution_sdk_python.exceptions import CallbackError, StepError
+from aws_durable_execution_sdk_python.retries import RetryStrategyConfig, create_retry_strategy
+
+import chaosdurable
+from chaosdurable import CallbackFault, FaultSchedule, TransientFailure, Verdict, check, effect
+from chaosdurable.checks import ALL_CHECKERS, Ledger
+from chaosdurable.checks.unhandled import NAME, unhandled_failure, unhandled_failure_checker
+
+ORDER = {"order": "o-1200", "sku": "sku-a"}
+APPROVAL = WaitForCallbackConfig(timeout=Duration.from_hours(24), heartbeat_timeout=Duration.from_minutes(10))
+TWO_TRIES = StepConfig(retry_strategy=create_retry_strategy(RetryStrategyConfig(max_attempts=2)))
+
+
+# ------------------------------------------------------------------ a stock hold and an approval (the trial's b12)
+def setup() -> None:
+    boto3.client("dynamodb", region_name="us-east-1").create_table(
+        TableName="holds", KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}], BillingMode="PAY_PER_REQUEST")
+
+
+def _hold(order: str, status: str) -> str:
+    boto3.client("dynamodb", region_name="us-east-1").put_item(
+        TableName="holds", Item={"id": {"S": order}, "status": {"S": status}})
+    return status
+
+
+def _approval(context: Any) -> Any:
+    return context.wait_for_callback(lambda cb_id, _ctx: None, name="approval", config=APPROVAL)
+
+
+@durable_execution
+def hold_then_approve(event: dict[str, str], context: Any) -> dict[str, Any]:
+    """BUG: the hold stays when the approval times out (CallbackTimeoutError escapes)."""
+    context.step(lambda _: _hold(event["order"], "HELD"), name="hold-stock")
+    approval = _approval(context)
+    return {"approval": approval, "status": context.step(lambda _: _hold(event["order"], "SOLD"), name="finalize")}
+
+
+@durable_execution
+def hold_then_approve_or_release(event: dict[str, str], context: Any) -> dict[str, Any]:
+    """The handled twin: a timeout or a rejection releases the hold."""
+    context.step(lambda _: _hold(event["order"], "HELD"), name="hold-stock")
+    try:
+        approval = _approval(context)
+    except CallbackError:
+        return {"status": context.step(lambda _: _hold(event["order"], "RELEASED"), name="release")}
+    return {"approval": approval, "status": context.step(lambda _: _hold(event["order"], "SOLD"), name="finalize")}
+
+
+@durable_execution
+def release_then_reraise(event: dict[str, str], context: Any) -> Any:
+    """Handled too: it compensates in a step, then fails the execution with the SDK's error on purpose."""
+    context.step(lambda _: _hold(event["order"], "HELD"), name="hold-stock")
+    try:
+        return _approval(context)
+    except CallbackError:
+        context.step(lambda _: _hold(event["order"], "RELEASED"), name="release")
+        raise
+
+
+@durable_execution
+def own_error_instead(event: dict[str, str], context: Any) -> Any:
+    """Caught and turned into the handler's own exception: a deliberate failure, not the SDK's error escaping
+    (the checker's documented limit: it cannot tell whether the hold was meant to stay)."""
+    context.step(lambda _: _hold(event["order"], "HELD"), name="hold-stock")
+    try:
+        return _approval(context)
+    except CallbackError as exc:
+        raise RuntimeError(f"approval of {event['order']} timed out") from exc
+
+
+@durable_execution
+def approve_in_child(event: dict[str, str], context: Any) -> Any:
+    """BUG: as ``hold_then_approve``, with the approval inside a child context (ChildContextError escapes)."""
+    context.step(lambda _: _hold(event["order"], "HELD"), name="hold-stock")
+    return context.run_in_child_context(_approval, name="review")
+
+
+# ------------------------------------------------------------------ a charge whose retries run out
+def _charge(event: dict[str, str]) -> str:
+    effect("charge", key=event["order"])
+    return "charged"
+
+
+def _effect(name: str, event: dict[str, str], result: str) -> str:
+    effect(name, key=event["order"])
+    return result
+
+
+@durable_execution
+def reserve_then_charge(event: dict[str, str], context: Any) -> str:
+    """BUG: the reservation stays when the charge's retries run out (StepError escapes)."""
+    context.step(lambda _: _effect("reserve", event, "reserved"), name="reserve")
+    return context.step(lambda _: _charge(event), name="charge", config=TWO_TRIES)
+
+
+@durable_execution
+def reserve_then_charge_or_release(event: dict[str, str], context: Any) -> str:
+    """The handled twin."""
+    context.step(lambda _: _effect("reserve", event, "reserved"), name="reserve")
+    try:
+        return context.step(lambda _: _charge(event), name="charge", config=TWO_TRIES)
+    except StepError:
+        return context.step(lambda _: _effect("release", event, "released"), name="release")
+
+
+@durable_execution
+def already_failing(event: dict[str, str], context: Any) -> str:
+    """Fails without any fault (its last step always raises): not this checker's business."""
+    context.step(lambda _: _hold(event["order"], "HELD"), name="hold-stock")
+    _approval(context)
+
+    def finalize(_: Any) -> str:
+        raise ValueError("the warehouse is closed")
+
+    return context.step(finalize, name="finalize", config=StepConfig(
+        retry_strategy=create_retry_strategy(RetryStrategyConfig(max_attempts=1))))
+
+
+CALLBACK_FAULTS = [
+    pytest.param(CallbackFault(behaviour="after_timeout"), "CallbackTimeoutError", id="after_timeout"),
+    pytest.param(CallbackFault(behaviour="delay", seconds=172800.0), "CallbackTimeoutError", id="delay-past-timeout"),
+    pytest.param(CallbackFault(behaviour="miss_heartbeats"), "CallbackTimeoutError", id="miss_heartbeats"),
+    pytest.param(CallbackFault(behaviour="failure"), "CallbackExternalError", id="failure"),
+]
+CHARGE_FAILS_TWICE = FaultSchedule((TransientFailure(effect="charge", attempt=1),
+                                    TransientFailure(effect="charge", attempt=2)))
+
+
+def _check(handler: Any, schedule: FaultSchedule, **kw: Any) -> Verdict:
+    return check(handler, ORDER, schedule, setup=setup, **kw)
+
+
+@pytest.mark.parametrize("fault, error", CALLBACK_FAULTS)
+def test_an_unhandled_callback_failure_is_reported(fault: CallbackFault, error: str) -> None:
+    v = _check(hold_then_approve, FaultSchedule((fault,)))
+    assert v.chaotic.status == "FAILED" and v.fired, v.report()
+    (found,) = v.by_checker(NAME)
+    assert found.op == "approval"
+    assert found.message.startswith("wait_for_callback 'approval' failed under a fault and the handler did not "
+                                    f"handle it: the execution ended FAILED with the SDK's {error}")
+    text = found.describe()
+    assert f"fault: {fault.describe()} -> fired on callback" in text
+    assert f"execution error: aws_durable_execution_sdk_python.exceptions.{error}" in text
+    assert "done before it and never undone: step 'hold-stock'" in text
+    assert f"fix: catch {error} (aws_durable_execution_sdk_python.exceptions) around wait_for_callback " in text
+    assert "unhandled_failure_checker(allow=['approval'])" in text
+    # the outcome may change under this fault, so the comparing checkers stand down: this is the only finding
+    assert [x.checker for x in v.violations] == [NAME], v.report()
+
+
+@pytest.mark.parametrize("fault, error", CALLBACK_FAULTS)
+def test_the_handled_twin_passes(fault: CallbackFault, error: str) -> None:
+    v = _check(hold_then_approve_or_release, FaultSchedule((fault,)))
+    assert v.ok and v.fired and v.chaotic.status == "SUCCEEDED", v.report()
+    assert v.chaotic.world is not None and "RELEASED" in repr(v.chaotic.world)
+
+
+@pytest.mark.parametrize("handler", [release_then_reraise, own_error_instead],
+                         ids=["compensates-then-reraises", "raises-its-own-error"])
+def test_a_handler_that_catches_the_error_and_then_fails_passes(handler: Any) -> None:
+    v = _check(handler, FaultSchedule((CallbackFault(behaviour="after_timeout"),)))
+    assert v.chaotic.status == "FAILED" and v.ok, v.report()
+
+
+def test_an_error_leaving_through_a_child_context_is_reported() -> None:
+    v = _check(approve_in_child, FaultSchedule((CallbackFault(behaviour="after_timeout"),)))
+    (found,) = v.by_checker(NAME)
+    assert found.op == "review/approval"
+    assert "wait_for_callback 'approval' in child 'review' failed" in found.message
+    assert "the SDK's ChildContextError" in found.message
+    assert "(or ChildContextError around child 'review')" in found.describe()
+
+
+def test_a_charge_whose_retries_run_out_is_reported() -> None:
+    v = check(reserve_then_charge, ORDER, CHARGE_FAILS_TWICE)
+    (found,) = v.by_checker(NAME)
+    assert found.op == "charge"
+    assert "step 'charge' failed under a fault" in found.message and "the SDK's StepError" in found.message
+    text = found.describe()
+    assert "step 'charge' failed (the injected failure outlasted its retries)" in text
+    assert "done before it and never undone: step 'reserve'" in text
+    assert "fix: catch StepError" in text
+    assert [x.checker for x in v.violations] == [NAME], v.report()
+
+
+def test_the_charge_twin_passes() -> None:
+    v = check(reserve_then_charge_or_release, ORDER, CHARGE_FAILS_TWICE)
+    assert v.ok and v.chaotic.status == "SUCCEEDED", v.report()
+    assert [e.name for e in v.chaotic.effects] == ["reserve", "release"]  # both charges failed before charging
+
+
+def test_a_handler_that_fails_without_faults_is_not_its_business() -> None:
+    v = _check(already_failing, FaultSchedule((CallbackFault(behaviour="after_timeout"),)))
+    assert v.reference.status == "FAILED" and v.chaotic.status == "FAILED"
+    assert "CallbackTimeoutError" in str(v.chaotic.error)
+    assert v.by_checker(NAME) == []
+
+
+def test_without_a_legitimate_change_of_outcome_it_stays_silent() -> None:
+    """The same two runs, but a ledger where no fault excuses the failure: that is resumption's finding."""
+    v = _check(hold_then_approve, FaultSchedule((CallbackFault(behaviour="after_timeout"),)))
+    assert v.by_checker(NAME)
+    assert unhandled_failure(v.reference, v.chaotic, Ledger(fired=tuple(f.describe() for f in v.fired),
+                                                            fault_kinds=("callback",))) == []
+    assert unhandled_failure(v.reference, v.chaotic, Ledger(outcome_may_change=True)) == []  # no fault fired
+
+
+def test_the_opt_out_silences_exactly_the_named_operation() -> None:
+    schedule = FaultSchedule((CallbackFault(behaviour="after_timeout"),))
+
+    def with_allow(handler: Any, allow: Any, sched: FaultSchedule = schedule) -> Verdict:
+        return check(handler, ORDER, sched, setup=setup,
+                     checkers={**ALL_CHECKERS, NAME: unhandled_failure_checker(allow=allow)})
+
+    for allow in (["approval"], ("appr*",), "approval"):
+        v = with_allow(hold_then_approve, allow)
+        assert v.ok, (allow, v.report())
+    assert with_allow(approve_in_child, ["review/approval"]).ok
+    assert with_allow(approve_in_child, ["approval"]).ok
+    assert with_allow(approve_in_child, ["review"]).by_checker(NAME)  # the child is not the operation
+    assert [x.op for x in with_allow(hold_then_approve, ["hold-stock", "finalize"]).by_checker(NAME)] == ["approval"]
+    assert [x.op for x in with_allow(reserve_then_charge, ["approval"], CHARGE_FAILS_TWICE).by_checker(NAME)] == [
+        "charge"]
+    with pytest.raises(TypeError, match=r"takes operation names, paths or patterns"):
+        unhandled_failure_checker(allow=["approval", 3])  # type: ignore[list-item]
+
+
+def test_the_generic_strategies_find_the_half_done_hold(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``given`` with no schedule of its own draws the callback fault that exposes the trial's b12 (ci profile)."""
+    monkeypatch.chdir(tmp_path)  # the saved failure and Hypothesis' database stay out of the checkout
+
+    @chaosdurable.given(handler=hold_then_approve, input=ORDER, setup=setup)
+    def test_b12(verdict: Verdict) -> None:
+        pass
+
+    with pytest.raises(AssertionError) as info:
+        test_b12()
+    text = str(info.value)
+    assert "[unhandled_failure] wait_for_callback 'approval' failed under a fault" in text, text
+    assert "done before it and never undone: step 'hold-stock'" in text

@@ -6,7 +6,10 @@
 - every committed attempt ran its body at least once (except attempts that the SDK marks
   interrupted, ``StepInterruptedError``, which at-most-once consumes without running);
 - ``AT_LEAST_ONCE_PER_RETRY``: a repeated body run of one attempt is allowed only when an
-  abnormal invocation (crashed, timed out, failed, duplicated) explains it;
+  abnormal invocation (crashed, timed out, failed, duplicated) explains it, or when the earlier
+  run's outcome never became durable (no RETRY/SUCCEED/FAIL of that attempt was accepted in its
+  invocation, e.g. the service withdrew the token after the step's START): the SDK re-runs a
+  step it finds STARTED, which is the at-least-once contract;
 - the retry budget: no step commits more attempts than its retry strategy's ``max_attempts``
   (read from a ``create_retry_strategy`` config; the SDK default is 6; custom callables are
   not checked).
@@ -45,6 +48,16 @@ def _abnormal_invocations(run: RunRecord) -> Callable[[str, int | None], bool]:
         return lambda arn, index: (arn, index) in keyed
     indices = {inv["index"] for inv in run.invocations if abnormal(inv)}
     return lambda _arn, index: index in indices
+
+
+def _result_lost(body: BodyRun, committed_in: set[int]) -> bool:
+    """Whether this body run's outcome never became durable: no RETRY, SUCCEED or FAIL of its attempt
+    was accepted in its invocation (the token was withdrawn, or the invocation ended, before it).
+
+    Re-running such an attempt in a later invocation is the at-least-once contract (the SDK re-runs a
+    step it finds STARTED), not a violation; a re-run of an attempt whose commit *was* accepted is.
+    """
+    return body.where.invocation is not None and body.where.invocation not in committed_in
 
 
 def _labeller(run: RunRecord) -> Callable[[StepKey], str | None]:
@@ -132,10 +145,13 @@ def exactly_once(reference: RunRecord, chaotic: RunRecord, ledger: Ledger) -> li
                           f"({where}); at most once per attempt is its contract",
                     op=label, invocation=same[1].where.invocation, source=same[0].where.source))
                 continue
-            explained = [b for b in same if b.where.copy or abnormal(op_id[0], b.where.invocation)]
+            attempt_committed_in = {e[2] for e in commits.get(op_id, []) if e[1] == run_attempt}
+            explained = [b for b in same if b.where.copy or abnormal(op_id[0], b.where.invocation)
+                         or _result_lost(b, attempt_committed_in)]
             if count - len(explained) > 1:
                 out.append(Violation(
                     NAME, f"step {label!r} ran its body {count} times for attempt {run_attempt} ({where}) but only "
                           f"{len(explained)} of those runs are explained by a failed, crashed or duplicated "
-                          "invocation", op=label, invocation=same[-1].where.invocation, source=same[0].where.source))
+                          "invocation or by a result that was never checkpointed",
+                    op=label, invocation=same[-1].where.invocation, source=same[0].where.source))
     return out

@@ -812,10 +812,18 @@ def _persisted_part(updates: list[OperationUpdate], before: Intervention, after:
     """The updates a checkpoint call persists under the interceptor's decisions (see ``Intervention.at``).
 
     No decision: all of them. A decision before persisting: those ahead of its update (none when it
-    is about the whole call). A crash after persisting: those up to and including its update.
+    is about the whole call). A crash or an answer without a token after persisting: those up to and
+    including its update; the SDK never confirms the rest either way (it suspends their waiters), so
+    an at-least-once step whose START took the fault re-runs its body whether or not its SUCCEED was
+    already queued in the same call. One exception keeps the SDK's reading of the answer: a token-less
+    answer to a call that carries the execution's own terminal update means "completed" to the SDK,
+    so then the whole call is persisted.
     """
     if before.verb != "proceed":
         return list(updates[: before.at]) if before.at is not None else []
-    if after.verb == "crash" and after.at is not None:
+    if after.verb in ("crash", "no_token") and after.at is not None:
+        rest = updates[after.at + 1:]
+        if after.verb == "no_token" and any(u.operation_type.value == "EXECUTION" for u in rest):
+            return list(updates)
         return list(updates[: after.at + 1])
     return list(updates)

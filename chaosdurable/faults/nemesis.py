@@ -214,7 +214,7 @@ class Nemesis:
                 return Intervention("crash", at=hit[1])
         for i, fault in self._pending(CheckpointApiError):
             if fault.error == "no_token" and (hit := self._site_match(fault, site)) and self._take(i, hit[0]):
-                return Intervention("no_token")
+                return Intervention("no_token", at=hit[1])
         return PROCEED
 
     def invocation_copies(self, arn: str, invocation: int) -> tuple[int, bool]:

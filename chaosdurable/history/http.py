@@ -254,6 +254,7 @@ def install_http_hooks() -> None:
         if _installed:
             return
         _install_http_client()
+        _install_urllib3()
         _install_requests()
         _installed = True
 
@@ -334,6 +335,28 @@ def _install_http_client() -> None:
                                ("connect", connect, o_connect)):
         setattr(fn, "__wrapped__", original)  # noqa: B010
         setattr(conn, name, fn)
+
+
+def _install_urllib3() -> None:
+    """urllib3 opens its own sockets (``_new_conn``), and an HTTPS pool connects (TCP, then the TLS
+    handshake) before the request is written: refuse a host that is not allowed there, before any
+    byte leaves. Plain HTTP with a mock never gets here: ``endheaders`` gave it a canned socket."""
+    try:
+        import urllib3.connection
+    except ImportError:
+        return
+    conn = urllib3.connection.HTTPConnection
+    original = conn._new_conn
+
+    def _new_conn(self: Any) -> Any:
+        if (POLICY is not None and ledger.ACTIVE is not None and not ledger.ACTIVE.paused
+                and not _from_botocore(self) and not getattr(_local, "bridging", False)
+                and not POLICY.allows(self.host, self.port)):
+            raise _refuse(f"connection to {self.host}:{self.port}")
+        return original(self)
+
+    _new_conn.__wrapped__ = original  # type: ignore[attr-defined]
+    conn._new_conn = _new_conn  # type: ignore[method-assign]
 
 
 def _install_requests() -> None:

@@ -9,6 +9,7 @@ so a child reaches the loopback server the parent started, if anything lets it.
 from __future__ import annotations
 
 import contextlib
+import socket
 import threading
 import urllib.request
 from collections.abc import Iterator
@@ -18,6 +19,7 @@ from typing import Any
 import pytest
 import requests
 import responses
+import urllib3
 from aws_durable_execution_sdk_python import durable_execution
 from hypothesis import settings
 
@@ -87,6 +89,14 @@ def charge(event, context):
 def charge_with_key(event, context):
     code = context.step(lambda _: _charge(event["url"], {"Idempotency-Key": event["order"]}), name="charge")
     return context.step(lambda _: f"charged {code}", name="record")
+
+
+@durable_execution
+def urllib3_https_outside(event, context):
+    with contextlib.suppress(Exception):
+        pool = urllib3.PoolManager(retries=False, timeout=5)
+        pool.request("POST", f"https://127.0.0.1:{event['port']}/x", body=b"{}")
+    return context.step(lambda _: "done", name="after")
 
 
 OUTSIDE = [urllib_outside, requests_outside]
@@ -163,3 +173,29 @@ def test_given_with_a_mock_passes_a_correct_handler(backend: str, monkeypatch: p
 
     correct_property()
     assert len(mock.calls) >= 2  # the probe and the examples were all answered by this mock
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_an_https_pool_does_not_even_connect_to_a_host_not_allowed(backend: str) -> None:
+    """urllib3 connects (TCP, then TLS) before writing the request: that connection is refused too."""
+    accepts: list[int] = []
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(0.05)
+    stop = threading.Event()
+
+    def accept() -> None:
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                listener.accept()[0].close()
+                accepts.append(1)
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    try:
+        with pytest.raises(RealNetworkRefused, match=r"connection to 127\.0\.0\.1:\d+"):
+            check(urllib3_https_outside, {"port": listener.getsockname()[1]}, backend=backend)
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+        listener.close()
+    assert accepts == [], f"{len(accepts)} connection(s) reached the listener"

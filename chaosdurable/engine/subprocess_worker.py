@@ -18,6 +18,7 @@ the parent's ``responses`` mock over the pipe (``http.serve_http_request``) when
 from __future__ import annotations
 
 import base64
+import contextlib
 import importlib
 import io
 import json
@@ -335,6 +336,9 @@ def _preimport() -> None:
     import botocore.awsrequest
     import botocore.client
     import botocore.session  # noqa: F401
+
+    with contextlib.suppress(ImportError):  # the HTTP egress hooks (``history.http``) wrap it in every child
+        import requests  # noqa: F401
 
 
 def _forked(fds: list[int]) -> None:

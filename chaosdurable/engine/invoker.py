@@ -31,6 +31,8 @@ from chaosdurable.engine.sandbox import Sandboxes, entered
 from chaosdurable.engine.threads import IDLE_THREADS
 
 OutcomeKind = Literal["returned", "raised", "crashed", "timed_out"]
+#: real seconds a crashed or timed-out invocation's thread gets to reach its end before the service moves on
+ZOMBIE_WAIT_S = 10.0
 
 
 @dataclass(frozen=True)
@@ -187,6 +189,11 @@ class InProcessInvoker:
                 where=where,
             )
         if not done.is_set():
+            # Crashed or timed out by the nemesis: the thread cannot be killed. Let it reach its end (its
+            # next checkpoint is refused, its next effect stopped) before the service moves on, so what a
+            # zombie still does happens before the retry, never interleaved with it by thread timing: one
+            # legal schedule, the same every time. Bounded, for a body stuck in real time.
+            done.wait(min(self.hang_timeout_s, ZOMBIE_WAIT_S))
             return Outcome(kind="crashed", error_type="Runtime.ExitError", error_message="killed (injected)")
         if "exc" in box:
             exc = box["exc"]

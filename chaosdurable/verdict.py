@@ -12,6 +12,7 @@ import contextlib
 import dataclasses
 import hashlib
 import json
+import re
 import shlex
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -189,6 +190,44 @@ def _baseline(reference: RunRecord, witness: RunRecord,
                 # that kind across executions says nothing about faults for this handler
                 out.add((v.checker, None))
     return frozenset(out)
+
+
+def _first_fault_invocation(fired: Iterable[Firing]) -> float:
+    """The first invocation a fault acted in or before (1 when a firing does not say: a timer or a
+    callback fault, conservatively); infinity when nothing fired."""
+    first = float("inf")
+    for f in fired:
+        found = re.search(r"invocation (\d+)", f.where)
+        first = min(first, int(found.group(1)) if found else 1)
+    return first
+
+
+def _diverged_before_faults(reference: RunRecord, chaotic: RunRecord, fired: Iterable[Firing]) -> bool:
+    """Whether the first difference between the runs, in the reference's operation order, is the result
+    of a step (same name and place) that ran, in the chaotic run, only in invocations before any fault
+    acted (fresh values replaced): then the two runs differ as two fault-free executions of this
+    handler do (a coin flip or a clock read in a step), whatever the witness run happened to draw.
+    A difference in control flow first (another operation at that place) is not excused here."""
+    before = _first_fault_invocation(fired)
+    fresh = reference.fresh if isinstance(reference.fresh, FreshValues) else FreshValues()
+    ran_in: dict[str, set[int | None]] = {}
+    for body in chaotic.body_runs:
+        if body.where.op_type == "STEP" and body.where.op_id and (body.where.arn or chaotic.arn) == chaotic.arn:
+            ran_in.setdefault(body.where.op_id, set()).add(body.where.invocation)
+    theirs = {op["Id"]: op for op in chaotic.operations}
+    for mine in reference.operations:
+        if mine.get("Type") == "EXECUTION":
+            continue
+        op = theirs.get(mine["Id"])
+        if op is None or (op.get("Type"), op.get("Name")) != (mine.get("Type"), mine.get("Name")):
+            return False  # the first difference is control flow, not a step's result
+        if (mine.get("Status"), fresh.normalize(reference, mine.get("Result"))) == (
+                op.get("Status"), fresh.normalize(chaotic, op.get("Result"))):
+            continue
+        invocations = ran_in.get(op["Id"])
+        return (mine.get("Type") == "STEP" and bool(invocations)
+                and all(i is not None and i < before for i in invocations or ()))
+    return False
 
 
 #: How to turn values json cannot write into JSON, by the type name json's error names.
@@ -531,6 +570,11 @@ def check(
     # What two fault-free runs already disagree on is the handler's own nondeterminism across
     # executions (an A/B draw, a random wait length minted in a step), not something faults did.
     baseline = reference.baseline
+    if _diverged_before_faults(reference, chaotic, fired):
+        # the chaotic run is itself a fault-free execution up to its first fault, and there it already
+        # disagrees with the reference on a step result (a coin flip or a clock read in a step that the
+        # witness happened to match): comparisons across executions say nothing about faults here
+        baseline = baseline | {(name, None) for name in _COMPARING}
     def explained(v: Violation) -> bool:
         if v.message.startswith("the SDK detected"):
             return False  # found inside one execution, by the SDK's own replay check: never a baseline matter

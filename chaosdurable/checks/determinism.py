@@ -7,7 +7,8 @@
   operation, in the fault-free run's order, is reported;
 - values computed outside steps and sent with an operation's START (wait durations,
   callback timeouts, invoke targets and payloads, child-context and step names) must be
-  equal in both runs.
+  equal in both runs; a value that is, in each run, the result of the same step (at the same
+  path) was minted inside that step and is not compared (``fresh.carried_by_steps``).
 Skipped when a fault legitimately changes the outcome (the flow may branch on it).
 """
 
@@ -16,7 +17,7 @@ from __future__ import annotations
 from typing import Any
 
 from chaosdurable.checks.base import Ledger, Violation, op_label, require_same_handler
-from chaosdurable.checks.fresh import FreshValues
+from chaosdurable.checks.fresh import FreshValues, carried_by_steps
 from chaosdurable.history.record import RunRecord
 
 NAME = "determinism"
@@ -92,7 +93,12 @@ def determinism(reference: RunRecord, chaotic: RunRecord, ledger: Ledger) -> lis
         other = got_starts.get(op_id)
         if other is None or other == fields:
             continue
-        changed = [k for k in fields if fields[k] != other.get(k)]
+        # a value minted inside a step (a wait computed from a deadline a step saved) differs between
+        # executions, and again when a fault re-runs or delays the step: compare where it came from
+        changed = [k for k in fields if fields[k] != other.get(k)
+                   and not carried_by_steps(reference, fields[k], chaotic, other.get(k))]
+        if not changed:
+            continue
         label = op_label(reference, op_id)
         return [Violation(
             NAME, f"operation {label!r} was started with different values under faults: "

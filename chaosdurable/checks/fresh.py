@@ -148,3 +148,48 @@ class FreshValues:
         if world is None or not self.paths:
             return None if world is None else dict(world)
         return {key: sorted(self.normalize(run, line) or "" for line in lines) for key, lines in world.items()}
+
+
+def _leaf_paths(value: Any, path: Path = ()) -> Iterator[tuple[Path, Any]]:
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield from _leaf_paths(item, (*path, key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _leaf_paths(item, (*path, index))
+    else:
+        yield path, value
+
+
+def _result_index(run: RunRecord) -> dict[str, set[tuple[str, Path]]]:
+    """Every leaf of every step result of ``run`` (as JSON text) -> the (operation id, path) holding it."""
+    index: dict[str, set[tuple[str, Path]]] = {}
+    for op_id, (_name, value) in _step_results(run).items():
+        for path, leaf in _leaf_paths(value):
+            index.setdefault(json.dumps(leaf, sort_keys=True), set()).add((op_id, path))
+    return index
+
+
+def carried_by_steps(first: RunRecord, a: Any, second: RunRecord, b: Any) -> bool:
+    """True when ``a`` (seen in ``first``) and ``b`` (seen in ``second``) differ only where each holds
+    the result of the *same* step at the same path in its own run: the value was minted inside that
+    step (a deadline from the clock, a random wait length) and carried on, as a durable handler should.
+
+    Two executions mint such a value anew, and a fault that moves or repeats the step (a re-run, a
+    duplicate or timed-out invocation on a loaded machine) mints another one, so the difference says
+    nothing about replay determinism. A value computed outside any step matches no step result.
+    """
+    one, two = _parse(a), _parse(b)
+    paths = list(_differences(one, two))
+    if not paths:
+        return True
+    first_index, second_index = _result_index(first), _result_index(second)
+    for path in paths:
+        x, y = _at(one, path), _at(two, path)
+        if path and (x is None or y is None):
+            return False  # the shapes part: not a carried value
+        mine = first_index.get(json.dumps(x, sort_keys=True), set())
+        theirs = second_index.get(json.dumps(y, sort_keys=True), set())
+        if not mine & theirs:
+            return False
+    return True

@@ -114,7 +114,6 @@ def touch_session(event: dict[str, Any], context: DurableContext) -> str:
 def test_what_two_fault_free_runs_already_disagree_on_is_not_a_finding() -> None:
     for seed in range(3):
         verdict = check(jittered_followup, {}, seed=seed)
-        assert verdict.ok, verdict.report()
-        assert "left out: two fault-free runs already differ there" in verdict.report()
+        assert verdict.ok, verdict.report()  # the wait carries a step's draw: not compared (fresh.carried_by_steps)
     verdict = check(touch_session, {}, setup=orders_table)
     assert verdict.ok, verdict.report()

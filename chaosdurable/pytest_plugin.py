@@ -146,6 +146,7 @@ def given(
                 "strategy of them).") from None
 
     spaces: dict[str, OperationSpace] = {}
+    fresh_interpreters = _FreshShare()
     schedule_strategies: dict[str, st.SearchStrategy[Any]] = {}
     references: dict[str, Any] = {}
     worlds: list[Any] = []  # one moto world for all examples of a property run (reset per run)
@@ -191,6 +192,11 @@ def given(
             options = dict(check_options)
             if "backend" not in options and "mode" not in options:
                 options["backend"] = _State.backend_value
+                if fresh_interpreters.draw(chaos_data, handler, check_options.get("import_path")):
+                    from chaosdurable.backends import Subprocess
+
+                    options["backend"] = Subprocess()  # a fresh interpreter: another hash seed, cold modules
+                    options["import_path"] = fresh_interpreters.path
             if _State.seed is not None:
                 options.setdefault("seed", _State.seed)
             where = options.get("backend") or options.get("mode")
@@ -198,7 +204,9 @@ def given(
                              default=str)
             if worlds:
                 options["world"] = worlds[-1]
-            verdict = check(handler, value, schedule, reference=references.get(key), **options)
+            subject = fresh_interpreters.current() if options.get("import_path") == fresh_interpreters.path \
+                and fresh_interpreters.path is not None else handler  # a ColdStart example may have reloaded it
+            verdict = check(subject, value, schedule, reference=references.get(key), **options)
             references[key] = verdict.reference
             record_coverage(verdict)
             if _State.reports is not None:
@@ -377,6 +385,51 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--chaos-report", default=None, metavar="DIR",
                     help="write report.html, report.json and junit.xml of the chaos properties to DIR "
                          "(under pytest-xdist: one set per worker, in DIR/<worker id>/)")
+
+
+#: one example in this many runs in fresh interpreters (the subprocess backend) when the session runs
+#: in-process, so bugs that depend on the hash seed (iterating a set of strings) or on a cold module
+#: show under the default profile too; 0 turns it off
+FRESH_INTERPRETER_SHARE = 10
+
+
+class _FreshShare:
+    """Decides, by a Hypothesis draw (so it shrinks toward in-process), which examples run in fresh
+    interpreters; only when the session is in-process and the handler can be imported by a child."""
+
+    def __init__(self) -> None:
+        self.importable: bool | None = None
+        #: ``module:attribute`` of the handler, found once (a ColdStart example reloads its module later)
+        self.path: str | None = None
+
+    def draw(self, data: Any, handler: Callable[..., Any], import_path: str | None) -> bool:
+        if FRESH_INTERPRETER_SHARE <= 0 or _State.backend != "inprocess":
+            return False
+        if self.importable is None:
+            from chaosdurable.engine.errors import NotDurableHandlerError
+            from chaosdurable.engine.subprocess_invoker import handler_ref
+
+            try:
+                self.path = handler_ref(handler, import_path)
+                self.importable = True
+            except (NotDurableHandlerError, ValueError, LookupError):
+                self.importable = False
+        if not self.importable:
+            return False
+        share = data.draw(st.integers(0, FRESH_INTERPRETER_SHARE - 1), label="fresh interpreter")
+        return bool(share == FRESH_INTERPRETER_SHARE - 1)
+
+    def current(self) -> Any:
+        """The handler its module holds now (an in-process ``ColdStart`` reloads the module: a child
+        imports the reloaded one, and subprocess mode checks it runs that very object)."""
+        import importlib
+
+        assert self.path is not None
+        module, _, attribute = self.path.partition(":")
+        value: Any = importlib.import_module(module)
+        for part in attribute.split("."):
+            value = getattr(value, part)
+        return value
 
 
 def _kinds_for(kinds: list[str] | None) -> list[str] | None:

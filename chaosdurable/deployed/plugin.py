@@ -260,6 +260,16 @@ class ChaosPlugin(DurableInstrumentationPlugin):
             return API_ERRORS[hit[0].error], hit[1]
         return None, None
 
+    def after_decision(self, sites: list[Site]) -> tuple[str | None, int | None]:
+        """Decide, before the call is sent, what happens after the service accepts it: ("crash" or
+        "no_token", index of the matched update), or (None, None). The call is then cut after that
+        update (as the engine persists a call up to a faulted update, ``Intervention.at``)."""
+        if hit := self.take(sites, self._crash_at("after_persist")):
+            return "crash", hit[1]
+        if hit := self.take(sites, lambda f: isinstance(f, CheckpointApiError) and f.error == "no_token"):
+            return "no_token", hit[1]
+        return None, None
+
     def after_checkpoint(self, sites: list[Site], parsed: dict[str, Any]) -> None:
         """Crash after the service accepted the batch, or drop the new token from its answer."""
         if self.take(sites, self._crash_at("after_persist")):
@@ -296,6 +306,15 @@ def _on_parameter_build(params: dict[str, Any], context: dict[str, Any], **_: An
     context[_CONTEXT_KEY] = (plugin, sites)
     decision, at = plugin.before_checkpoint(sites)
     if decision is None:
+        after, k = plugin.after_decision(sites)
+        if after is None or k is None:
+            return
+        # cut after the matched update, unless a later one is the execution's own end (the SDK reads a
+        # missing token on that one as "completed", and the engine persists the whole call then too)
+        if not any(str(u.get("Type")) == "EXECUTION" for u in updates[k + 1:]):
+            params["Updates"] = updates[: k + 1]
+            context[_CONTEXT_KEY] = (plugin, sites[: k + 1])
+        context[_CONTEXT_KEY + "_after"] = after
         return
     if at:  # send the updates ahead of the matched one (persisted), then carry out the fault
         params["Updates"] = updates[:at]
@@ -326,6 +345,14 @@ def _on_after_call(http_response: Any, parsed: dict[str, Any], context: dict[str
     if getattr(http_response, "status_code", 500) >= 300:
         return
     plugin, sites = entry
+    after = context.get(_CONTEXT_KEY + "_after")
+    if after == "crash":
+        plugin.crash()
+        return
+    if after == "no_token":
+        parsed.pop("CheckpointToken", None)
+        parsed.pop("NewExecutionState", None)  # an answer without a token carries no state either (the engine's)
+        return
     then = context.get(_CONTEXT_KEY + "_then")
     if then is not None:  # the updates ahead of the fault's own were sent: now the fault itself
         if then == CRASH:

@@ -19,6 +19,9 @@ SCHEDULES = {
                      "phase": "after_persist"}, "subprocess"),
     "throttle": ({"kind": "checkpoint_error", "error": "throttle", "op": "charge", "action": "SUCCEED"}, "inprocess"),
     "4xx": ({"kind": "checkpoint_error", "error": "client_error", "op": "confirm", "action": "START"}, "inprocess"),
+    "no-token": ({"kind": "checkpoint_error", "error": "no_token", "op": "charge", "action": "SUCCEED"}, "inprocess"),
+    "no-token-start": ({"kind": "checkpoint_error", "error": "no_token", "op": "charge", "action": "START"},
+                       "inprocess"),
 }
 
 
@@ -46,8 +49,14 @@ UNHOOKED = pytest.mark.xfail(strict=True, reason=(
     "lost, where the engine (and the plugin on a boto3 client) sends it first (Intervention.at)"))
 
 
-@pytest.mark.parametrize("name", [pytest.param(n, marks=UNHOOKED) if n == "crash-before" else n
-                                  for n in sorted(SCHEDULES)])
+NO_TOKEN_OUTPUT = pytest.mark.xfail(strict=True, reason=(
+    "known divergence, not yet understood: with the token dropped from a boto3 answer to the SUCCEED, the "
+    "invocation ends Runtime.InvalidOutput (the execution still succeeds on the next one), where the engine's "
+    "answer without a token ends it cleanly"))
+MARKS = {"crash-before": UNHOOKED, "no-token": NO_TOKEN_OUTPUT}
+
+
+@pytest.mark.parametrize("name", [pytest.param(n, marks=MARKS[n]) if n in MARKS else n for n in sorted(SCHEDULES)])
 def test_the_plugin_matches_the_engine(deployed: Deployed, name: str) -> None:
     fault, mode = SCHEDULES[name]
     schedule = FaultSchedule.from_json(json.dumps([fault]))

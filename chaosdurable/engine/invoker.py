@@ -188,11 +188,13 @@ class InProcessInvoker:
                 error_message=f"Task timed out after {self.hang_timeout_s:.2f} seconds",
                 where=where,
             )
-        if not done.is_set():
-            # Crashed or timed out by the nemesis: the thread cannot be killed. Let it reach its end (its
-            # next checkpoint is refused, its next effect stopped) before the service moves on, so what a
-            # zombie still does happens before the retry, never interleaved with it by thread timing: one
-            # legal schedule, the same every time. Bounded, for a body stuck in real time.
+        if not done.is_set() or (abort is not None and abort.is_set()):
+            # Crashed or timed out by the nemesis, whether or not its thread already stopped on its own
+            # exception (which came first is thread timing; the outcome must not depend on it). The thread
+            # cannot be killed: let it reach its end (its next checkpoint is refused, its next effect
+            # stopped) before the service moves on, so what a zombie still does happens before the retry,
+            # never interleaved with it by thread timing: one legal schedule, the same every time. Bounded,
+            # for a body stuck in real time.
             done.wait(min(self.hang_timeout_s, ZOMBIE_WAIT_S))
             return Outcome(kind="crashed", error_type="Runtime.ExitError", error_message="killed (injected)")
         if "exc" in box:

@@ -30,6 +30,7 @@ sys.path.insert(0, str(ROOT))
 
 from benchmarks.ten_steps import ten_steps  # noqa: E402
 from chaosdurable import check  # noqa: E402
+from chaosdurable.backends import Subprocess  # noqa: E402
 from chaosdurable.history.world import World  # noqa: E402
 from chaosdurable.strategies.schedules import OperationSpace, fault_schedules  # noqa: E402
 
@@ -113,14 +114,14 @@ def _subprocess_rate(examples: int, space: Any, cores: set[int] | None) -> tuple
     @settings(max_examples=examples, **SETTINGS)  # type: ignore[arg-type]
     @given(schedule=fault_schedules(space=space, max_faults=3))
     def prop(schedule: Any) -> None:
-        verdict = check(ten_steps, {"id": "x"}, schedule, reference=reference.get("r"), mode="subprocess",
+        verdict = check(ten_steps, {"id": "x"}, schedule, reference=reference.get("r"), backend=Subprocess(),
                         import_path=path)
         reference["r"] = verdict.reference
         count[0] += 1
 
     try:
         # warm-up, not timed: the zygotes start (one interpreter each) and learn the handler's imports
-        check(ten_steps, {"id": "x"}, mode="subprocess", import_path=path)
+        check(ten_steps, {"id": "x"}, backend=Subprocess(), import_path=path)
         cpu, start = time.process_time(), time.perf_counter()
         prop()
         return count[0], time.perf_counter() - start, time.process_time() - cpu

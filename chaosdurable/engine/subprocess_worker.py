@@ -340,6 +340,12 @@ def _preimport() -> None:
     with contextlib.suppress(ImportError):  # the HTTP egress hooks (``history.http``) wrap it in every child
         import requests  # noqa: F401
 
+    from chaosdurable import sdk_compat
+
+    # which top-level packages are library code (read from every installed distribution's metadata,
+    # ~100 ms): computed once here and inherited by every fork, not recomputed per invocation
+    sdk_compat.library_packages()
+
 
 def _forked(fds: list[int]) -> None:
     """In the zygote's fork: fork the invocation's process, report its pid and, when it ends, its exit code.

@@ -121,6 +121,8 @@ def execute(handler: Callable[..., Any], payload: str, schedule: FaultSchedule, 
     runner.service.interceptor = nemesis
     recorder = ledger.Recorder(decide=nemesis.on_effect, is_crashed=nemesis.is_crashed,
                                allow_real_aws=config.allow_real_aws, kill=nemesis.kill_after_effect)
+    # read by subprocess mode: while it is False, a child need not wait for the decision on each effect
+    recorder.may_decide_effects = nemesis.may_decide_effects  # type: ignore[attr-defined]
     events: list[tuple[str, dict[str, Any]]] = []
     runner.service.observers.append(lambda what, data: events.append((what, data)))
     probe = BodyProbeFactory(recorder.body)

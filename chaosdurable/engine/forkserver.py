@@ -38,6 +38,8 @@ from typing import IO
 MAX_ZYGOTES = 6
 #: real seconds a zygote may take to import and fork before it is given up on
 START_TIMEOUT_S = 60.0
+#: what a fresh pipe holds without a reader (POSIX guarantees 4 KiB; Linux gives 64 KiB)
+PIPE_BUFFER_BYTES = 65536 if sys.platform.startswith("linux") else 4096
 
 
 class ForkUnavailable(RuntimeError):
@@ -158,11 +160,13 @@ class Zygote:
             return
         self._preloaded.update(new)
 
-    def fork(self, stderr_fd: int, timeout_s: float = START_TIMEOUT_S) -> ForkedChild:
+    def fork(self, stderr_fd: int, timeout_s: float = START_TIMEOUT_S, first: bytes = b"") -> ForkedChild:
         """A new process for one invocation; its stdin/stdout are pipes to us, ``stderr_fd`` its stderr.
 
         The protocol pipe's write end is the process' ``CHAOSDURABLE_FD``; its read end is returned as
-        ``child.protocol_fd``.
+        ``child.protocol_fd``. ``first`` (the invocation, one line), when it fits in a pipe's buffer,
+        is written to the process' stdin before its pid comes back, so the process reads it as soon
+        as it starts (``child.first_sent`` says whether it was).
         """
         stdin_r, stdin_w = os.pipe()
         stdout_r, stdout_w = os.pipe()
@@ -179,6 +183,10 @@ class Zygote:
         for fd in (stdin_r, stdout_w, proto_w, status_w):
             os.close(fd)
         stdin, stdout = os.fdopen(stdin_w, "wb"), os.fdopen(stdout_r, "rb", buffering=0)
+        first_sent = 0 < len(first) <= PIPE_BUFFER_BYTES
+        if first_sent:  # never blocks: the pipe is empty and holds this much
+            stdin.write(first)
+            stdin.flush()
         try:
             child = ForkedChild(status_r, stdin, stdout, timeout_s)
         except ForkUnavailable:
@@ -187,6 +195,7 @@ class Zygote:
             os.close(proto_r)
             raise
         child.protocol_fd = proto_r  # type: ignore[attr-defined]
+        child.first_sent = first_sent  # type: ignore[attr-defined]
         return child
 
     def stop(self) -> None:

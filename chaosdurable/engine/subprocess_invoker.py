@@ -12,21 +12,28 @@ parent -> child on its stdin):
 - child sends ``{"type": "checkpoint"|"state", ...}`` and blocks for ``{"ok": ...}`` or
   ``{"error": {"code", "message", "status"}}``;
 - child streams ``{"type": "log", "record": ...}`` as it logs (nothing is lost to a crash);
-- child sends ``{"type": "effect"|"body"|"crash", ...}`` (ledger calls, answered with the nemesis'
-  decision) and ``{"type": "aws", "method", "url", "headers", "body"}`` (a botocore request, answered
+- child sends ``{"type": "effect"|"crash", ...}`` (ledger calls, answered with the nemesis'
+  decision; an effect marked ``"unanswered"``, sent when the first message's ``effects_unanswered``
+  says no pending fault can act on one, is only recorded), ``{"type": "body", ...}`` (a body run
+  started; recorded, not answered) and
+  ``{"type": "aws", "method", "url", "headers", "body"}`` (a botocore request, answered
   from this process' moto world with ``{"aws": [status, headers, body]}``; bodies base64) and
   ``{"type": "http", "method", "url", "headers", "body"}`` (an HTTP request no allowed host serves,
   answered from this process' ``responses`` mock with ``{"http": raw response}`` or ``{"error": ...}``);
 - the first message's ``"http"`` (``{"allow_hosts", "mock"}``) is this process' HTTP egress policy,
   which the child enforces (``history.http``);
 - child sends ``{"type": "trip"|"refused", ...}`` (tripwire hits, refused AWS calls; not answered);
-- child ends with ``{"type": "result", "output": ...}`` or ``{"type": "raised", ...}``.
+- child ends with ``{"type": "result", "output": ...}`` or ``{"type": "raised", ...}``, sent after its
+  stdout is flushed: the parent drains stdout and returns at once, and the process, which exits
+  right after, is killed and reaped without waiting (``_Reaper``).
 Every read has a deadline: a child silent past ``hang_timeout_s`` is killed.
 """
 
 from __future__ import annotations
 
+import atexit
 import base64
+import contextlib
 import importlib
 import json
 import os
@@ -141,6 +148,62 @@ def handler_ref(handler: Callable[..., Any], import_path: str | None = None) -> 
         f"function, or stored in a container). Assign it at module level, or {_FIX}")
 
 
+def _close(proc: Any, stderr: Any) -> None:
+    for stream in (proc.stdin, proc.stdout):
+        if stream is not None:
+            stream.close()
+    stderr.close()
+
+
+class _Reaper:
+    """Processes that sent their outcome and are exiting on their own: reaped without waiting.
+
+    Waiting for a process to tear down its address space (and for its zygote to report the exit)
+    costs several milliseconds per invocation and changes nothing: its outcome is in, its last
+    output drained, and it calls ``os._exit`` right after. Each ``add`` first reaps those that
+    have ended; a process still there after ``LINGER_S`` is killed, and at most ``MAX_PENDING``
+    are kept (the oldest is then waited for, bounded).
+    """
+
+    LINGER_S = 10.0
+    MAX_PENDING = 8
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._pending: list[tuple[Any, Any, float]] = []
+
+    def add(self, proc: Any, stderr: Any) -> None:
+        """Hand over an ending process and its stderr file; reap whatever has ended meanwhile."""
+        with self._lock:
+            self._pending.append((proc, stderr, time.monotonic() + self.LINGER_S))
+        self.reap()
+
+    def reap(self, block: bool = False) -> None:
+        """Close every process that has ended (``block``: wait for all, bounded, killing stragglers)."""
+        with self._lock:
+            pending, self._pending = self._pending, []
+        keep = []
+        for index, (proc, stderr, deadline) in enumerate(pending):
+            must_end = block or time.monotonic() > deadline or len(pending) - index > self.MAX_PENDING
+            if proc.poll() is None and must_end:
+                with contextlib.suppress(Exception):
+                    proc.wait(timeout=max(0.0, min(deadline - time.monotonic(), 2.0)))
+                if proc.poll() is None:
+                    proc.kill()
+                    proc.wait(timeout=10)
+            if proc.poll() is None:
+                keep.append((proc, stderr, deadline))
+            else:
+                _close(proc, stderr)
+        with self._lock:
+            self._pending = keep + self._pending
+
+
+#: the ending processes of every invoker in this interpreter (reaped at exit too)
+REAPER = _Reaper()
+atexit.register(REAPER.reap, True)
+
+
 class SubprocessInvoker:
     """Runs each invocation in ``python -m chaosdurable.engine.subprocess_worker``."""
 
@@ -215,6 +278,8 @@ class SubprocessInvoker:
             "invocation": list(client.invocation),
             "record": recorder is not None,
             "allow_real_aws": bool(recorder and recorder.allow_real_aws),
+            # no pending fault can act on an effect: the child sends effects without awaiting "proceed"
+            "effects_unanswered": recorder is not None and not getattr(recorder, "may_decide_effects", lambda: True)(),
             "serial_branches": self.serial_branches,
             "speedups": self.speedups,
             "world": world,
@@ -228,19 +293,23 @@ class SubprocessInvoker:
         proc, read_fd = self._start(first, env, stderr)
         proc.chaosdurable_stderr = stderr
         assert proc.stdin is not None
-        proc.stdin.write((json.dumps(first) + "\n").encode())
-        proc.stdin.flush()
+        if not getattr(proc, "first_sent", False):
+            proc.stdin.write((json.dumps(first) + "\n").encode())
+            proc.stdin.flush()
+        ended = False
         try:
-            return self._serve(proc, read_fd, client, abort)
+            outcome = self._serve(proc, read_fd, client, abort)
+            ended = outcome.kind in ("returned", "raised")
+            return outcome
         finally:
             os.close(read_fd)
-            if proc.poll() is None:
-                proc.kill()
-            proc.wait(timeout=10)
-            for stream in (proc.stdin, proc.stdout):
-                if stream is not None:
-                    stream.close()
-            stderr.close()
+            if ended:  # it exits by itself right after its last message: reaped later, not waited for
+                REAPER.add(proc, stderr)
+            else:
+                if proc.poll() is None:
+                    proc.kill()
+                proc.wait(timeout=10)
+                _close(proc, stderr)
 
     def _start(self, first: dict[str, Any], env: dict[str, str], stderr: Any) -> tuple[Any, int]:
         """The invocation's process and the read end of its protocol pipe: forked, or else spawned."""
@@ -248,7 +317,8 @@ class SubprocessInvoker:
             try:
                 zygote = forkserver.zygote_for(env["PYTHONHASHSEED"], env)
                 zygote.preload(first["sys_path"])
-                child = zygote.fork(stderr.fileno())
+                line = (json.dumps(dict(first, env=env)) + "\n").encode()
+                child = zygote.fork(stderr.fileno(), first=line)
             except forkserver.ForkUnavailable:
                 forkserver.discard_for(env["PYTHONHASHSEED"], env)
             else:
@@ -326,6 +396,8 @@ class SubprocessInvoker:
                     continue
                 buffers[key.data] += chunk
                 while b"\n" in buffers[key.data]:
+                    if abort is not None and abort.is_set():  # crashed: nothing more of it is served
+                        break
                     line, buffers[key.data] = buffers[key.data].split(b"\n", 1)
                     if key.data == "stdout":
                         if line.strip() and self.log_sink is not None:
@@ -336,6 +408,10 @@ class SubprocessInvoker:
                     result = self._handle(json.loads(line), proc, client)
                     if result is not None:
                         outcome = result
+            if outcome is not None:  # its stdout was flushed before the outcome was sent: drain it, done
+                if "stdout" in {k.data for k in selector.get_map().values()}:
+                    self._drain_stdout(proc.stdout.fileno(), buffers["stdout"])
+                break
         selector.close()
         if outcome is not None:
             return outcome
@@ -348,6 +424,22 @@ class SubprocessInvoker:
         return Outcome(kind="crashed", error_type="Runtime.ExitError",
                        error_message=f"Runtime exited with error: {status}")
 
+    def _drain_stdout(self, fd: int, pending: bytes) -> None:
+        """Read what the child printed that is still in the pipe (never blocks) into the log sink."""
+        from chaosdurable.engine.logcapture import parse_line
+
+        data = pending
+        with selectors.DefaultSelector() as selector:
+            selector.register(fd, selectors.EVENT_READ)
+            while selector.select(timeout=0):
+                chunk = os.read(fd, 65536)
+                if not chunk:
+                    break
+                data += chunk
+        if self.log_sink is not None:
+            self.log_sink.extend([parse_line(line.decode(errors="replace"))
+                                  for line in data.split(b"\n") if line.strip()])
+
     def _handle(self, msg: dict[str, Any], proc: Any, client: Any) -> Outcome | None:
         kind = msg.get("type")
         if kind == "log":
@@ -359,7 +451,10 @@ class SubprocessInvoker:
         if kind == "raised":
             return Outcome(kind="raised", error_type=msg["error_type"], error_message=msg["message"],
                            where=msg.get("where"))
-        if kind in ("effect", "body", "crash"):
+        if kind == "body" or msg.get("unanswered"):  # recorded, not answered (the child does not wait)
+            self._ledger_call(msg)
+            return None
+        if kind in ("effect", "crash"):
             self._reply(proc, self._ledger_call(msg))
             return None
         if kind == "aws":

@@ -135,22 +135,31 @@ class _ForwardingRecorder:
     sent to the parent, which records it and answers with the nemesis' decision. Refused AWS
     calls and tripwire hits are sent too (no answer awaited)."""
 
-    def __init__(self, allow_real_aws: bool) -> None:
+    def __init__(self, allow_real_aws: bool, effects_unanswered: bool = False) -> None:
         self.paused = 0
         self.allow_real_aws = allow_real_aws
         self.refused: list[str] = _ForwardedList()
+        #: no pending fault can act on an effect (the parent said so): record it, do not wait for "proceed"
+        self.effects_unanswered = effects_unanswered
 
     def effect(self, name: str, key: str | None, kind: str, where: Any, mutating: bool,
                detail: dict[str, Any]) -> str:
-        reply = _call({"type": "effect", "name": name, "key": key, "kind": kind, "where": asdict(where),
-                       "mutating": mutating, "detail": detail})
+        message = {"type": "effect", "name": name, "key": key, "kind": kind, "where": asdict(where),
+                   "mutating": mutating, "detail": detail}
+        if self.effects_unanswered:  # in order on the pipe; a crashed invocation's are dropped there
+            _send(dict(message, unanswered=True))
+            return "proceed"
+        reply = _call(message)
         if reply.get("killed"):
             raise InvocationKilled(f"invocation {where.invocation} was crashed by the nemesis")
         return str(reply.get("decision", "proceed"))
 
     def body(self, event: str, where: Any) -> None:
-        if event == "start" and _call({"type": "body", "where": asdict(where)}).get("killed"):
-            raise InvocationKilled(f"invocation {where.invocation} was crashed by the nemesis")
+        # not answered: a body run is only recorded (in order, on the same pipe as the effects). Once
+        # the nemesis has crashed this invocation the parent drops it and kills the process; the
+        # body's first effect, which does wait for an answer, would stop it anyway.
+        if event == "start":
+            _send({"type": "body", "where": asdict(where)})
 
     def crash(self, where: Any, name: str) -> InvocationKilled:
         _call({"type": "crash", "where": asdict(where), "name": name})
@@ -269,7 +278,7 @@ def run(first: dict[str, Any]) -> None:
         base, PipeServiceClient(tuple(first["invocation"])))
     tripwire: Tripwire | None = None
     if first.get("record"):
-        recorder = _ForwardingRecorder(bool(first.get("allow_real_aws")))
+        recorder = _ForwardingRecorder(bool(first.get("allow_real_aws")), bool(first.get("effects_unanswered")))
         ledger.activate(recorder)  # type: ignore[arg-type]
         inject_body_probe(target, BodyProbeFactory(recorder.body))
         if first.get("http") is not None:
@@ -287,11 +296,12 @@ def run(first: dict[str, Any]) -> None:
                 if tripwire is not None:
                     tripwire.off()
     except BaseException as exc:
+        sys.stdout.flush()  # everything printed is in the pipe before the outcome: the parent stops at it
         _send({"type": "raised", "error_type": type(exc).__name__, "message": str(exc),
                "where": "".join(traceback.format_exception(exc)[-4:])})
     else:
+        sys.stdout.flush()
         _send({"type": "result", "output": output})
-    sys.stdout.flush()
     os._exit(0)
 
 

@@ -273,6 +273,13 @@ class Nemesis:
         if ex is not None and 0 < where.invocation <= len(ex.invocations):
             self.service.kill(ex, ex.invocations[where.invocation - 1], "crashed")
 
+    def may_decide_effects(self) -> bool:
+        """False when no pending fault can act on an effect: every ``on_effect`` answers "proceed".
+
+        Faults are only ever taken, never added, so once False it stays False for this run.
+        """
+        return bool(self._pending(TransientFailure) or self._pending(CrashAfterEffect))
+
     def is_crashed(self, where: Where) -> bool:
         """True when ``where`` belongs to an invocation the nemesis crashed (its code must stop)."""
         if self.service is None or where.arn is None or where.invocation is None:

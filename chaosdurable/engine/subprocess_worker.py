@@ -78,12 +78,19 @@ _call_lock = threading.Lock()
 
 def _call(message: dict[str, Any]) -> dict[str, Any]:
     """Send a request to the parent and wait for its one-line answer (one request at a time)."""
-    with _call_lock:
-        _send(message)
-        line = sys.stdin.readline()
-    if not line:
-        raise CheckpointError("parent went away")
-    return dict(json.loads(line))
+    profile = sys.getprofile()
+    if profile is not None:  # the tripwire's hook: nothing here is user code, so it is not watched
+        sys.setprofile(None)
+    try:
+        with _call_lock:
+            _send(message)
+            line = sys.stdin.readline()
+        if not line:
+            raise CheckpointError("parent went away")
+        return dict(json.loads(line))
+    finally:
+        if profile is not None:
+            sys.setprofile(profile)
 
 
 class PipeServiceClient:
@@ -338,6 +345,16 @@ def _preload(request: dict[str, Any]) -> None:
             continue
     if threading.active_count() > 1:  # an import started a thread: forking now would be unsafe
         os._exit(3)
+    _freeze_heap()
+
+
+def _freeze_heap() -> None:
+    """Move everything imported so far out of the collector's sight (``gc.freeze``): a fork's garbage
+    collections then never walk, and so never copy, the pages it shares with the zygote."""
+    import gc
+
+    gc.collect()
+    gc.freeze()
 
 
 def _preimport() -> None:
@@ -357,71 +374,104 @@ def _preimport() -> None:
     sdk_compat.library_packages()
 
 
-def _forked(fds: list[int]) -> None:
-    """In the zygote's fork: fork the invocation's process, report its pid and, when it ends, its exit code.
+def _become_invocation(fds: list[int]) -> None:
+    """In a fresh fork of the zygote: take the invocation's pipes as stdin/stdout/stderr and run it.
 
-    ``fds`` are the child's stdin, stdout, protocol pipe, stderr and the status pipe (parent's ends
-    stay in the parent). Exit codes follow ``Popen.returncode`` (negative: killed by that signal).
+    ``fds`` are the child's stdin, stdout, protocol pipe and stderr. Never returns.
     """
     global _FD
-    import signal
-
-    stdin_r, stdout_w, proto_w, stderr_fd, status_w = fds
-    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-    pid = os.fork()
-    if pid == 0:
-        try:
-            os.close(status_w)
-            for fd, target in ((stdin_r, 0), (stdout_w, 1), (stderr_fd, 2)):
-                os.dup2(fd, target)
-                os.close(fd)
-            _FD = proto_w
-            main()
-        finally:
-            os._exit(70)
-    for fd in (stdin_r, stdout_w, proto_w, stderr_fd):
+    stdin_r, stdout_w, proto_w, stderr_fd = fds
+    for fd, target in ((stdin_r, 0), (stdout_w, 1), (stderr_fd, 2)):
+        os.dup2(fd, target)
         os.close(fd)
-    os.write(status_w, f"pid {pid}\n".encode())
-    _, status = os.waitpid(pid, 0)
-    os.write(status_w, f"exit {os.waitstatus_to_exitcode(status)}\n".encode())
-    os._exit(0)
+    _FD = proto_w
+    main()
+
+
+def _report(fd: int, line: str) -> None:
+    """Write a status line; the parent may have stopped listening (then nothing is lost that it wants)."""
+    with contextlib.suppress(OSError):
+        os.write(fd, line.encode())
 
 
 def zygote(sock_fd: int) -> None:
     """Serve fork requests on the Unix socket ``sock_fd`` until the parent closes it.
 
-    Each request carries five file descriptors (``_forked``); the zygote forks once per request,
-    so every invocation gets a process of its own, with this zygote's ``PYTHONHASHSEED`` and its
-    imports already done, used for that one invocation only.
+    Each request carries five file descriptors: the child's stdin, stdout, protocol pipe, stderr,
+    and a status pipe on which the zygote writes ``pid N`` at once and ``exit CODE`` when that
+    process ends (codes follow ``Popen.returncode``: negative when killed by that signal). The
+    zygote forks once per request, so every invocation gets a process of its own, with this
+    zygote's ``PYTHONHASHSEED`` and its imports already done, used for that one invocation only.
+    Ended children are reaped as their ``SIGCHLD`` wakes the loop (``signal.set_wakeup_fd``).
     """
+    import selectors
     import signal
     import socket
 
     _preimport()
-    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # the per-request forks are reaped by the kernel
+    _freeze_heap()
+    wake_r, wake_w = os.pipe()
+    os.set_blocking(wake_r, False)
+    os.set_blocking(wake_w, False)
+    signal.signal(signal.SIGCHLD, lambda signum, frame: None)  # a handler (not SIG_IGN), so children are reapable
+    signal.set_wakeup_fd(wake_w)
     sock = socket.socket(fileno=sock_fd)
+    status_of: dict[int, int] = {}  # pid -> its status pipe
+    selector = selectors.DefaultSelector()
+    selector.register(sock, selectors.EVENT_READ, "request")
+    selector.register(wake_r, selectors.EVENT_READ, "child")
     while True:
-        try:
-            message, fds, _, _ = socket.recv_fds(sock, 1 << 20, 8)
-        except (OSError, InterruptedError):
-            break
-        if not message:
-            break
-        if message.startswith(b"preload "):
-            _preload(json.loads(message[len(b"preload "):]))
-            continue
-        if len(fds) != 5:
-            for fd in fds:
-                os.close(fd)
-            continue
-        pid = os.fork()
-        if pid == 0:
+        for key, _ in selector.select():
+            if key.data == "child":
+                with contextlib.suppress(BlockingIOError):
+                    while os.read(wake_r, 512):
+                        pass
+                _reap(status_of)
+                continue
             try:
-                sock.close()
-                _forked(fds)
-            finally:
-                os._exit(70)
-        for fd in fds:
+                message, fds, _, _ = socket.recv_fds(sock, 1 << 20, 8)
+            except (OSError, InterruptedError):
+                return
+            if not message:
+                return
+            if message.startswith(b"preload "):
+                _preload(json.loads(message[len(b"preload "):]))
+                continue
+            if len(fds) != 5:
+                for fd in fds:
+                    os.close(fd)
+                continue
+            pid = os.fork()
+            if pid == 0:
+                try:
+                    signal.set_wakeup_fd(-1)
+                    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+                    selector.close()
+                    for fd in (wake_r, wake_w, fds[4]):
+                        os.close(fd)
+                    sock.close()
+                    _become_invocation(fds[:4])
+                finally:
+                    os._exit(70)
+            for fd in fds[:4]:
+                os.close(fd)
+            status_of[pid] = fds[4]
+            _report(fds[4], f"pid {pid}\n")
+        _reap(status_of)  # a SIGCHLD that arrived before its pid was registered
+
+
+def _reap(status_of: dict[int, int]) -> None:
+    """Report and forget every child of the zygote that has ended."""
+    while status_of:
+        try:
+            pid, status = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+        fd = status_of.pop(pid, None)
+        if fd is not None:
+            _report(fd, f"exit {os.waitstatus_to_exitcode(status)}\n")
             os.close(fd)
 
 

@@ -65,6 +65,12 @@ _RANDOM_METHOD_CODES = {code for code, name in _PY_CODES.items() if name.startsw
 _RANDOM_INIT = random.Random.__init__.__code__
 
 
+#: names of the C functions ``_c_call_name`` may recognise, and the Python codes ``_profile`` looks at:
+#: a cheap first filter for the profile hook
+_WATCHED_C_NAMES = frozenset({"time", "time_ns", "urandom", *(name for name, _ in _C_METHODS), *_RANDOM_NAMES})
+_WATCHED_CODES = frozenset({*_PY_CODES, _RANDOM_INIT})
+
+
 def _replay_dependent(instance: Any) -> bool:
     """True for the random instances whose draws differ between replays."""
     return instance is getattr(random, "_inst", None) or isinstance(instance, random.SystemRandom)
@@ -99,11 +105,16 @@ class Tripwire:
         self._seen: set[tuple[str, str | None, int | None]] = set()
 
     def _profile(self, frame: FrameType, event: str, arg: Any) -> None:
+        # called for every call and return of every thread: the common case leaves at the first test
         if event == "c_call":
+            if getattr(arg, "__name__", None) not in _WATCHED_C_NAMES:
+                return
             name = _c_call_name(arg)
             caller = frame
         elif event == "call":
             code = frame.f_code
+            if code not in _WATCHED_CODES:
+                return
             if code is _RANDOM_INIT:
                 # random.Random() with no seed draws one from the OS: every replay gets another sequence
                 name = "random.Random() without a seed" if frame.f_locals.get("x") is None else None

@@ -256,6 +256,25 @@ def _import_handler(ref: str) -> Any:
     return target
 
 
+def _take_environment(env: dict[str, str]) -> None:
+    """Make ``os.environ`` exactly ``env``, changing only what differs (most of it is the zygote's)."""
+    for key in [k for k in os.environ if k not in env]:
+        del os.environ[key]
+    for key, value in env.items():
+        if os.environ.get(key) != value:
+            os.environ[key] = value
+
+
+def _forward_logs() -> None:
+    """Send the SDK's log records to the parent (``_LogForwarder``), at INFO; done once per process
+    (a zygote does it before forking: ``setLevel`` walks every logger botocore made)."""
+    root = logging.getLogger()
+    if not any(isinstance(h, _LogForwarder) for h in root.handlers):
+        root.addHandler(_LogForwarder())
+    if root.level != logging.INFO:
+        root.setLevel(logging.INFO)
+
+
 def run(first: dict[str, Any]) -> None:
     """Run the invocation ``first`` describes, report its outcome on the pipe and exit the process."""
     import faulthandler
@@ -266,8 +285,7 @@ def run(first: dict[str, Any]) -> None:
         faulthandler.register(signal.SIGUSR1, all_threads=True)
     loaded = set(sys.modules)
     if first.get("env") is not None:  # a forked child: take the environment a fresh process would have had
-        os.environ.clear()
-        os.environ.update(first["env"])
+        _take_environment(first["env"])
         tempfile.tempdir = None
     for path in reversed(first["sys_path"]):
         if path not in sys.path:
@@ -277,9 +295,7 @@ def run(first: dict[str, Any]) -> None:
     target = _import_handler(first["handler"])
     if first.get("env") is not None:  # tell the parent which library modules a zygote could import ahead
         _send({"type": "modules", "names": _library_modules(set(sys.modules) - loaded, first["handler"])})
-    root = logging.getLogger()
-    root.addHandler(_LogForwarder())
-    root.setLevel(logging.INFO)
+    _forward_logs()
     base = DurableExecutionInvocationInput.from_json_dict(first["event"])
     event = DurableExecutionInvocationInputWithClient.from_durable_execution_invocation_input(
         base, PipeServiceClient(tuple(first["invocation"])))
@@ -359,6 +375,9 @@ def _freeze_heap() -> None:
 
 def _preimport() -> None:
     """What every child needs, imported once in the zygote (no thread is started, no session made)."""
+    import faulthandler  # noqa: F401
+    import tempfile  # noqa: F401
+
     import boto3  # noqa: F401
     import botocore.awsrequest
     import botocore.client
@@ -409,6 +428,7 @@ def zygote(sock_fd: int) -> None:
     import socket
 
     _preimport()
+    _forward_logs()
     _freeze_heap()
     wake_r, wake_w = os.pipe()
     os.set_blocking(wake_r, False)

@@ -186,7 +186,7 @@ def given(
                         "the handler (or the input) first; if failing is the expected outcome for this input, "
                         "pass allow_failed_execution=True to chaosdurable.given.")
                 if key not in schedule_strategies:  # built once per input: ~9 ms each time otherwise
-                    schedule_strategies[key] = fault_schedules(space=spaces[key], kinds=_kinds_for(kinds),
+                    schedule_strategies[key] = fault_schedules(space=spaces[key], kinds=_kinds_for(kinds, handler),
                                                                max_faults=max_faults, min_faults=min_faults)
                 schedule = chaos_data.draw(schedule_strategies[key], label="schedule")
             options = dict(check_options)
@@ -432,14 +432,34 @@ class _FreshShare:
         return value
 
 
-def _kinds_for(kinds: list[str] | None) -> list[str] | None:
-    """The fault kinds to draw: those asked for (default: all) that the session's backend can apply."""
-    backend = _State.backend_value
-    if backend is None or backend.name in ("inprocess", "subprocess"):
-        return kinds
+def _kinds_for(kinds: list[str] | None, handler: Any = None) -> list[str] | None:
+    """The fault kinds to draw: those asked for (default: all) that the session's backend can apply.
+
+    In-process, a ``ColdStart`` re-runs the handler's module; a handler defined in a test module
+    (or a script) gets none drawn (its cold starts come from the examples run in fresh
+    interpreters, ``FRESH_INTERPRETER_SHARE``).
+    """
     from chaosdurable.strategies.schedules import DEFAULT_KINDS
 
+    backend = _State.backend_value
+    if backend is None or backend.name == "inprocess":
+        if handler is not None and _module_cannot_reload(handler):
+            return [k for k in (kinds or DEFAULT_KINDS) if k != "cold_start"]
+        return kinds
+    if backend.name == "subprocess":
+        return kinds
     return [k for k in (kinds or DEFAULT_KINDS) if k in backend.fault_kinds]
+
+
+def _module_cannot_reload(handler: Any) -> bool:
+    import sys
+
+    from chaosdurable import sdk_compat
+    from chaosdurable.engine.sandbox import reload_problem
+
+    module_name, _ = sdk_compat.handler_origin(handler)
+    module = sys.modules.get(module_name or "")
+    return reload_problem(module_name, getattr(module, "__file__", None)) is not None
 
 
 def _aws_backend(config: pytest.Config) -> Any:

@@ -322,7 +322,8 @@ def _module_attr(fn: Any, import_path: str | None = None) -> tuple[str, str] | N
         target: Any = module
         for part in qualname.split("."):
             target = getattr(target, part, None)
-        if target is fn or module is None:
+        # a module reloaded since (a ColdStart) holds a new object of the same name: the same import
+        if target is fn or module is None or (callable(target) and getattr(target, "__qualname__", None) == qualname):
             return module_name, qualname
     if module is not None:
         for name, value in list(vars(module).items()):

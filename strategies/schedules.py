@@ -130,8 +130,10 @@ def _fault(kind: str, space: OperationSpace) -> st.SearchStrategy[Fault] | None:
         return st.builds(TransientFailure, effect=st.sampled_from(space.effects), attempt=st.sampled_from([1, 2]))
     if kind == "late_timer" and space.timers:
         return st.builds(LateTimer, op=st.sampled_from(space.timers), seconds=st.sampled_from([30.0, 1.0, 86400.0]))
-    if kind == "cold_start" and space.invocations > 1:
-        return st.builds(ColdStart, invocation=st.sampled_from(invocations[1:]))
+    if kind == "cold_start":  # every handler: 1 = the execution starts on a new sandbox, not the warm one
+        # the previous runs in this process left behind; later ones = a re-invocation (a fault's, if the
+        # fault-free run has only one) lands on a new sandbox
+        return st.builds(ColdStart, invocation=st.sampled_from(invocations))
     return None
 
 

@@ -33,6 +33,10 @@ class UnknownExecutionError(ChaosDurableError, LookupError):
     """No execution has this ARN."""
 
 
+class ColdStartUnavailable(ChaosDurableError):
+    """A ``ColdStart`` cannot be emulated in-process for this handler (its module cannot be re-run)."""
+
+
 class ExecutionStuckError(ChaosDurableError):
     """The execution cannot make progress, or exceeded the run budget.
 

@@ -36,6 +36,22 @@ import threading
 import weakref
 from collections.abc import Iterator
 
+
+def reload_problem(module_name: str | None, file: str | None) -> str | None:
+    """Why an in-process cold start cannot reload this module in place, or None when it can.
+
+    A cold start re-runs the handler's module. The script being run (``__main__``) and a test
+    module (``test_*.py``, ``*_test.py``, ``conftest.py``: re-running it would define its tests,
+    fixtures and properties again, inside the test that is running) are not re-run.
+    """
+    if not module_name or module_name == "__main__":
+        return "it is the script being run (__main__)"
+    base = os.path.basename(file or "")
+    if base.startswith("test_") or base.endswith("_test.py") or base == "conftest.py":
+        return f"it is a test module ({base}), and re-running it would define its tests again"
+    return None
+
+
 _lock = threading.Lock()
 #: sandbox directories entered right now, innermost last (an entry per ``entered`` call)
 _active: list[tuple[object, str]] = []

@@ -41,6 +41,7 @@ from chaosdurable.engine import user_clock
 from chaosdurable.engine.client import EngineServiceClient
 from chaosdurable.engine.clock import SdkFrame, VirtualClock
 from chaosdurable.engine.errors import (
+    ColdStartUnavailable,
     ExecutionNameConflictError,
     NotDurableHandlerError,
     PayloadNotJsonError,
@@ -59,6 +60,7 @@ from chaosdurable.engine.invoker import InProcessInvoker, LambdaContextStub, Out
 from chaosdurable.engine.knobs import Knobs
 from chaosdurable.engine.operations import OpRecord
 from chaosdurable.engine.promises import TimerPromises
+from chaosdurable.engine.sandbox import reload_problem
 from chaosdurable.engine.updates import UpdateApplier
 
 REGION = "us-east-1"
@@ -637,6 +639,12 @@ class Service(UpdateApplier):
         module = sys.modules.get(module_name or "")
         if module is None or getattr(self.invoker, "always_cold", False):
             return spec
+        problem = reload_problem(module_name, getattr(module, "__file__", None))
+        if problem is not None:
+            raise ColdStartUnavailable(
+                f"a cold start of {spec.name!r} in-process reloads the module {module_name!r}, but {problem}. Move "
+                "the handler to a module of its own, or run with backend=Subprocess(), where every invocation "
+                "starts in a fresh process")
         fresh: Any = importlib.reload(module)
         for part in qualname.split("."):
             fresh = getattr(fresh, part)

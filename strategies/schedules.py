@@ -54,6 +54,9 @@ class OperationSpace:
     outcome: str = "SUCCEEDED"
     #: what went wrong when it did not succeed (the error, or why it got stuck)
     problem: str | None = None
+    #: reads made inside steps (``aws:dynamodb.GetItem``, ``aws:s3.GetObject``, ``http:GET ...``): only a
+    #: ``TransientFailure`` targets them (a throttled or failing read; the step's retry or fallback path)
+    reads: tuple[str, ...] = ()
 
     @classmethod
     def probe(cls, handler: Callable[..., Any], input: Any = None, *,
@@ -92,11 +95,16 @@ class OperationSpace:
             elif op["Type"] == "WAIT":
                 timers.append(name)
         effects = sorted({e.name for e in record.effects if e.mutating})
+        # reads outside steps are left out (a fault names the read, so one also made outside a step is too):
+        # their failure fails the execution by design, nothing retries them
+        outside = {e.name for e in record.effects if not e.where.in_step}
+        reads = sorted({e.name for e in record.effects if not e.mutating and e.where.in_step} - outside
+                       - set(effects))
         error = record.error or {}
         problem = record.stuck or (f"{error.get('ErrorType')}: {error.get('ErrorMessage')}" if error else None)
         return cls(tuple(dict.fromkeys(steps)), tuple(dict.fromkeys(ops)), tuple(effects),
                    tuple(dict.fromkeys(callbacks)), tuple(dict.fromkeys(timers)), max(1, len(record.invocations)),
-                   outcome="STUCK" if record.stuck else record.status, problem=problem)
+                   outcome="STUCK" if record.stuck else record.status, problem=problem, reads=tuple(reads))
 
 
 def _maybe(values: Sequence[Any]) -> st.SearchStrategy[Any]:
@@ -126,8 +134,9 @@ def _fault(kind: str, space: OperationSpace) -> st.SearchStrategy[Fault] | None:
                                                 "client_error"]), action=_maybe(["SUCCEED", "START"]))
     if kind == "invocation_timeout" and steps:
         return st.builds(InvocationTimeout, op=st.sampled_from(steps), action=_maybe(["SUCCEED", "START"]))
-    if kind == "transient_failure" and space.effects:
-        return st.builds(TransientFailure, effect=st.sampled_from(space.effects), attempt=st.sampled_from([1, 2]))
+    if kind == "transient_failure" and (space.effects or space.reads):
+        return st.builds(TransientFailure, effect=st.sampled_from(space.effects + space.reads),
+                         attempt=st.sampled_from([1, 2]))
     if kind == "late_timer" and space.timers:
         return st.builds(LateTimer, op=st.sampled_from(space.timers), seconds=st.sampled_from([30.0, 1.0, 86400.0]))
     if kind == "cold_start" and space.invocations > 1:
@@ -165,7 +174,7 @@ def fault_schedules(
                              f"the handler's operations are {list(space.operations)}")
         space = OperationSpace(tuple(s for s in space.steps if s in keep), tuple(o for o in space.operations
                                if o in keep), space.effects, tuple(c for c in space.callbacks if c in keep),
-                               tuple(t for t in space.timers if t in keep), space.invocations)
+                               tuple(t for t in space.timers if t in keep), space.invocations, reads=space.reads)
     wanted = list(kinds) if kinds is not None else list(DEFAULT_KINDS)
     unknown_kinds = set(wanted) - set(DEFAULT_KINDS)
     if unknown_kinds:

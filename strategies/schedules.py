@@ -7,6 +7,9 @@ deadly cases, which Hypothesis also shrinks toward: a crash right after an effec
 between a step and its checkpoint, a duplicate invocation, a late or failed callback.
 Shrinking moves toward fewer and simpler faults (earlier kinds, earlier operations,
 ``None`` coordinates).
+
+Faults whose provenance is ``assumed`` (``chaosdurable.faults.provenance``: not verified on AWS,
+such as redelivering an invocation after the execution ended) are drawn only with ``assumed=True``.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from typing import Any
 from hypothesis import strategies as st
 
 from chaosdurable.faults.schedule import (
+    PROVENANCE,
     CallbackFault,
     CheckpointApiError,
     ColdStart,
@@ -30,6 +34,7 @@ from chaosdurable.faults.schedule import (
     InvocationTimeout,
     LateTimer,
     TransientFailure,
+    provenance,
 )
 
 #: fault kinds in the order draws favour (and shrinking moves toward); repeats weight a kind up
@@ -112,9 +117,16 @@ def _maybe(values: Sequence[Any]) -> st.SearchStrategy[Any]:
     return st.one_of(st.none(), st.sampled_from(list(values))) if values else st.none()
 
 
-def _fault(kind: str, space: OperationSpace) -> st.SearchStrategy[Fault] | None:
+def _variants(kind: str, values: Sequence[str], assumed: bool) -> list[str]:
+    """``values`` (variants of ``kind``) less the assumed ones, unless ``assumed``."""
+    return [v for v in values if assumed or provenance(kind, v).label != "assumed"]
+
+
+def _fault(kind: str, space: OperationSpace, assumed: bool = False) -> st.SearchStrategy[Fault] | None:
     invocations = list(range(1, space.invocations + 2))
     steps = space.steps or space.operations
+    if not assumed and all(p.label == "assumed" for p in PROVENANCE[kind].values()):
+        return None  # the kind as a whole is assumed
     if kind == "crash_after_effect" and space.effects:
         return st.builds(CrashAfterEffect, effect=st.sampled_from(space.effects), attempt=_maybe([1, 2]))
     if kind == "crash_at_checkpoint" and space.operations:
@@ -122,16 +134,20 @@ def _fault(kind: str, space: OperationSpace) -> st.SearchStrategy[Fault] | None:
                          action=_maybe(["SUCCEED", "START", "RETRY", "FAIL"]),
                          phase=st.sampled_from(["before_persist", "after_persist"]))
     if kind == "duplicate_invocation":
-        return st.builds(DuplicateInvocation, invocation=st.sampled_from(invocations), concurrent=st.booleans())
+        deliveries = {"concurrent": True, "after_end": False}
+        return st.builds(DuplicateInvocation, invocation=st.sampled_from(invocations),
+                         concurrent=st.sampled_from([deliveries[v] for v in _variants(kind, list(deliveries),
+                                                                                      assumed)]))
     if kind == "callback" and space.callbacks:
         return st.builds(CallbackFault, op=st.sampled_from(space.callbacks),
-                         behaviour=st.sampled_from(["delay", "duplicate", "after_end", "failure", "after_timeout",
-                                                    "miss_heartbeats"]),
+                         behaviour=st.sampled_from(_variants(kind, ["delay", "duplicate", "after_end", "failure",
+                                                                    "after_timeout", "miss_heartbeats"], assumed)),
                          seconds=st.sampled_from([60.0, 7200.0, 172800.0, 1.0]))
     if kind == "checkpoint_error" and space.operations:
         return st.builds(CheckpointApiError, op=st.sampled_from(space.operations),
-                         error=st.sampled_from(["server_error", "throttle", "stale_token", "no_token",
-                                                "client_error"]), action=_maybe(["SUCCEED", "START"]))
+                         error=st.sampled_from(_variants(kind, ["server_error", "throttle", "stale_token", "no_token",
+                                                                "client_error"], assumed)),
+                         action=_maybe(["SUCCEED", "START"]))
     if kind == "invocation_timeout" and steps:
         return st.builds(InvocationTimeout, op=st.sampled_from(steps), action=_maybe(["SUCCEED", "START"]))
     if kind == "transient_failure" and (space.effects or space.reads):
@@ -153,6 +169,7 @@ def fault_schedules(
     max_faults: int = 3,
     min_faults: int = 1,
     operations: Sequence[str] | None = None,
+    assumed: bool = False,
 ) -> st.SearchStrategy[FaultSchedule]:
     """Schedules of ``min_faults``..``max_faults`` faults over the handler's operation space.
 
@@ -161,6 +178,9 @@ def fault_schedules(
         kinds: fault kinds to draw (names from ``FaultSchedule``; default: all, weighted).
         max_faults, min_faults: how many faults a schedule holds.
         operations: restrict operation-targeted faults to these operation names.
+        assumed: also draw faults whose provenance is ``assumed`` (not verified on AWS: an invocation
+            redelivered with its old token after the execution ended). Off by default: such a fault
+            can flag a correct handler for something the real service may never do.
     """
     if space is None:
         if handler is None:
@@ -179,7 +199,7 @@ def fault_schedules(
     unknown_kinds = set(wanted) - set(DEFAULT_KINDS)
     if unknown_kinds:
         raise ValueError(f"unknown fault kinds {sorted(unknown_kinds)}; known: {sorted(set(DEFAULT_KINDS))}")
-    options = [s for s in (_fault(k, space) for k in wanted) if s is not None]
+    options = [s for s in (_fault(k, space, assumed) for k in wanted) if s is not None]
     if not options:
         return st.just(FaultSchedule())
     one_fault = st.one_of(*options)

@@ -133,3 +133,33 @@ def test_a_read_failure_that_outlasts_the_steps_retries_is_a_legitimate_change()
     v = check(correct.activate_subscription, SUB, FaultSchedule(faults), setup=w.subscriptions)
     assert v.chaotic.status == "FAILED" and len(v.fired) == 6
     assert not v.by_checker("resumption") and not v.by_checker("idempotency"), v.report()
+
+
+@durable_execution
+def price_lookup(event: dict[str, Any], context: DurableContext) -> Any:
+    """Reads a price over HTTP in a step (a GET: a read, never counted, but a fault target)."""
+    import requests
+
+    return context.step(lambda _: requests.get(event["url"] + "/price", timeout=5).json(), name="price")
+
+
+def test_a_failing_http_get_raises_and_the_step_retries() -> None:
+    import responses
+
+    url = "https://prices.example.test"
+    mock = responses.RequestsMock(assert_all_requests_are_fired=False)
+    mock.add(responses.GET, url + "/price", json={"eur": 12})
+    v = check(price_lookup, {"url": url}, FaultSchedule((TransientFailure(effect="http:GET */price"),)), http=mock)
+    assert v.ok and [f.fault.kind for f in v.fired] == ["transient_failure"], v.report()
+    assert v.chaotic.result == {"eur": 12}
+    step = next(op for op in v.chaotic.operations if op.get("Name") == "price")
+    assert step["Attempt"] == 2, v.report()  # attempt 1 failed (requests.ConnectionError), the retry read it
+    assert "ConnectionError" in str(v.chaotic.history), v.report()
+    assert OperationSpace.probe(price_lookup, {"url": url}, http=mock).reads == ("http:GET prices.example.test/price",)
+
+
+def test_a_read_failure_is_injected_in_subprocess_mode() -> None:
+    for handler, ok in ((buggy.activate_subscription, False), (correct.activate_subscription, True)):
+        v = check(handler, SUB, FaultSchedule((TransientFailure(effect=GET),)), setup=w.subscriptions,
+                  backend="subprocess")
+        assert v.fired and v.ok is ok, v.report()

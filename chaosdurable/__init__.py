@@ -23,6 +23,7 @@ from chaosdurable.faults import (
     LateTimer,
     ScheduleError,
     TransientFailure,
+    provenance,
 )
 from chaosdurable.history.http import RealNetworkRefused
 from chaosdurable.history.ledger import effect
@@ -64,5 +65,6 @@ __all__ = [
     "check",
     "effect",
     "given",
+    "provenance",
 ]
 __version__ = "0.1.0"

@@ -16,7 +16,8 @@ their operation id, and reports name those in words (``step #3 (unnamed) in chil
 
 Options: ``--chaos-profile ci|nightly|dev`` (100 / 5000 / 20 examples), ``--chaos-budget S``, ``--chaos-seed N``,
 ``--chaos-backend inprocess|subprocess|aws`` (aws: ``--chaos-aws-function`` and the safety gate),
-``--chaos-report DIR``. At the end, the run reports which (operation x fault kind) pairs were exercised.
+``--chaos-report DIR``, ``--chaos-assumed-faults`` (also draw faults not verified on AWS). At the end, the run
+reports which (operation x fault kind) pairs were exercised.
 """
 
 from __future__ import annotations
@@ -64,6 +65,8 @@ class _State:
     #: ``--chaos-report DIR`` and what it collects (``chaosdurable.report.collect``)
     report_dir: str | None = None
     reports: Any = None
+    #: ``--chaos-assumed-faults``: draw faults whose provenance is ``assumed`` in every property
+    assumed = False
     #: (property, examples run, seconds, budget) for every property that ran under a budget
     budgeted: list[tuple[str, int, float, float]] = []
     lock = threading.Lock()
@@ -115,6 +118,7 @@ def given(
     min_faults: int = 0,
     kinds: list[str] | None = None,
     allow_failed_execution: bool = False,
+    assumed: bool | None = None,
     **check_options: Any,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Turn a test into a chaos property over ``handler``.
@@ -131,6 +135,10 @@ def given(
     never finishes) without any fault has a bug that is not about durability. The property then
     fails at once and says so; pass ``allow_failed_execution=True`` when failing is the expected
     outcome for this input.
+
+    ``assumed=True`` also draws faults whose provenance is ``assumed`` (not verified on AWS, such as an
+    invocation redelivered with its old token after the execution ended); the default follows
+    ``--chaos-assumed-faults`` (off).
     """
     from chaosdurable.engine.errors import PayloadNotJsonError
     from chaosdurable.strategies.schedules import OperationSpace, fault_schedules
@@ -186,8 +194,9 @@ def given(
                         "the handler (or the input) first; if failing is the expected outcome for this input, "
                         "pass allow_failed_execution=True to chaosdurable.given.")
                 if key not in schedule_strategies:  # built once per input: ~9 ms each time otherwise
-                    schedule_strategies[key] = fault_schedules(space=spaces[key], kinds=_kinds_for(kinds, handler),
-                                                               max_faults=max_faults, min_faults=min_faults)
+                    schedule_strategies[key] = fault_schedules(
+                        space=spaces[key], kinds=_kinds_for(kinds, handler), max_faults=max_faults,
+                        min_faults=min_faults, assumed=_State.assumed if assumed is None else assumed)
                 schedule = chaos_data.draw(schedule_strategies[key], label="schedule")
             options = dict(check_options)
             if "backend" not in options and "mode" not in options:
@@ -382,6 +391,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="--chaos-backend aws: allow a non-AWS endpoint (a loopback rehearsal)")
     group.addoption("--chaos-aws-allowlist", default=None, metavar="FILE",
                     help="--chaos-backend aws: the allowlist file (default: CHAOSDURABLE_AWS_ALLOWLIST)")
+    group.addoption("--chaos-assumed-faults", action="store_true",
+                    help="also draw faults labelled 'assumed' (not verified on AWS: an invocation redelivered "
+                         "with its old token after the execution ended); off by default")
     group.addoption("--chaos-report", default=None, metavar="DIR",
                     help="write report.html, report.json and junit.xml of the chaos properties to DIR "
                          "(under pytest-xdist: one set per worker, in DIR/<worker id>/)")
@@ -500,6 +512,7 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(f"--chaos-budget must be a positive number of seconds, not {budget}")
     _State.budget = budget if budget is not None else BUDGETS[_State.profile]
     _State.seed = config.getoption("--chaos-seed")
+    _State.assumed = bool(config.getoption("--chaos-assumed-faults"))
     _State.backend = config.getoption("--chaos-backend")
     if _State.backend == "aws":
         _State.backend_value = _aws_backend(config)

@@ -207,6 +207,7 @@ def search(
     max_faults: int = 3,
     min_faults: int = 0,
     kinds: Iterable[str] | None = None,
+    assumed: bool = False,
     mode: Mode = "inprocess",
     shrink: bool = True,
     inputs: int = 6,
@@ -218,7 +219,8 @@ def search(
     input; each example then picks one input of the pool (shrinking toward the simplest), probes the
     handler once per distinct input (``OperationSpace.probe``: a fault-free run with the scenario's
     setup, callbacks, targets and HTTP mock), draws a schedule of ``min_faults``..``max_faults`` faults from the generic
-    ``fault_schedules`` over that space (``kinds``: fault kinds, default all), and runs ``check`` with
+    ``fault_schedules`` over that space (``kinds``: fault kinds, default all; ``assumed``: also faults not
+    verified on AWS), and runs ``check`` with
     the built-in checkers plus the scenario's invariants (``invariant_checkers``). The fault-free run
     is reused between examples of the same input; one moto world (reset per run) serves the search.
     The search is seeded (``seed``) and uses no example database, so the same arguments find the same
@@ -254,7 +256,8 @@ def search(
             if mock is not None:
                 options["http"] = check_mock(mock)
             spaces[key] = OperationSpace.probe(handler, value, setup=scenario.setup, mode=mode, **options)
-        strategy = fault_schedules(space=spaces[key], kinds=kind_list, max_faults=max_faults, min_faults=min_faults)
+        strategy = fault_schedules(space=spaces[key], kinds=kind_list, max_faults=max_faults, min_faults=min_faults,
+                                   assumed=assumed)
         schedule: FaultSchedule = data.draw(strategy, label="schedule")
         checkers = {**ALL_CHECKERS, **invariant_checkers(scenario, value)}
         verdict: Verdict = check(handler, value, schedule, world=world, setup=scenario.setup,

@@ -21,7 +21,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from chaosdurable.faults.schedule import CallbackBehaviour, CallbackFault
+from chaosdurable.faults.schedule import CallbackBehaviour, CallbackFault, provenance
 from chaosdurable.run import Answer
 
 from .payloads import _faked, derived, json_values
@@ -84,16 +84,18 @@ def callback_answers(names: Sequence[str] | None = None, results: st.SearchStrat
 
 
 def callback_faults(names: Sequence[str], behaviours: Sequence[str] | None = None,
-                    max_seconds: float = DAY) -> st.SearchStrategy[CallbackFault]:
+                    max_seconds: float = DAY, assumed: bool = False) -> st.SearchStrategy[CallbackFault]:
     """``CallbackFault`` values striking one of ``names`` (callback operation names).
 
-    ``behaviours`` restricts the kinds (default: all of ``BEHAVIOURS``). ``seconds`` is drawn
+    ``behaviours`` restricts the kinds (default: all of ``BEHAVIOURS`` but those whose provenance is
+    ``assumed``, unless ``assumed=True``; see ``chaosdurable.faults.provenance``). ``seconds`` is drawn
     only where it matters (how late a ``delay``; how late an ``after_timeout`` on a callback
     without a timeout) and stays at its default otherwise, so faults print plainly.
     """
     if isinstance(names, str) or not names or not all(isinstance(n, str) for n in names):
         raise ValueError(f"callback_faults needs a non-empty list of callback names, not {names!r}")
-    wanted = tuple(behaviours) if behaviours is not None else BEHAVIOURS
+    wanted = tuple(behaviours) if behaviours is not None else tuple(
+        b for b in BEHAVIOURS if assumed or provenance("callback", b).label != "assumed")
     unknown = [b for b in wanted if b not in BEHAVIOURS]
     if unknown or not wanted:
         raise ValueError(f"callback_faults: unknown behaviours {unknown}; known: {', '.join(BEHAVIOURS)}")

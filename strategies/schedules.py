@@ -7,6 +7,9 @@ deadly cases, which Hypothesis also shrinks toward: a crash right after an effec
 between a step and its checkpoint, a duplicate invocation, a late or failed callback.
 Shrinking moves toward fewer and simpler faults (earlier kinds, earlier operations,
 ``None`` coordinates).
+
+Faults whose provenance is ``assumed`` (``chaosdurable.faults.provenance``: not verified on AWS,
+such as redelivering an invocation after the execution ended) are drawn only with ``assumed=True``.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from typing import Any
 from hypothesis import strategies as st
 
 from chaosdurable.faults.schedule import (
+    PROVENANCE,
     CallbackFault,
     CheckpointApiError,
     ColdStart,
@@ -30,6 +34,7 @@ from chaosdurable.faults.schedule import (
     InvocationTimeout,
     LateTimer,
     TransientFailure,
+    provenance,
 )
 
 #: fault kinds in the order draws favour (and shrinking moves toward); repeats weight a kind up
@@ -54,6 +59,9 @@ class OperationSpace:
     outcome: str = "SUCCEEDED"
     #: what went wrong when it did not succeed (the error, or why it got stuck)
     problem: str | None = None
+    #: reads made inside steps (``aws:dynamodb.GetItem``, ``aws:s3.GetObject``, ``http:GET ...``): only a
+    #: ``TransientFailure`` targets them (a throttled or failing read; the step's retry or fallback path)
+    reads: tuple[str, ...] = ()
 
     @classmethod
     def probe(cls, handler: Callable[..., Any], input: Any = None, *,
@@ -92,11 +100,16 @@ class OperationSpace:
             elif op["Type"] == "WAIT":
                 timers.append(name)
         effects = sorted({e.name for e in record.effects if e.mutating})
+        # reads outside steps are left out (a fault names the read, so one also made outside a step is too):
+        # their failure fails the execution by design, nothing retries them
+        outside = {e.name for e in record.effects if not e.where.in_step}
+        reads = sorted({e.name for e in record.effects if not e.mutating and e.where.in_step} - outside
+                       - set(effects))
         error = record.error or {}
         problem = record.stuck or (f"{error.get('ErrorType')}: {error.get('ErrorMessage')}" if error else None)
         return cls(tuple(dict.fromkeys(steps)), tuple(dict.fromkeys(ops)), tuple(effects),
                    tuple(dict.fromkeys(callbacks)), tuple(dict.fromkeys(timers)), max(1, len(record.invocations)),
-                   outcome="STUCK" if record.stuck else record.status, problem=problem)
+                   outcome="STUCK" if record.stuck else record.status, problem=problem, reads=tuple(reads))
 
 
 def _maybe(values: Sequence[Any]) -> st.SearchStrategy[Any]:
@@ -104,9 +117,16 @@ def _maybe(values: Sequence[Any]) -> st.SearchStrategy[Any]:
     return st.one_of(st.none(), st.sampled_from(list(values))) if values else st.none()
 
 
-def _fault(kind: str, space: OperationSpace) -> st.SearchStrategy[Fault] | None:
+def _variants(kind: str, values: Sequence[str], assumed: bool) -> list[str]:
+    """``values`` (variants of ``kind``) less the assumed ones, unless ``assumed``."""
+    return [v for v in values if assumed or provenance(kind, v).label != "assumed"]
+
+
+def _fault(kind: str, space: OperationSpace, assumed: bool = False) -> st.SearchStrategy[Fault] | None:
     invocations = list(range(1, space.invocations + 2))
     steps = space.steps or space.operations
+    if not assumed and all(p.label == "assumed" for p in PROVENANCE[kind].values()):
+        return None  # the kind as a whole is assumed
     if kind == "crash_after_effect" and space.effects:
         return st.builds(CrashAfterEffect, effect=st.sampled_from(space.effects), attempt=_maybe([1, 2]))
     if kind == "crash_at_checkpoint" and space.operations:
@@ -114,20 +134,25 @@ def _fault(kind: str, space: OperationSpace) -> st.SearchStrategy[Fault] | None:
                          action=_maybe(["SUCCEED", "START", "RETRY", "FAIL"]),
                          phase=st.sampled_from(["before_persist", "after_persist"]))
     if kind == "duplicate_invocation":
-        return st.builds(DuplicateInvocation, invocation=st.sampled_from(invocations), concurrent=st.booleans())
+        deliveries = {"concurrent": True, "after_end": False}
+        return st.builds(DuplicateInvocation, invocation=st.sampled_from(invocations),
+                         concurrent=st.sampled_from([deliveries[v] for v in _variants(kind, list(deliveries),
+                                                                                      assumed)]))
     if kind == "callback" and space.callbacks:
         return st.builds(CallbackFault, op=st.sampled_from(space.callbacks),
-                         behaviour=st.sampled_from(["delay", "duplicate", "after_end", "failure", "after_timeout",
-                                                    "miss_heartbeats"]),
+                         behaviour=st.sampled_from(_variants(kind, ["delay", "duplicate", "after_end", "failure",
+                                                                    "after_timeout", "miss_heartbeats"], assumed)),
                          seconds=st.sampled_from([60.0, 7200.0, 172800.0, 1.0]))
     if kind == "checkpoint_error" and space.operations:
         return st.builds(CheckpointApiError, op=st.sampled_from(space.operations),
-                         error=st.sampled_from(["server_error", "throttle", "stale_token", "no_token",
-                                                "client_error"]), action=_maybe(["SUCCEED", "START"]))
+                         error=st.sampled_from(_variants(kind, ["server_error", "throttle", "stale_token", "no_token",
+                                                                "client_error"], assumed)),
+                         action=_maybe(["SUCCEED", "START"]))
     if kind == "invocation_timeout" and steps:
         return st.builds(InvocationTimeout, op=st.sampled_from(steps), action=_maybe(["SUCCEED", "START"]))
-    if kind == "transient_failure" and space.effects:
-        return st.builds(TransientFailure, effect=st.sampled_from(space.effects), attempt=st.sampled_from([1, 2]))
+    if kind == "transient_failure" and (space.effects or space.reads):
+        return st.builds(TransientFailure, effect=st.sampled_from(space.effects + space.reads),
+                         attempt=st.sampled_from([1, 2]))
     if kind == "late_timer" and space.timers:
         return st.builds(LateTimer, op=st.sampled_from(space.timers), seconds=st.sampled_from([30.0, 1.0, 86400.0]))
     if kind == "cold_start":  # every handler: 1 = the execution starts on a new sandbox, not the warm one
@@ -146,6 +171,7 @@ def fault_schedules(
     max_faults: int = 3,
     min_faults: int = 1,
     operations: Sequence[str] | None = None,
+    assumed: bool = False,
 ) -> st.SearchStrategy[FaultSchedule]:
     """Schedules of ``min_faults``..``max_faults`` faults over the handler's operation space.
 
@@ -154,6 +180,9 @@ def fault_schedules(
         kinds: fault kinds to draw (names from ``FaultSchedule``; default: all, weighted).
         max_faults, min_faults: how many faults a schedule holds.
         operations: restrict operation-targeted faults to these operation names.
+        assumed: also draw faults whose provenance is ``assumed`` (not verified on AWS: an invocation
+            redelivered with its old token after the execution ended). Off by default: such a fault
+            can flag a correct handler for something the real service may never do.
     """
     if space is None:
         if handler is None:
@@ -167,12 +196,12 @@ def fault_schedules(
                              f"the handler's operations are {list(space.operations)}")
         space = OperationSpace(tuple(s for s in space.steps if s in keep), tuple(o for o in space.operations
                                if o in keep), space.effects, tuple(c for c in space.callbacks if c in keep),
-                               tuple(t for t in space.timers if t in keep), space.invocations)
+                               tuple(t for t in space.timers if t in keep), space.invocations, reads=space.reads)
     wanted = list(kinds) if kinds is not None else list(DEFAULT_KINDS)
     unknown_kinds = set(wanted) - set(DEFAULT_KINDS)
     if unknown_kinds:
         raise ValueError(f"unknown fault kinds {sorted(unknown_kinds)}; known: {sorted(set(DEFAULT_KINDS))}")
-    options = [s for s in (_fault(k, space) for k in wanted) if s is not None]
+    options = [s for s in (_fault(k, space, assumed) for k in wanted) if s is not None]
     if not options:
         return st.just(FaultSchedule())
     one_fault = st.one_of(*options)

@@ -1,4 +1,6 @@
-"""NEMESIS: fault schedules (``schedule``) and the interceptor that applies them (``nemesis``)."""
+"""NEMESIS: fault schedules (``schedule``) and the interceptor that applies them (``nemesis``).
+
+``provenance(fault)`` says whether a fault is documented, observed or assumed, and its source."""
 
 from chaosdurable.faults.nemesis import Firing, Nemesis
 from chaosdurable.faults.schedule import (
@@ -12,8 +14,11 @@ from chaosdurable.faults.schedule import (
     FaultSchedule,
     InvocationTimeout,
     LateTimer,
+    Provenance,
     ScheduleError,
     TransientFailure,
+    is_assumed,
+    provenance,
 )
 
 __all__ = [
@@ -29,6 +34,9 @@ __all__ = [
     "InvocationTimeout",
     "LateTimer",
     "Nemesis",
+    "Provenance",
     "ScheduleError",
     "TransientFailure",
+    "is_assumed",
+    "provenance",
 ]

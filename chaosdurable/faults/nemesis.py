@@ -241,11 +241,16 @@ class Nemesis:
         return 0
 
     # --------------------------------------------------------------- effects
-    def on_effect(self, name: str, where: Where) -> str:
-        """"fail" (a flaky dependency), "crash" (right after the effect) or "proceed"."""
+    def on_effect(self, name: str, where: Where, mutating: bool = True) -> str:
+        """"fail" (a flaky dependency), "crash" (right after the effect) or "proceed".
+
+        A read (``mutating`` False: ``GetItem``, ``GetObject``, an HTTP GET) can only fail: a
+        ``TransientFailure`` naming it fires there, a ``CrashAfterEffect`` never does.
+        """
         if where.copy != 0:
             return "proceed"
-        for kind, verdict in ((TransientFailure, "fail"), (CrashAfterEffect, "crash")):
+        kinds: tuple[tuple[type[Fault], str], ...] = ((TransientFailure, "fail"), (CrashAfterEffect, "crash"))
+        for kind, verdict in (kinds if mutating else kinds[:1]):
             for i, fault in self._pending(kind):
                 if not fnmatch.fnmatchcase(name, fault.effect or "*"):
                     continue

@@ -13,6 +13,13 @@ stable coordinates only, never by call counts or wall time:
 
 A coordinate left as ``None`` matches anything. Every fault fires at most once. A fault
 whose coordinates are never reached is reported as "not reached", never dropped silently.
+
+Every fault kind (and each variant of one: a ``CheckpointApiError`` error, a ``CallbackFault``
+behaviour, a ``DuplicateInvocation`` delivery) carries its *provenance* (``provenance(fault)``,
+``Fault.provenance``): ``documented`` (an AWS documentation statement says the service, or the
+outside world, can do this), ``observed`` (the SDK's own source handles it, or AWS's local runner
+does it, but AWS documents no such service behaviour) or ``assumed`` (not verified on AWS). The
+generic strategies draw ``assumed`` faults only when asked (``fault_schedules(..., assumed=True)``).
 """
 
 from __future__ import annotations
@@ -30,6 +37,32 @@ CallbackBehaviour = Literal["delay", "duplicate", "after_timeout", "failure", "m
 
 class ScheduleError(ValueError):
     """A schedule that cannot be read or cannot apply; the message says what and how to fix it."""
+
+
+ProvenanceLabel = Literal["documented", "observed", "assumed"]
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """Why chaosdurable believes a fault can happen: a label and its source, in words.
+
+    ``documented``: an AWS documentation statement; ``observed``: a behaviour of the SDK's source (or
+    of AWS's local runner) that AWS does not document; ``assumed``: not verified on AWS, kept out of the
+    generic strategies unless asked for.
+    """
+
+    label: ProvenanceLabel
+    source: str
+
+    def __str__(self) -> str:
+        return f"{self.label}: {self.source}"
+
+
+class _ProvenanceOf:
+    """``Fault.provenance``: on the class, the kind's (its default variant's); on a fault, its variant's."""
+
+    def __get__(self, fault: Fault | None, owner: type[Fault]) -> Provenance:
+        return provenance(owner.kind) if fault is None else provenance(fault)
 
 
 _CHOICES: dict[str, tuple[Any, ...]] = {
@@ -83,6 +116,9 @@ class Fault:
     kind: ClassVar[str] = "fault"
     #: faults whose firing may legitimately change the execution's outcome
     changes_outcome: ClassVar[bool] = False
+    #: documented / observed / assumed, with its source (``PROVENANCE``); a fault's own variant may differ
+    #: from its kind's (``DuplicateInvocation(concurrent=False)`` is assumed, the concurrent one is not)
+    provenance = _ProvenanceOf()
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -91,6 +127,10 @@ class Fault:
     def describe(self) -> str:  # pragma: no cover - every subclass overrides
         """This fault in plain words."""
         raise NotImplementedError
+
+    def variant(self) -> str | None:
+        """Which variant of its kind this fault is, where variants differ in provenance (else None)."""
+        return None
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict with the ``kind`` discriminator and the non-default coordinates."""
@@ -167,6 +207,10 @@ class CheckpointApiError(Fault):
         """A non-retryable 4xx fails the execution: a legitimate change of outcome."""
         return self.error == "client_error"
 
+    def variant(self) -> str | None:
+        """The error."""
+        return self.error
+
     def describe(self) -> str:
         """In words."""
         what = {
@@ -186,6 +230,10 @@ class DuplicateInvocation(Fault):
     kind: ClassVar[str] = "duplicate_invocation"
     invocation: int = 1
     concurrent: bool = True
+
+    def variant(self) -> str | None:
+        """``concurrent`` or ``after_end``."""
+        return "concurrent" if self.concurrent else "after_end"
 
     def describe(self) -> str:
         """In words."""
@@ -223,6 +271,10 @@ class CallbackFault(Fault):
     def changes_outcome_now(self) -> bool:
         """Failure, a late answer or missed heartbeats legitimately change the outcome."""
         return self.behaviour in ("after_timeout", "failure", "miss_heartbeats")
+
+    def variant(self) -> str | None:
+        """The behaviour."""
+        return self.behaviour
 
     def describe(self) -> str:
         """In words."""
@@ -291,6 +343,129 @@ FAULT_TYPES: dict[str, type[Fault]] = {
     for t in (CrashAtCheckpoint, CrashAfterEffect, CheckpointApiError, DuplicateInvocation, InvocationTimeout,
               CallbackFault, LateTimer, ColdStart, TransientFailure)
 }
+
+
+# ----------------------------------------------------------------------------- provenance
+_RETRIES_DOC = "AWS Lambda docs, durable functions retries (durable-execution-sdk-retries.html)"
+_D: ProvenanceLabel = "documented"
+_O: ProvenanceLabel = "observed"
+_A: ProvenanceLabel = "assumed"
+
+#: kind -> variant -> provenance; the ``None`` entry is the kind's own: its default variant's, for a kind
+#: with variants (``CheckpointApiError().variant()`` is ``server_error``).
+#: Sources: AWS documentation, the SDK's source (aws_durable_execution_sdk_python 3.0.0, paths relative
+#: to the package), and AWS's local runner (aws_durable_execution_sdk_python_testing 1.4.0).
+PROVENANCE: dict[str, dict[str | None, Provenance]] = {
+    "crash_at_checkpoint": {None: Provenance(_D, (
+        f"{_RETRIES_DOC}: after a timeout, out-of-memory or process crash 'Lambda automatically retries the "
+        "invocation. The SDK replays from the last checkpoint'; a crash after the checkpoint was persisted is the "
+        "lost response: the SDK never resends a checkpoint (client_token=None, state.py), the next invocation "
+        "replays what was persisted"))},
+    "crash_after_effect": {None: Provenance(_D, (
+        f"{_RETRIES_DOC} (a crash is retried and replayed) and the step semantics docs: the default "
+        "AT_LEAST_ONCE_PER_RETRY step checkpoints after its body, so a crash between a side effect and that "
+        "checkpoint runs the body, and the effect, again"))},
+    "checkpoint_error": {
+        "server_error": Provenance(_D, (
+            f"{_RETRIES_DOC}: a 5xx or a timeout calling Checkpoint/GetState is retried and replayed; the API "
+            "reference lists ServiceException; SDK exceptions.py classifies 5xx as retryable (INVOCATION)")),
+        "throttle": Provenance(_D, (
+            f"{_RETRIES_DOC}: a 429 is retried with exponential backoff; the API reference lists "
+            "TooManyRequestsException; SDK exceptions.py classifies 429 as retryable")),
+        "stale_token": Provenance(_D, (
+            "API reference, CheckpointDurableExecution: 'each checkpoint operation consumes the current checkpoint "
+            f"token' (InvalidParameterValueException); {_RETRIES_DOC}: an invalid checkpoint token is retried; "
+            "SDK exceptions.py: 'Invalid checkpoint token' is retryable")),
+        "client_error": Provenance(_D, (
+            f"{_RETRIES_DOC}: a 4xx other than 429 and an invalid token from Checkpoint/GetState fails the "
+            "execution without retry; SDK exceptions.py classifies it EXECUTION (non-retryable)")),
+        "no_token": Provenance(_O, (
+            "SDK state.py (_handle_revoked_checkpoint_token): a checkpoint response without a new token revokes "
+            "the token and ends the invocation PENDING; AWS's local runner answers so to pause the execution; "
+            "AWS documents no case where the service does")),
+    },
+    "duplicate_invocation": {
+        "concurrent": Provenance(_O, (
+            "SDK exceptions.py: 'Invalid checkpoint token' is retryable as a 'stale token from a concurrent "
+            "checkpoint', and the API's token chain 'prevents duplicate or out-of-order state updates'; Lambda "
+            "documents that an asynchronous event may be delivered more than once; a duplicate of a durable "
+            "invocation is not documented as such")),
+        "after_end": Provenance(_A, (
+            "assumed: not verified on AWS. The service redelivers an invocation with its old token after the "
+            "execution ended; its checkpoints are rejected, but the body of an at-least-once step it reaches "
+            "first runs again, so a correct handler making a blind write in its first step is flagged")),
+    },
+    "invocation_timeout": {None: Provenance(_O, (
+        f"{_RETRIES_DOC}: a timed-out invocation is retried and replayed (documented); that the old invocation "
+        "runs on until its next checkpoint, which is rejected as a stale token (SDK exceptions.py: retryable), is "
+        "the SDK's model of a superseded invocation (AWS's local runner supersedes tokens the same way), not a "
+        "documented service behaviour"))},
+    "callback": {
+        "delay": Provenance(_D, (
+            "API reference: a callback completes when the outside system calls "
+            "SendDurableExecutionCallbackSuccess/Failure, at any time before its TimeoutSeconds")),
+        "duplicate": Provenance(_D, (
+            "SDK operation/callback.py: wait_for_callback's submitter is an at-least-once step, so the outside "
+            "system may get the callback id twice and answer twice; the API reference documents the error for an "
+            "answer to a closed callback (CallbackTimeoutException)")),
+        "after_timeout": Provenance(_D, (
+            "API reference: CallbackOptions.TimeoutSeconds, and Send* on an expired callback fails with "
+            "CallbackTimeoutException; the SDK raises CallbackTimeoutError on TIMED_OUT (Callback.Timeout)")),
+        "failure": Provenance(_D, (
+            "API reference: SendDurableExecutionCallbackFailure; the SDK raises CallbackExternalError on a FAILED "
+            "callback (context.py)")),
+        "miss_heartbeats": Provenance(_D, (
+            "API reference: CallbackOptions.HeartbeatTimeoutSeconds and SendDurableExecutionCallbackHeartbeat "
+            "(a heartbeat extends the timeout); the SDK's error type Callback.Heartbeat (lambda_service.py)")),
+        "after_end": Provenance(_D, (
+            "nothing stops the outside system from answering after the execution ended; the API reference "
+            "documents the rejection of an answer to a closed callback (CallbackTimeoutException). AWS's exact "
+            "answer is unverified (AWS's local runner says ResourceNotFoundException); no handler code runs")),
+    },
+    "late_timer": {None: Provenance(_D, (
+        f"wait docs: the backend resumes the function when the wait completes; {_RETRIES_DOC}: an invocation that "
+        "fails outside the code (throttled, sandbox init failure) is retried with exponential backoff, so code "
+        "after a wait or a step retry may run later than scheduled; how late is not published"))},
+    "cold_start": {None: Provenance(_D, (
+        "AWS Lambda docs, execution environment lifecycle: an invocation may run in a new execution environment "
+        "(the init phase runs module code again, /tmp starts empty); an execution spans several invocations "
+        "(durable functions basic concepts)"))},
+    "transient_failure": {None: Provenance(_D, (
+        "AWS SDKs and Tools reference, retry behavior: AWS services answer throttling and transient 5xx errors, "
+        "which botocore raises as ClientError once its own retries are spent (reads and writes alike); an "
+        "explicit or HTTP effect is the dependency's own failure"))},
+}
+
+
+for _kind, _table in PROVENANCE.items():
+    if None not in _table:
+        _table[None] = _table[FAULT_TYPES[_kind]().variant()]
+
+
+def provenance(fault: Fault | type[Fault] | str, variant: str | None = None) -> Provenance:
+    """The provenance of a fault (its variant's), a fault class or kind name (the kind's, or ``variant``'s).
+
+    ``provenance(DuplicateInvocation(concurrent=False)).label == "assumed"``;
+    ``provenance("checkpoint_error", "no_token").label == "observed"``. An unknown kind or variant is
+    a ``ScheduleError`` naming the known ones.
+    """
+    if isinstance(fault, Fault):
+        kind, variant = fault.kind, fault.variant()
+    else:
+        kind = fault.kind if isinstance(fault, type) else fault
+    table = PROVENANCE.get(kind)
+    if table is None:
+        raise ScheduleError(f"unknown fault kind {kind!r}; known kinds: {sorted(PROVENANCE)}")
+    if variant not in table:
+        known = sorted(v for v in table if v is not None)
+        raise ScheduleError(f"fault {kind!r} has no variant {variant!r}" + (f"; its variants: {known}" if known
+                                                                            else ""))
+    return table[variant]
+
+
+def is_assumed(fault: Fault) -> bool:
+    """True for a fault the real service may never produce (``provenance(fault).label == "assumed"``)."""
+    return provenance(fault).label == "assumed"
 
 
 def fault_from_json(data: dict[str, Any]) -> Fault:

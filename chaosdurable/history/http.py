@@ -7,7 +7,7 @@ Each request becomes an effect in the ledger, through the ledger's public record
   (``CrashAfterEffect(effect="http:POST */pay")``);
 - kind ``"explicit"`` with ``detail["via"] == "http"``: the idempotency checker counts it like an
   explicit effect. GET/HEAD/OPTIONS/TRACE are recorded as non-mutating (never counted, never
-  targeted by faults), every other method as mutating;
+  crashed after; only a ``TransientFailure`` targets them), every other method as mutating;
 - an ``Idempotency-Key`` / ``X-Idempotency-Key`` header is kept in ``detail["idempotency_key"]``;
   the ledger treats a later request to the same endpoint with the same key as deduplicated by the
   server (``idempotent``). A request that mints a new key on every attempt is still counted each time.

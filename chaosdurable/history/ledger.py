@@ -11,6 +11,12 @@ Two ways in:
 An effect is also a fault point: the nemesis may make it fail (a flaky dependency) or
 crash the invocation right after it happened. After an injected crash, nothing more of
 that invocation may happen: its effects raise ``InvocationKilled``.
+
+Reads (``GetItem``, ``GetObject``, an HTTP GET) are recorded as non-mutating: never counted as
+effects, never followed by an injected crash, but a ``TransientFailure`` naming one makes it fail
+(a throttled or failing read drives retry and fallback paths). An injected failure means the call
+never happened, so a failed call (read or write) is not in the ledger; the nemesis' ``fired`` list
+says where it struck.
 """
 
 from __future__ import annotations
@@ -24,7 +30,7 @@ from typing import Any
 from chaosdurable.history.probes import where_now
 from chaosdurable.history.record import BodyRun, Effect, TripwireHit, Where
 
-#: Operations that only read: they are recorded but never counted as effects (nor targeted by effect faults).
+#: Operations that only read: they are recorded but never counted as effects (only ``TransientFailure`` targets them).
 _READ_PREFIXES = ("Get", "List", "Describe", "Scan", "Query", "Head", "BatchGet", "TransactGet", "Select", "Receive",
                   "Decrypt", "Verify", "Lookup", "Search", "Simulate", "Validate", "Estimate")
 
@@ -64,7 +70,7 @@ MOTO_ACTIVE = 0
 class Recorder:
     """Collects body runs, effects and tripwire hits for one run. At most one is active."""
 
-    def __init__(self, decide: Callable[[str, Where], str] | None = None,
+    def __init__(self, decide: Callable[[str, Where, bool], str] | None = None,
                  is_crashed: Callable[[Where], bool] | None = None, allow_real_aws: bool = False,
                  kill: Callable[[Where], None] | None = None) -> None:
         self.allow_real_aws = allow_real_aws
@@ -74,7 +80,8 @@ class Recorder:
         self.tripwire: list[TripwireHit] = []
         #: the AWS calls refused because no moto world was active (even if the handler caught the error)
         self.refused: list[str] = []
-        self._decide = decide or (lambda name, where: "proceed")
+        #: the nemesis' decision for an effect: (name, where, mutating) -> "proceed"/"fail"/"crash"
+        self._decide = decide or (lambda name, where, mutating: "proceed")
         self._is_crashed = is_crashed or (lambda where: False)
         self._lock = threading.Lock()
         self._seq = 0
@@ -95,11 +102,16 @@ class Recorder:
 
     def effect(self, name: str, key: str | None, kind: str, where: Where, mutating: bool,
                detail: dict[str, Any]) -> str:
-        """Record one effect and return the nemesis' decision for it ("proceed"/"fail"/"crash")."""
+        """Record one effect and return the nemesis' decision for it ("proceed"/"fail"/"crash").
+
+        Every effect is a fault point, reads included: the nemesis may fail a read (never crash
+        after one: a read has nothing to repeat). A failed call did not happen and is not recorded.
+        """
         if self._is_crashed(where):
             raise InvocationKilled(f"invocation {where.invocation} was crashed by the nemesis")
-        decision = self._decide(name, where) if mutating or (kind == "explicit" and detail.get("via") != "http") \
-            else "proceed"
+        decision = self._decide(name, where, mutating)
+        if decision == "crash" and not mutating:
+            decision = "proceed"
         if decision == "fail":
             return decision
         with self._lock:

@@ -93,6 +93,9 @@ def register(subparsers: Any) -> None:
                    help="where shrunk failures are saved for chaosdurable replay")
     p.add_argument("--database", default=".chaosdurable/examples", metavar="DIR|redis://HOST:PORT/DB|none",
                    help="Hypothesis' example database shared by workers and runs")
+    p.add_argument("--assumed-faults", action="store_true",
+                   help="also draw faults labelled 'assumed' (not verified on AWS: an invocation redelivered "
+                        "with its old token after the execution ended); README: fault provenance")
     p.set_defaults(command_main=run_main)
 
 
@@ -110,7 +113,8 @@ def _plan(args: argparse.Namespace, targets: list[Target], workers: int) -> Sear
     database = None if str(args.database).lower() == "none" else args.database
     seed = args.seed if args.seed is not None else profile["seed"]
     return SearchPlan(examples=examples, budget_s=per_unit, seed=seed, backend=args.backend,
-                      database=database, backend_options=_aws_options(args) if args.backend == "aws" else {})
+                      database=database, backend_options=_aws_options(args) if args.backend == "aws" else {},
+                      assumed=bool(getattr(args, "assumed_faults", False)))
 
 
 def _aws_options(args: argparse.Namespace) -> dict[str, Any]:

@@ -62,6 +62,8 @@ class SearchPlan:
     shrink_s: float = 10.0
     shard: int = 0
     shards: int = 1
+    #: also draw faults whose provenance is ``assumed`` (not verified on AWS); ``--assumed-faults``
+    assumed: bool = False
 
 
 @dataclass
@@ -329,7 +331,7 @@ class _SearchState:
             can = self.backend().fault_kinds  # the default weights, less what the backend cannot inject
             kinds = None if set(DEFAULT_KINDS) <= can else [k for k in DEFAULT_KINDS if k in can]
             self.schedules[key] = fault_schedules(space=space, max_faults=self.plan.max_faults, min_faults=0,
-                                                  kinds=kinds)
+                                                  kinds=kinds, assumed=self.plan.assumed)
         schedule = data.draw(self.schedules[key], label="schedule")
         self._replay_smallest_or_skip(key, schedule.to_json())
         verdict = check(target.handler, value, schedule, reference=self.references.get(key),

@@ -16,7 +16,7 @@ BUGS = [
     ("user-onboarding", "kit-counter", "invariant:one_welcome_kit", 40),
     ("user-onboarding", "verification-timeout-unhandled", "invariant:account_settled", 40),
     ("ai-pipeline", "version-from-uuid", "determinism", 10),
-    ("ai-pipeline", "training-unkeyed", "invariant:one_training_job", 40),
+    ("ai-pipeline", "training-unkeyed", "invariant:one_training_job", 80),  # seed 1: first failure at 59
     ("fanout-batch", "rejections-in-memory", "invariant:report_accounts_for_every_record", 40),
     ("fanout-batch", "total-counter", "invariant:valid_records_stored_once", 40),
 ]

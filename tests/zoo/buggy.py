@@ -283,3 +283,32 @@ def settle_payment(event: dict[str, Any], context: DurableContext) -> str:
                                                             initial_state={"settled": False, "polls": 0}),
                                name="await-settlement")
     return payment
+
+
+# ------------------------------------------------------------------ failing reads
+
+
+@durable_execution
+def activate_subscription(event: dict[str, Any], context: DurableContext) -> dict[str, Any]:
+    """Subscriptions. BUG: a failing read (a throttled ``GetItem``) is taken for "no such
+    subscription", so the step re-creates it with the free plan, overwriting the customer's
+    plan and credits."""
+    sub = event["subscription"]
+
+    def activate(_: StepContext) -> str:
+        ddb = client("dynamodb")
+        try:
+            item = ddb.get_item(TableName="subscriptions", Key={"pk": {"S": sub}}).get("Item")
+        except ClientError:
+            item = None  # BUG:read-failure-as-missing
+        if item is None:
+            ddb.put_item(TableName="subscriptions", Item={"pk": {"S": sub}, "plan": {"S": "free"},
+                                                          "credits": {"N": "0"}, "state": {"S": "active"}})
+            return "free"
+        ddb.update_item(TableName="subscriptions", Key={"pk": {"S": sub}}, UpdateExpression="SET #s = :a",
+                        ExpressionAttributeNames={"#s": "state"}, ExpressionAttributeValues={":a": {"S": "active"}})
+        return str(item["plan"]["S"])
+
+    plan = context.step(activate, name="activate")
+    context.step(lambda _: "sent", name="welcome")
+    return {"subscription": sub, "plan": plan}

@@ -208,3 +208,25 @@ def settle_payment(event: dict[str, Any], context: DurableContext) -> str:
                                                                     initial_state={"settled": False, "polls": 0}),
                                        name="await-settlement")
     return payment if final["settled"] else f"{payment}: unsettled"
+
+
+@durable_execution
+def activate_subscription(event: dict[str, Any], context: DurableContext) -> dict[str, Any]:
+    """Subscriptions: a failing read is not taken for a missing item; the error escapes the step,
+    which retries, and only a read that answers "no item" creates one."""
+    sub = event["subscription"]
+
+    def activate(_: StepContext) -> str:
+        ddb = client("dynamodb")
+        item = ddb.get_item(TableName="subscriptions", Key={"pk": {"S": sub}}).get("Item")
+        if item is None:
+            ddb.put_item(TableName="subscriptions", Item={"pk": {"S": sub}, "plan": {"S": "free"},
+                                                          "credits": {"N": "0"}, "state": {"S": "active"}})
+            return "free"
+        ddb.update_item(TableName="subscriptions", Key={"pk": {"S": sub}}, UpdateExpression="SET #s = :a",
+                        ExpressionAttributeNames={"#s": "state"}, ExpressionAttributeValues={":a": {"S": "active"}})
+        return str(item["plan"]["S"])
+
+    plan = context.step(activate, name="activate")
+    context.step(lambda _: "sent", name="welcome")
+    return {"subscription": sub, "plan": plan}

@@ -122,6 +122,10 @@ BUGS = [
     BugCase("settlement-swallowed-failure", buggy.settle_payment, {"payment_id": "pay-3"},
             (TransientFailure(effect="aws:dynamodb.PutItem", op="request-settlement"),), "liveness",
             op="await-settlement", setup=w.payments, options={"max_invocations": 12}),
+    # failing reads: a throttled GetItem taken for a missing item overwrites the subscription
+    BugCase("subscription-read-failure-as-missing", buggy.activate_subscription, {"subscription": "sub-9"},
+            (TransientFailure(effect="aws:dynamodb.GetItem", op="activate"),), "idempotency", op="activate",
+            setup=w.subscriptions),
 ]
 
 
@@ -231,6 +235,13 @@ GOOD = [
         "late-retry-timer": (TransientFailure(effect="aws:dynamodb.PutItem"),
                              LateTimer(op="request-settlement", seconds=30)),
     }, w.payments),
+    GoodCase(correct.activate_subscription, {"subscription": "sub-9"}, {
+        "read-fails-once": (TransientFailure(effect="aws:dynamodb.GetItem", op="activate"),),
+        "read-fails-twice": (TransientFailure(effect="aws:dynamodb.GetItem", attempt=1),
+                             TransientFailure(effect="aws:dynamodb.GetItem", attempt=2)),
+        "crash-after-update": (CrashAfterEffect(effect="aws:dynamodb.UpdateItem", op="activate"),),
+        "concurrent-duplicate": (DuplicateInvocation(invocation=1, concurrent=True),),
+    }, w.subscriptions),
 ]
 
 

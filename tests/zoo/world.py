@@ -59,6 +59,11 @@ def payments() -> None:
     _table("payments")
 
 
+def subscriptions() -> None:
+    """Subscriptions: one customer on the pro plan with 50 credits."""
+    _table("subscriptions", {"pk": {"S": "sub-9"}, "plan": {"S": "pro"}, "credits": {"N": "50"}})
+
+
 def shipments() -> None:
     """Shipping: a standard queue and a FIFO queue."""
     client("sqs").create_queue(QueueName="shipments")
@@ -66,4 +71,4 @@ def shipments() -> None:
 
 
 SETUPS: dict[str, Callable[[], None]] = {f.__name__: f for f in (users_and_mail, audit_table, accounts, inventory,
-                                                                   payments, shipments)}
+                                                                   payments, subscriptions, shipments)}

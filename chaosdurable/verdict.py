@@ -495,7 +495,7 @@ def check(
         virtual_clock: the handler's own wall-clock reads (``time.time``, ``datetime.now``...)
             read the virtual clock, frozen at each invocation's virtual start (see
             ``chaosdurable.engine.user_clock``): a replay a day later reads a day later, and two
-            fault-free runs mint equal timestamps. In-process only for now.
+            fault-free runs mint equal timestamps. In subprocess mode too.
         import_path: ``"package.module:attribute"`` by which subprocess mode imports the handler in
             each fresh process (``DurableRunner(import_path=...)``); needed only for a handler that
             no module-level attribute holds.

@@ -26,7 +26,7 @@ class _EngineBackend:
     faithful: run the SDK exactly as shipped (no speed-ups, branches on threads of their own).
     threaded_branches: keep the speed-ups but run map/parallel branches on threads of their own
     (real interleavings; the history then depends on thread timing). virtual_clock: the
-    handler's own clock reads follow the virtual clock (in-process only).
+    handler's own clock reads follow the virtual clock (in the child processes too, in subprocess mode).
     """
 
     faithful: bool = False

@@ -134,7 +134,7 @@ class DurableRunner:
             its module; needed for a handler no module attribute holds). Checked at once.
         virtual_clock: True makes the handler's own wall-clock reads (``time.time``,
             ``datetime.now``...) read the virtual clock during each invocation, frozen at the
-            invocation's virtual start (see ``engine.user_clock``); in-process only for now.
+            invocation's virtual start (see ``engine.user_clock``); in subprocess mode too.
     """
 
     def __init__(

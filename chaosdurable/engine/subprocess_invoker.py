@@ -223,6 +223,9 @@ class SubprocessInvoker:
         self.import_paths: dict[str, str] = {}
         #: fork invocations from pre-imported zygotes (``engine.forkserver``); False: a plain process each
         self.fork = True
+        #: the virtual instant (epoch ms) the child's wall clock stands at, set by ``user_clock.run``
+        #: around an invocation when ``virtual_clock=True``; None: the child reads the real clock
+        self.virtual_now_ms: int | None = None
 
     #: every invocation already starts with fresh module state
     always_cold = True
@@ -281,6 +284,7 @@ class SubprocessInvoker:
             # no pending fault can act on an effect: the child sends effects without awaiting "proceed"
             "effects_unanswered": recorder is not None and not getattr(recorder, "may_decide_effects", lambda: True)(),
             "serial_branches": self.serial_branches,
+            "virtual_now_ms": self.virtual_now_ms,
             "speedups": self.speedups,
             "world": world,
             "tripwire": recorder is not None and tripwire.CHILDREN,

@@ -275,6 +275,18 @@ def _forward_logs() -> None:
         root.setLevel(logging.INFO)
 
 
+@contextlib.contextmanager
+def _frozen_clock(now_ms: int | None) -> Any:
+    """The wall clock of this process stands at ``now_ms`` (``virtual_clock=True``; see ``engine.user_clock``)."""
+    if now_ms is None:
+        yield
+        return
+    from chaosdurable.engine.user_clock import frozen_at
+
+    with frozen_at(now_ms):
+        yield
+
+
 def run(first: dict[str, Any]) -> None:
     """Run the invocation ``first`` describes, report its outcome on the pipe and exit the process."""
     import faulthandler
@@ -310,7 +322,8 @@ def run(first: dict[str, Any]) -> None:
             tripwire = Tripwire(recorder.trip)
     context = LambdaContextStub(**first["context"])
     try:
-        with speedups.active(bool(first.get("speedups")), serial_branches=bool(first.get("serial_branches"))):
+        with speedups.active(bool(first.get("speedups")), serial_branches=bool(first.get("serial_branches"))), \
+                _frozen_clock(first.get("virtual_now_ms")):
             if tripwire is not None:
                 tripwire.on()
             try:
@@ -378,10 +391,15 @@ def _preimport() -> None:
     import faulthandler  # noqa: F401
     import tempfile  # noqa: F401
 
+    with contextlib.suppress(ImportError):  # virtual_clock=True freezes the child's clock with it
+        import time_machine  # noqa: F401
+
     import boto3  # noqa: F401
     import botocore.awsrequest
     import botocore.client
     import botocore.session  # noqa: F401
+
+    import chaosdurable.engine.user_clock  # noqa: F401
 
     with contextlib.suppress(ImportError):  # the HTTP egress hooks (``history.http``) wrap it in every child
         import requests  # noqa: F401

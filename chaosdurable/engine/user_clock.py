@@ -28,8 +28,9 @@ Contract:
   is covered too), started and stopped around each invocation; overlapping invocations (a
   concurrent duplicate copy) share one freeze. One process has one wall clock: two services
   invoking in overlapping threads at different virtual times see the later one's.
-- Only in-process invocations are frozen this way; ``enable`` refuses subprocess mode until the
-  child process freezes its own clock (see ``SUBPROCESS_ENV``).
+- In subprocess mode the child freezes its own clock the same way, at the same instant (the
+  invoker sends it as ``virtual_now_ms`` in the invocation's first message), and this process is
+  frozen too while it serves the child, so the service maps virtual onto virtual as in-process.
 """
 
 from __future__ import annotations
@@ -42,9 +43,6 @@ from dataclasses import replace
 from typing import Any
 
 from chaosdurable.engine.invoker import Outcome
-
-#: Environment variable a subprocess child would read the frozen virtual now (epoch ms) from.
-SUBPROCESS_ENV = "CHAOSDURABLE_VIRTUAL_NOW_MS"
 
 #: Appended to the hang report of an invocation that did not return while the clock was frozen.
 FROZEN_CLOCK_HINT = (
@@ -59,9 +57,6 @@ _ENABLED: weakref.WeakSet[Any] = weakref.WeakSet()
 
 def enable(service: Any) -> None:
     """Freeze the wall clock at virtual now during every invocation ``service`` runs from now on."""
-    if getattr(service.invoker, "always_cold", False):
-        raise ValueError("virtual_clock=True works in-process only for now: subprocess mode does not freeze "
-                         "the child's clock yet")
     _ENABLED.add(service)
 
 
@@ -118,8 +113,16 @@ def run(service: Any, call: Callable[[], Outcome]) -> Outcome:
     """
     if service not in _ENABLED:
         return call()
+    invoker = service.invoker
+    in_children = hasattr(invoker, "virtual_now_ms")  # subprocess mode: the child freezes its own clock
     with frozen_at(service.clock.now_ms):
-        outcome = call()
+        if in_children:
+            invoker.virtual_now_ms = service.clock.now_ms
+        try:
+            outcome = call()
+        finally:
+            if in_children:
+                invoker.virtual_now_ms = None
     if outcome.kind == "timed_out":
         return replace(outcome, where=f"{outcome.where or 'unknown'}\n{FROZEN_CLOCK_HINT}")
     return outcome

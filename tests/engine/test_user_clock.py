@@ -211,6 +211,16 @@ def test_a_handler_that_waits_for_the_clock_to_move_hangs_and_the_report_says_wh
         getattr(caught.value, "result", None).diagnostics if getattr(caught.value, "result", None) else [])
 
 
-def test_subprocess_mode_is_refused_for_now() -> None:
-    with pytest.raises(ValueError, match="in-process only"):
-        DurableRunner(clock_reader, mode="subprocess", virtual_clock=True)
+def test_in_subprocess_mode_the_child_reads_the_same_virtual_clock() -> None:
+    result = DurableRunner(clock_reader, mode="subprocess", virtual_clock=True).run(None)
+    assert result.status == "SUCCEEDED", result.error
+    out = result.result
+    assert set(out["in_step"].values()) == {EPOCH_S}
+    assert set(out["before"].values()) == set(out["after"].values()) == {EPOCH_S + DAY}
+    assert time.time() > EPOCH_S + 300 * DAY, "the real clock is back once the run is over"
+    assert result.result == DurableRunner(clock_reader, virtual_clock=True).run(None).result
+
+
+def test_in_subprocess_mode_without_virtual_clock_the_child_reads_the_real_clock() -> None:
+    out = DurableRunner(clock_reader, mode="subprocess").run(None).result
+    assert abs(out["after"]["time"] - time.time()) < 60

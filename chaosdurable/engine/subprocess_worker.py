@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import functools
 import importlib
 import io
 import json
@@ -27,8 +28,9 @@ import os
 import sys
 import threading
 import traceback
+from collections.abc import Callable
 from dataclasses import asdict
-from typing import Any
+from typing import Any, TypeVar
 
 from aws_durable_execution_sdk_python.exceptions import CheckpointError, GetExecutionStateError
 from aws_durable_execution_sdk_python.execution import (
@@ -57,6 +59,26 @@ _FD = int(os.environ.get("CHAOSDURABLE_FD", "-1"))
 _write_lock = threading.Lock()
 
 
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def _unwatched(function: _F) -> _F:
+    """Run ``function`` without the tripwire's profile hook on this thread: it runs no user code,
+    and the hook costs a Python call per call and return made inside it."""
+    @functools.wraps(function)
+    def call(*args: Any, **kwargs: Any) -> Any:
+        profile = sys.getprofile()
+        if profile is None:
+            return function(*args, **kwargs)
+        sys.setprofile(None)
+        try:
+            return function(*args, **kwargs)
+        finally:
+            sys.setprofile(profile)
+
+    return call  # type: ignore[return-value]
+
+
 def _send(message: dict[str, Any]) -> None:
     data = (json.dumps(message, default=str) + "\n").encode()
     with _write_lock:
@@ -64,6 +86,7 @@ def _send(message: dict[str, Any]) -> None:
 
 
 class _LogForwarder(logging.Handler):
+    @_unwatched
     def emit(self, record: logging.LogRecord) -> None:
         if not hasattr(record, "executionArn"):
             return
@@ -76,21 +99,15 @@ class _LogForwarder(logging.Handler):
 _call_lock = threading.Lock()
 
 
+@_unwatched
 def _call(message: dict[str, Any]) -> dict[str, Any]:
     """Send a request to the parent and wait for its one-line answer (one request at a time)."""
-    profile = sys.getprofile()
-    if profile is not None:  # the tripwire's hook: nothing here is user code, so it is not watched
-        sys.setprofile(None)
-    try:
-        with _call_lock:
-            _send(message)
-            line = sys.stdin.readline()
-        if not line:
-            raise CheckpointError("parent went away")
-        return dict(json.loads(line))
-    finally:
-        if profile is not None:
-            sys.setprofile(profile)
+    with _call_lock:
+        _send(message)
+        line = sys.stdin.readline()
+    if not line:
+        raise CheckpointError("parent went away")
+    return dict(json.loads(line))
 
 
 class PipeServiceClient:
@@ -103,6 +120,7 @@ class PipeServiceClient:
     def _call(self, message: dict[str, Any]) -> dict[str, Any]:
         return _call(message)
 
+    @_unwatched
     def checkpoint(self, durable_execution_arn: str, checkpoint_token: str, updates: list[OperationUpdate],
                    client_token: str | None) -> CheckpointOutput:
         reply = self._call({"type": "checkpoint", "arn": durable_execution_arn, "token": checkpoint_token,
@@ -117,6 +135,7 @@ class PipeServiceClient:
                 operations=[Operation.from_json_dict(o) for o in ok["Operations"]], next_marker=ok["NextMarker"]),
         )
 
+    @_unwatched
     def get_execution_state(self, durable_execution_arn: str, checkpoint_token: str, next_marker: str,
                             max_items: int = 1000) -> StateOutput:
         reply = self._call({"type": "state", "arn": durable_execution_arn, "token": checkpoint_token,
@@ -149,6 +168,7 @@ class _ForwardingRecorder:
         #: no pending fault can act on an effect (the parent said so): record it, do not wait for "proceed"
         self.effects_unanswered = effects_unanswered
 
+    @_unwatched
     def effect(self, name: str, key: str | None, kind: str, where: Any, mutating: bool,
                detail: dict[str, Any]) -> str:
         message = {"type": "effect", "name": name, "key": key, "kind": kind, "where": asdict(where),
@@ -161,6 +181,7 @@ class _ForwardingRecorder:
             raise InvocationKilled(f"invocation {where.invocation} was crashed by the nemesis")
         return str(reply.get("decision", "proceed"))
 
+    @_unwatched
     def body(self, event: str, where: Any) -> None:
         # not answered: a body run is only recorded (in order, on the same pipe as the effects). Once
         # the nemesis has crashed this invocation the parent drops it and kills the process; the
@@ -172,6 +193,7 @@ class _ForwardingRecorder:
         _call({"type": "crash", "where": asdict(where), "name": name})
         return InvocationKilled(f"injected crash right after {name!r}")
 
+    @_unwatched
     def trip(self, call: str, where: Any) -> None:
         _send({"type": "trip", "call": call, "where": asdict(where)})
 

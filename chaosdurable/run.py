@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import logging
+import random
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -28,6 +29,7 @@ from chaosdurable.faults.schedule import CallbackFault, FaultSchedule
 from chaosdurable.history import http as http_effects
 from chaosdurable.history import ledger
 from chaosdurable.history.probes import BodyProbeFactory, inject_body_probe
+from chaosdurable.history.randomness import UserRandom
 from chaosdurable.history.record import RunRecord
 from chaosdurable.history.tripwire import Tripwire, flagged
 from chaosdurable.history.world import World
@@ -125,7 +127,21 @@ def execute(handler: Callable[..., Any], payload: str, schedule: FaultSchedule, 
     recorder.may_decide_effects = nemesis.may_decide_effects  # type: ignore[attr-defined]
     events: list[tuple[str, dict[str, Any]]] = []
     runner.service.observers.append(lambda what, data: events.append((what, data)))
-    probe = BodyProbeFactory(recorder.body)
+    # the handler's draws from `random` follow the seed; the witness run draws its own (history.randomness)
+    user_random = UserRandom(config.seed, "witness" if label == "witness" else "run")
+    if hasattr(runner.service.invoker, "user_random"):  # subprocess mode: each child seeds itself
+        runner.service.invoker.user_random = user_random
+    else:
+        runner.service.observers.append(lambda what, data: user_random.at_invocation(
+            data["arn"], data["invocation"]) if what == "invocation_start" else None)
+    callers_random = random.getstate()  # given back at the end: the caller's own stream is not reseeded
+
+    def on_body(event: str, where: Any) -> None:
+        recorder.body(event, where)
+        if event == "start":
+            user_random.at_body(where)
+
+    probe = BodyProbeFactory(on_body)
     removers = [inject_body_probe(h, probe) for h in [handler, *(config.targets or {}).values()]
                 if is_durable_handler(h)]
 
@@ -169,6 +185,7 @@ def execute(handler: Callable[..., Any], payload: str, schedule: FaultSchedule, 
         for remove in removers:
             remove()
         sdk_logger.setLevel(sdk_level)
+    random.setstate(callers_random)
     try:
         snapshot = world.snapshot() if world is not None else None
     finally:

@@ -223,6 +223,9 @@ class SubprocessInvoker:
         self.import_paths: dict[str, str] = {}
         #: fork invocations from pre-imported zygotes (``engine.forkserver``); False: a plain process each
         self.fork = True
+        #: how the child seeds the handler's draws from ``random`` (``history.randomness.UserRandom``,
+        #: set by ``check()``'s runs); None: the child's own OS-seeded stream
+        self.user_random: Any = None
         #: the virtual instant (epoch ms) the child's wall clock stands at, set by ``user_clock.run``
         #: around an invocation when ``virtual_clock=True``; None: the child reads the real clock
         self.virtual_now_ms: int | None = None
@@ -285,6 +288,7 @@ class SubprocessInvoker:
             "effects_unanswered": recorder is not None and not getattr(recorder, "may_decide_effects", lambda: True)(),
             "serial_branches": self.serial_branches,
             "virtual_now_ms": self.virtual_now_ms,
+            "random": None if self.user_random is None else self.user_random.to_json(),
             "speedups": self.speedups,
             "world": world,
             "tripwire": recorder is not None and tripwire.CHILDREN,

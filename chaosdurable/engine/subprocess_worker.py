@@ -53,6 +53,7 @@ from chaosdurable.history import http as http_effects
 from chaosdurable.history import ledger
 from chaosdurable.history.ledger import InvocationKilled
 from chaosdurable.history.probes import BodyProbeFactory, inject_body_probe
+from chaosdurable.history.randomness import UserRandom
 from chaosdurable.history.tripwire import Tripwire
 
 _FD = int(os.environ.get("CHAOSDURABLE_FD", "-1"))
@@ -334,10 +335,17 @@ def run(first: dict[str, Any]) -> None:
     event = DurableExecutionInvocationInputWithClient.from_durable_execution_invocation_input(
         base, PipeServiceClient(tuple(first["invocation"])))
     tripwire: Tripwire | None = None
+    user_random = UserRandom.from_json(first["random"]) if first.get("random") else None
     if first.get("record"):
         recorder = _ForwardingRecorder(bool(first.get("allow_real_aws")), bool(first.get("effects_unanswered")))
         ledger.activate(recorder)  # type: ignore[arg-type]
-        inject_body_probe(target, BodyProbeFactory(recorder.body))
+
+        def on_body(event: str, where: Any) -> None:
+            recorder.body(event, where)
+            if event == "start" and user_random is not None:
+                user_random.at_body(where)
+
+        inject_body_probe(target, BodyProbeFactory(on_body))
         if first.get("http") is not None:
             _enforce_http_policy(first["http"])
         if first.get("tripwire"):
@@ -346,6 +354,9 @@ def run(first: dict[str, Any]) -> None:
     try:
         with speedups.active(bool(first.get("speedups")), serial_branches=bool(first.get("serial_branches"))), \
                 _frozen_clock(first.get("virtual_now_ms")):
+            if user_random is not None:
+                arn, index, copy = first["invocation"]
+                user_random.at_invocation(arn, index, copy)
             if tripwire is not None:
                 tripwire.on()
             try:

@@ -159,5 +159,8 @@ def test_a_new_sandbox_schedule_round_trips_through_json_and_reads_as_words() ->
 def test_the_generic_strategies_draw_a_new_sandbox() -> None:
     space = OperationSpace.probe(sandbox_handlers.price_from_tmp_cache)
     assert space.invocations == 2
-    schedule = find(fault_schedules(space=space), lambda s: any(isinstance(f, ColdStart) for f in s))
-    assert schedule == FaultSchedule((ColdStart(invocation=2),))
+    first = find(fault_schedules(space=space), lambda s: any(isinstance(f, ColdStart) for f in s))
+    assert first == FaultSchedule((ColdStart(invocation=1),)), "the execution may start on a new sandbox too"
+    later = find(fault_schedules(space=space),
+                 lambda s: any(isinstance(f, ColdStart) and f.invocation >= 2 for f in s))
+    assert later == FaultSchedule((ColdStart(invocation=2),))

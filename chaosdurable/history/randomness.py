@@ -1,0 +1,72 @@
+"""Seeded randomness for the handler's own draws from the ``random`` module (under ``check()``).
+
+Without it, ``random.random()`` in a step body or in handler code reads the interpreter's
+OS-seeded stream, so the same seed and schedule give a different history each time a handler
+draws (determinism is the product: they must give the same one).
+
+Contract, for the shared instance behind the ``random`` module's functions:
+
+- at the start of every invocation it is seeded from ``(seed, salt, execution, invocation, copy)``:
+  code outside steps, which every replay re-runs, draws anew in each invocation, as on Lambda;
+- at the start of every user function body (a step, a wait-for-condition check, a child
+  context...) it is seeded from ``(seed, salt, execution, operation, attempt, invocation)``: a
+  step that a fault makes run again (another invocation, another attempt) draws anew, and the
+  same body in the same place draws the same values in every run with that seed.
+
+``salt`` tells runs apart that must draw differently: ``check()``'s second fault-free run (the
+*witness*, which tells values a step mints anew in every execution from differences faults
+cause) has a salt of its own; the reference and chaotic runs share one, so steps that no
+fault touched draw the same values in both.
+
+``random.Random`` instances the handler makes (seeded or not), ``SystemRandom``, ``os.urandom``
+and ``uuid.uuid4`` are left alone (the tripwire reports unseeded ones outside steps).
+Concurrent branches (``threaded_branches``) share the one instance, so their interleaving
+decides who draws what, as it would in one Lambda process.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+from typing import Any
+
+
+def derive(*parts: Any) -> int:
+    """A 64-bit seed that is a pure function of ``parts`` (never of ``PYTHONHASHSEED``)."""
+    digest = hashlib.blake2b(repr(parts).encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big")
+
+
+class UserRandom:
+    """Seeds the ``random`` module's shared instance at invocation and body starts (see module doc)."""
+
+    def __init__(self, seed: int, salt: str = "run") -> None:
+        self.seed = seed
+        self.salt = salt
+
+    def invocation_seed(self, arn: str, invocation: int, copy: int = 0) -> int:
+        """The seed of the code outside steps in this invocation."""
+        return derive(self.seed, self.salt, _execution(arn), invocation, copy)
+
+    def at_invocation(self, arn: str, invocation: int, copy: int = 0) -> None:
+        """Seed for an invocation that starts now (in this process)."""
+        random.seed(self.invocation_seed(arn, invocation, copy))
+
+    def at_body(self, where: Any) -> None:
+        """Seed for a user function body that starts now at ``where`` (a ``Where``)."""
+        random.seed(derive(self.seed, self.salt, _execution(where.arn or ""), where.op_id, where.attempt,
+                           where.invocation, where.copy))
+
+    def to_json(self) -> dict[str, Any]:
+        """What a subprocess child needs to seed the same way (``from_json``)."""
+        return {"seed": self.seed, "salt": self.salt}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> UserRandom:
+        """The inverse of ``to_json``."""
+        return cls(int(data["seed"]), str(data["salt"]))
+
+
+def _execution(arn: str) -> str:
+    """The execution's own id (the ARN's last part; the rest names the function and account)."""
+    return arn.rsplit("/", 1)[-1]

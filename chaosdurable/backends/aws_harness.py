@@ -23,7 +23,7 @@ from botocore.exceptions import ClientError
 from chaosdurable.backends.aws_client import DurableApi
 from chaosdurable.backends.aws_history import OpenCallback
 from chaosdurable.faults.nemesis import Nemesis
-from chaosdurable.run import Answer, _answer_for
+from chaosdurable.run import Answer
 
 FAILURE = {"ErrorType": "CallbackFailure", "ErrorMessage": "injected failure"}
 
@@ -51,6 +51,7 @@ class CallbackDriver:
     time_scale: float = 1.0
     log: list[dict[str, Any]] = field(default_factory=list)
     _plans: dict[str, _Plan] = field(default_factory=dict)
+    _answers: Any = None
 
     def see(self, open_callbacks: list[OpenCallback], closed: set[str], now: float) -> None:
         """Plan every callback seen for the first time; fire the plans waiting for a close."""
@@ -63,7 +64,17 @@ class CallbackDriver:
                 plan.wait_closed, plan.due = False, now
 
     def _plan(self, cb: OpenCallback, now: float) -> _Plan:
-        answer = _answer_for(cb.name, self.answers)
+        from chaosdurable.engine.runner import callback_label
+        from chaosdurable.events import CallbackAnswers
+
+        if self._answers is None:
+            self._answers = CallbackAnswers(self.answers, self.nemesis)
+        delivery = self._answers.next(cb.name, callback_label(cb.name), timeout_s=cb.timeout_s or 0,
+                                      heartbeat_timeout_s=cb.heartbeat_timeout_s or 0,
+                                      operation_id=cb.operation_id, callback_id=cb.callback_id)
+        if delivery.answer is None:  # an event stream with no event left: the callback waits
+            return _Plan(cb, Answer(), now, heartbeats=False, done=True)
+        answer = delivery.answer
         plan = _Plan(cb, answer, now + answer.delay * self.time_scale)
         if cb.heartbeat_timeout_s:
             plan.next_heartbeat = now + cb.heartbeat_timeout_s * self.time_scale / 2

@@ -1,5 +1,6 @@
 """NEMESIS: fault schedules (``schedule``) and the interceptor that applies them (``nemesis``)."""
 
+from chaosdurable.faults.events import EventRedelivery, EventSwap
 from chaosdurable.faults.nemesis import Firing, Nemesis
 from chaosdurable.faults.schedule import (
     CallbackFault,
@@ -23,6 +24,8 @@ __all__ = [
     "CrashAfterEffect",
     "CrashAtCheckpoint",
     "DuplicateInvocation",
+    "EventRedelivery",
+    "EventSwap",
     "Fault",
     "FaultSchedule",
     "Firing",

@@ -91,6 +91,14 @@ class Nemesis:
     def _pending(self, kind: type[Fault]) -> list[tuple[int, Any]]:
         return [(i, f) for i, f in enumerate(self.schedule.faults) if isinstance(f, kind) and i not in self._done]
 
+    def pending(self, kind: type[Fault]) -> list[tuple[int, Any]]:
+        """(index, fault) of the faults of ``kind`` that have not fired yet, in schedule order."""
+        return self._pending(kind)
+
+    def take(self, index: int, where: str) -> bool:
+        """Fire fault ``index`` (``where`` in words); False if it already fired."""
+        return self._take(index, where)
+
     def declare_outcome_change(self, fault: Fault, why: str, handled_failure: bool = False) -> None:
         """Record that ``fault``, as it fired, legitimately changes the outcome (and why)."""
         with self._lock:

@@ -219,7 +219,7 @@ class CallbackAnswers:
             if copy is not None:
                 changes.append((copy, f"its copy reached callback {shown}"))
             if swapped is not None:
-                changes.append((swapped, f"callback {shown} got event #{event} first"))
+                changes.append((swapped, "the callbacks after it get the events in that order"))
             return Delivery(answer, shown, note=note, changes=changes)
         if isinstance(value, InOrder):
             if k >= len(value.answers):

@@ -403,7 +403,15 @@ def _callbacks_source(callbacks: Mapping[str, Any], named: Callable[[Any], str],
             lines.append(line)
     parts = []
     for key, value in callbacks.items():
-        shown = named(value) if callable(value) and not isinstance(value, Answer) else repr(value)
+        shown = repr(value)
+        if callable(value) and not isinstance(value, Answer):
+            if _module_attr(value) is not None:
+                shown = named(value)
+            else:
+                shown = "answer_callbacks"
+                lines.append(f"# the function answering callbacks ({getattr(value, '__qualname__', value)}) is not "
+                             "held by a module-level attribute: define it at module level and import it")
+                lines.append("answer_callbacks = None  # replace with that function")
         parts.append(f"{key!r}: {shown}")
     return "{" + ", ".join(parts) + "}"
 

@@ -32,11 +32,15 @@ from chaosdurable.faults.schedule import (
     TransientFailure,
 )
 
+from .events import for_space as event_faults_for
+from .events import stream_space
+
 #: fault kinds in the order draws favour (and shrinking moves toward); repeats weight a kind up
 DEFAULT_KINDS: tuple[str, ...] = (
     "crash_after_effect", "crash_at_checkpoint", "duplicate_invocation", "callback",
     "crash_after_effect", "crash_at_checkpoint", "callback", "checkpoint_error", "invocation_timeout",
     "transient_failure", "late_timer", "cold_start",
+    "event_redelivery", "event_swap", "event_redelivery",  # only with an EventStream (strategies/events.py)
 )
 
 
@@ -54,6 +58,8 @@ class OperationSpace:
     outcome: str = "SUCCEEDED"
     #: what went wrong when it did not succeed (the error, or why it got stuck)
     problem: str | None = None
+    #: (callbacks= key, events delivered) of each EventStream (``strategies.events.stream_space``)
+    streams: tuple[tuple[str, int], ...] = ()
 
     @classmethod
     def probe(cls, handler: Callable[..., Any], input: Any = None, *,
@@ -62,6 +68,7 @@ class OperationSpace:
         ``chaosdurable.backends`` value or name; default in-process), and collect its coordinates.
         ``run_options`` are ``check()``'s keyword shorthands (callbacks, targets, seed...)."""
         from chaosdurable.backends import Guards
+        from chaosdurable.engine.runner import callback_label
         from chaosdurable.history.world import World
         from chaosdurable.options import resolve
 
@@ -88,15 +95,23 @@ class OperationSpace:
                 if op.get("Attempt", 0) > 1 or op.get("SubType") == "WaitForCondition":
                     timers.append(name)
             elif op["Type"] == "CALLBACK" and op.get("Name"):  # callback faults match callbacks by name
-                callbacks.append(name)
+                callbacks.append(callback_label(name) or name)  # as the handler wrote it: "x", not "x create ..."
             elif op["Type"] == "WAIT":
                 timers.append(name)
         effects = sorted({e.name for e in record.effects if e.mutating})
         error = record.error or {}
         problem = record.stuck or (f"{error.get('ErrorType')}: {error.get('ErrorMessage')}" if error else None)
+        problem = "; ".join([problem, *_answer_notes(record)]) if problem else problem
         return cls(tuple(dict.fromkeys(steps)), tuple(dict.fromkeys(ops)), tuple(effects),
                    tuple(dict.fromkeys(callbacks)), tuple(dict.fromkeys(timers)), max(1, len(record.invocations)),
-                   outcome="STUCK" if record.stuck else record.status, problem=problem)
+                   outcome="STUCK" if record.stuck else record.status, problem=problem,
+                   streams=stream_space(record.callbacks))
+
+
+def _answer_notes(record: Any) -> list[str]:
+    """The run's notes on callbacks that got no answer (``chaosdurable.run``): the fix for a failing probe."""
+    return [d for d in record.diagnostics if "got no configured answer" in d or "got no answer" in d
+            or "waited for an event" in d]
 
 
 def _maybe(values: Sequence[Any]) -> st.SearchStrategy[Any]:
@@ -132,7 +147,7 @@ def _fault(kind: str, space: OperationSpace) -> st.SearchStrategy[Fault] | None:
         return st.builds(LateTimer, op=st.sampled_from(space.timers), seconds=st.sampled_from([30.0, 1.0, 86400.0]))
     if kind == "cold_start" and space.invocations > 1:
         return st.builds(ColdStart, invocation=st.sampled_from(invocations[1:]))
-    return None
+    return event_faults_for(kind, space)
 
 
 def fault_schedules(
@@ -164,8 +179,10 @@ def fault_schedules(
             raise ValueError(f"operations {sorted(unknown)} never happen in a fault-free run; "
                              f"the handler's operations are {list(space.operations)}")
         space = OperationSpace(tuple(s for s in space.steps if s in keep), tuple(o for o in space.operations
-                               if o in keep), space.effects, tuple(c for c in space.callbacks if c in keep),
-                               tuple(t for t in space.timers if t in keep), space.invocations)
+                               if o in keep), space.effects, tuple(c for c in space.callbacks if c in keep
+                               or any(k.startswith(c + " ") for k in keep)),
+                               tuple(t for t in space.timers if t in keep), space.invocations,
+                               streams=space.streams)
     wanted = list(kinds) if kinds is not None else list(DEFAULT_KINDS)
     unknown_kinds = set(wanted) - set(DEFAULT_KINDS)
     if unknown_kinds:

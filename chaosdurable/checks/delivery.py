@@ -40,5 +40,6 @@ def event_delivery(reference: RunRecord, chaotic: RunRecord, ledger: Ledger) -> 
         return []
     return [Violation(
         NAME, f"the execution {change} when the event source delivered an event again or out of order",
-        detail=(*(f"fault: {text}" for text in events),f"fault-free: {reference.status} {shorten(reference.result_payload or reference.error)}",
+        detail=(*(f"fault: {text}" for text in events),
+                f"fault-free: {reference.status} {shorten(reference.result_payload or reference.error)}",
                 f"chaotic:    {chaotic.status} {shorten(chaotic.result_payload or chaotic.error)}", ADVICE))]

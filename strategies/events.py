@@ -46,8 +46,8 @@ def event_faults(streams: Mapping[str, int] | Sequence[tuple[str, int]],
     ``EventRedelivery`` of any event (lag 0..2), ``EventSwap`` of two adjacent events (streams of
     at least two events). Raises ValueError for no stream or an unknown kind.
     """
-    pairs = list(streams.items()) if isinstance(streams, Mapping) else [tuple(p) for p in streams]
-    pairs = [(str(key), int(n)) for key, n in pairs if int(n) > 0]
+    given = list(streams.items()) if isinstance(streams, Mapping) else list(streams)
+    pairs = [(str(key), int(n)) for key, n in given if int(n) > 0]
     unknown = [k for k in kinds if k not in EVENT_KINDS]
     if not pairs or unknown or not kinds:
         raise ValueError(f"event_faults needs streams that deliver events ({streams!r}) and kinds from "

@@ -26,7 +26,7 @@ def charge_every_delivery(event: dict[str, Any], context: DurableContext) -> dic
         payment = json.loads(raw)
         charged.append(context.step(lambda _, p=payment: _charge(p), name=f"charge {payment['id']}"))
         total += payment["amount"]
-    return {"charged": charged, "total": total}
+    return {"charged": sorted(charged), "total": total}
 
 
 @durable_execution

@@ -34,6 +34,10 @@ from chaosdurable.faults.events import EventRedelivery, EventSwap
 from chaosdurable.run import Answer, _configured_key
 
 
+class CallbackAnswerError(RuntimeError):
+    """A function given in ``callbacks=`` raised while answering a callback (the cause is chained)."""
+
+
 def _values(what: str, items: Any) -> tuple[Any, ...]:
     if isinstance(items, str | bytes | Mapping) or not isinstance(items, Iterable):
         raise TypeError(f"{what} takes a list of answers (JSON values or Answer), e.g. "
@@ -231,7 +235,13 @@ class CallbackAnswers:
         if callable(value) and not isinstance(value, Answer):
             request = CallbackRequest(label, index, nth, timeout_s, heartbeat_timeout_s, self.input, name,
                                       operation_id, callback_id)
-            return Delivery(_as_answer(value(request)), shown)
+            try:
+                answered = value(request)
+            except Exception as exc:
+                raise CallbackAnswerError(f"the function answering callback {shown} "
+                                          f"({getattr(value, '__qualname__', value)}) raised {exc!r} for {request}") \
+                    from exc
+            return Delivery(_as_answer(answered), shown)
         return Delivery(_as_answer(value), shown)
 
 

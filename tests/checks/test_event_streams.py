@@ -242,3 +242,20 @@ def test_the_command_line_takes_streams_and_answers_in_order(capsys: pytest.Capt
     code = main(["check", "tests.checks.event_handlers:approvals_in_a_loop", "--input", '{"approvers": ["a", "b"]}',
                  "--callbacks", '{"approval": {"__in_order__": [{"ok": true}, {"ok": false}]}}'])
     assert code == 0, capsys.readouterr().out
+
+
+def test_a_function_that_raises_is_named_with_the_callback() -> None:
+    from chaosdurable.events import CallbackAnswerError
+
+    def broken(request: CallbackRequest) -> Any:
+        raise KeyError("approver")
+
+    with pytest.raises(CallbackAnswerError, match=r"callback 'approval' #1 .*broken.* raised KeyError"):
+        check(h.approvals_in_a_loop, {"approvers": ["ann"]}, callbacks={"approval": broken})
+
+
+def test_streams_work_in_subprocess_mode() -> None:
+    from chaosdurable.backends import Subprocess
+
+    v = check(h.charge_every_delivery, INPUT, [EventRedelivery(event=1)], callbacks=CALLBACKS, backend=Subprocess())
+    assert {x.checker for x in v.violations} == {"idempotency", "event_delivery"}, v.report()

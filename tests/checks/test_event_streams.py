@@ -259,3 +259,12 @@ def test_streams_work_in_subprocess_mode() -> None:
 
     v = check(h.charge_every_delivery, INPUT, [EventRedelivery(event=1)], callbacks=CALLBACKS, backend=Subprocess())
     assert {x.checker for x in v.violations} == {"idempotency", "event_delivery"}, v.report()
+
+
+def test_strategies_draw_streams_and_answers_in_order() -> None:
+    from chaosdurable.strategies import answers_in_order, event_streams, payloads_like
+
+    stream = find(event_streams(payloads_like({"id": "evt-1", "amount": 5}), min_events=3, unique_by="id"),
+                  lambda s: True, settings=FAST)
+    assert isinstance(stream, EventStream) and len({e["id"] for e in stream.events}) == 3
+    assert find(answers_in_order(), lambda o: len(o.answers) == 2, settings=FAST) == InOrder([Answer(delay=0.0)] * 2)

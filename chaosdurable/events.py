@@ -144,16 +144,27 @@ class Delivery:
 
 
 @dataclass
+class _Copy:
+    """A redelivery scheduled when its event was first delivered; the fault fires when the copy lands."""
+
+    fault_index: int
+    fault: EventRedelivery
+    first_to: str
+
+
+@dataclass
 class _Stream:
     key: str
     stream: EventStream
-    queue: list[tuple[int, EventRedelivery | None]] = field(default_factory=list)
+    queue: list[tuple[int, _Copy | None]] = field(default_factory=list)
     delivered: int = 0
+    scheduled: set[int] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         self.queue = [(k, None) for k in range(len(self.stream.events))]
 
     def next(self, nemesis: Any, label: str) -> tuple[int, EventRedelivery | None, EventSwap | None] | None:
+        """(event index, the redelivery whose copy this is, the swap that brought it forward), or None."""
         if not self.queue:
             return None
         swapped = None
@@ -170,15 +181,16 @@ class _Stream:
                     break
         index, copy = self.queue.pop(0)
         self.delivered += 1
-        if nemesis is not None and copy is None:
-            for i, fault in nemesis.pending(EventRedelivery):
-                if fault.event != index or fault.stream not in (None, self.key):
-                    continue
-                if nemesis.take(i, f"at stream {self.key!r}: event #{index} was delivered to callback {label} "
-                                   "and queued again"):
-                    self.queue.insert(min(fault.lag, len(self.queue)), (index, fault))
-                    break
-        return index, copy, swapped
+        if copy is not None:
+            fired = nemesis.take(copy.fault_index, f"at stream {self.key!r}: event #{index}, first delivered to "
+                                                   f"callback {copy.first_to}, was delivered again to callback {label}")
+            return index, copy.fault if fired else None, swapped
+        for i, fault in nemesis.pending(EventRedelivery) if nemesis is not None else ():
+            if fault.event == index and fault.stream in (None, self.key) and i not in self.scheduled:
+                self.scheduled.add(i)  # fires when the copy lands; never, if no callback is left to take it
+                self.queue.insert(min(fault.lag, len(self.queue)), (index, _Copy(i, fault, label)))
+                break
+        return index, None, swapped
 
 
 class CallbackAnswers:
@@ -221,7 +233,7 @@ class CallbackAnswers:
             note = f"event #{event} of stream {key!r}" + (" (redelivered)" if copy is not None else "")
             changes: list[tuple[Any, str]] = []
             if copy is not None:
-                changes.append((copy, f"its copy reached callback {shown}"))
+                changes.append((copy, "the handler sees one more event"))
             if swapped is not None:
                 changes.append((swapped, "the callbacks after it get the events in that order"))
             return Delivery(answer, shown, note=note, changes=changes)

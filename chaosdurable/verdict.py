@@ -263,8 +263,10 @@ def _not_reached(nemesis_not_reached: list[Any], chaotic: RunRecord) -> list[str
     for fault in nemesis_not_reached:
         if isinstance(getattr(fault, "event", None), int):  # an event fault (chaosdurable.faults.events)
             delivered = [e["note"].split(": ", 1)[-1] for e in chaotic.callbacks if " of stream " in str(e.get("note"))]
-            out.append(f"{fault.describe()} -- not reached: that event was never delivered, or never with the event "
-                       f"after it still to come (deliveries: {delivered or 'none'})")
+            why = ("that event was never delivered, or no callback was left to take its copy"
+                   if fault.kind == "event_redelivery"
+                   else "that event was never delivered with the next one still to come")
+            out.append(f"{fault.describe()} -- not reached: {why} (deliveries: {delivered or 'none'})")
             continue
         target = getattr(fault, "op", None) or getattr(fault, "effect", None) or getattr(fault, "invocation", None)
         pattern = str(getattr(fault, "effect", None) or "")

@@ -84,3 +84,16 @@ def test_rate_limiter_spaces_calls() -> None:
     for _ in range(4):
         limiter.acquire()
     assert slept == pytest.approx([1 / 15, 2 / 15, 3 / 15])
+
+
+def test_answers_in_order_by_function_and_from_a_stream(stack, world, allow, tmp_path: Path) -> None:
+    from chaosdurable.events import CallbackRequest, EventStream, InOrder
+
+    def by_name(request: CallbackRequest) -> str | None:
+        return "ok" if request.name == "approval" and request.nth == 0 else None
+
+    aws = backend(stack, "correct", tmp_path)
+    for answers in ({"approval": InOrder(["ok"])}, {"*": by_name}, {"approval": EventStream(["ok"])}):
+        workload = Workload(handlers.correct, callbacks=answers, setup=handlers.setup)
+        record, _ = aws.run(workload, PAYLOAD, FaultSchedule(), Limits(), Guards(), world, "answers")
+        assert record.status == "SUCCEEDED", (answers, record.callbacks)

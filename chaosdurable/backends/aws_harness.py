@@ -2,10 +2,12 @@
 stop -- and the bookkeeping that stops every execution a run started, Ctrl-C included.
 
 Contract of ``CallbackDriver``: each open callback gets one plan when first seen (the
-workload's ``Answer`` for its name, changed by the schedule's ``CallbackFault`` through the
-``Nemesis``); ``tick(now)`` sends what is due (heartbeats every half heartbeat timeout unless the
-fault says to miss them, the answer once its delay has passed, twice for a duplicate) and logs
-every send with whether the service accepted it. Delays are the ``Answer``'s seconds times
+workload's answer for it, ``chaosdurable.events.CallbackAnswers``: by name, in turn, by function or
+the next event of an ``EventStream``, redelivered or reordered by the schedule's event faults;
+changed by the schedule's ``CallbackFault`` through the ``Nemesis``); ``tick(now)`` sends what is
+due (heartbeats every half heartbeat timeout unless the fault says to miss them, the answer once
+its delay has passed, twice for a duplicate) and logs every send with whether the service
+accepted it. Delays are the ``Answer``'s seconds times
 ``time_scale`` (real seconds on a deployment). ``after_end`` answers are sent by ``finish``.
 """
 
@@ -22,6 +24,7 @@ from botocore.exceptions import ClientError
 
 from chaosdurable.backends.aws_client import DurableApi
 from chaosdurable.backends.aws_history import OpenCallback
+from chaosdurable.engine.runner import callback_label
 from chaosdurable.faults.nemesis import Nemesis
 from chaosdurable.run import Answer
 
@@ -39,6 +42,8 @@ class _Plan:
     wait_closed: bool = False
     late: bool = False
     done: bool = False
+    #: what the answer is, in words (``event #1 of stream 'webhook'``), for the log
+    what: str = ""
 
 
 @dataclass
@@ -64,7 +69,6 @@ class CallbackDriver:
                 plan.wait_closed, plan.due = False, now
 
     def _plan(self, cb: OpenCallback, now: float) -> _Plan:
-        from chaosdurable.engine.runner import callback_label
         from chaosdurable.events import CallbackAnswers
 
         if self._answers is None:
@@ -74,8 +78,10 @@ class CallbackDriver:
                                       operation_id=cb.operation_id, callback_id=cb.callback_id)
         if delivery.answer is None:  # an event stream with no event left: the callback waits
             return _Plan(cb, Answer(), now, heartbeats=False, done=True)
+        for fault, how in delivery.changes:  # a redelivered or reordered event: the control flow may differ
+            self.nemesis.declare_outcome_change(fault, how, handled_failure=True)
         answer = delivery.answer
-        plan = _Plan(cb, answer, now + answer.delay * self.time_scale)
+        plan = _Plan(cb, answer, now + answer.delay * self.time_scale, what=delivery.note)
         if cb.heartbeat_timeout_s:
             plan.next_heartbeat = now + cb.heartbeat_timeout_s * self.time_scale / 2
         fault = self.nemesis.callback_fault(cb.name)
@@ -128,7 +134,9 @@ class CallbackDriver:
             self._send(plan, "success" + note, lambda: self.api.callback_success(plan.cb.callback_id, result))
 
     def _send(self, plan: _Plan, what: str, call: Callable[[], None]) -> None:
-        entry: dict[str, Any] = {"callback_id": plan.cb.callback_id, "note": f"callback {plan.cb.name!r}: {what}",
+        label = callback_label(plan.cb.name) or plan.cb.name
+        about = f"{plan.what}: " if plan.what and what.split(" ")[0] in ("success", "failure") else ""
+        entry: dict[str, Any] = {"callback_id": plan.cb.callback_id, "note": f"callback {label!r}: {about}{what}",
                                  "outcome": what.split(" ")[0]}
         try:
             call()

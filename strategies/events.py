@@ -24,7 +24,7 @@ from chaosdurable.faults.schedule import Fault
 
 __all__ = ["EVENT_KINDS", "event_faults", "stream_space"]
 
-_DELIVERED = re.compile(r": event #(\d+) of stream '(.*)'")
+_DELIVERED = re.compile(r": event #(\d+) of stream '(.*?)'(?: |:|$)")
 
 
 def stream_space(callbacks_log: Sequence[Mapping[str, Any]]) -> tuple[tuple[str, int], ...]:

@@ -77,10 +77,28 @@ class EventSwap(Fault):
         return f"deliver event #{self.event + 1}{where} before event #{self.event} (out of order)"
 
 
-def _register() -> None:
-    from chaosdurable.faults.schedule import FAULT_TYPES
+#: where each kind comes from (for ``chaosdurable.faults.schedule.PROVENANCE``, where the schedule module has one)
+SOURCES = {
+    "event_redelivery": (
+        "Amazon SQS developer guide, standard queues: 'at-least-once delivery ... occasionally more than one copy "
+        "of a message might be delivered'; Amazon EventBridge and Lambda asynchronous invocation document "
+        "at-least-once delivery (an event may arrive more than once); webhook providers document the same"),
+    "event_swap": (
+        "Amazon SQS developer guide, standard queues: 'best-effort ordering ... messages might be delivered in an "
+        "order different from which they were sent'; Amazon EventBridge documents no ordering of events; webhook "
+        "providers document that events may arrive out of order"),
+}
 
-    FAULT_TYPES.update({t.kind: t for t in (EventRedelivery, EventSwap)})
+
+def _register() -> None:
+    from chaosdurable.faults import schedule
+
+    schedule.FAULT_TYPES.update({t.kind: t for t in (EventRedelivery, EventSwap)})
+    table = getattr(schedule, "PROVENANCE", None)  # fault provenance labels, where the schedule module has them
+    make = getattr(schedule, "Provenance", None)
+    if isinstance(table, dict) and make is not None:
+        for kind, source in SOURCES.items():
+            table.setdefault(kind, {None: make("documented", source)})
 
 
 _register()

@@ -60,6 +60,13 @@ class Firing:
 INJECTED_FAILURE_MARK = "injected failure of"
 
 
+def _label(callback_name: str | None) -> str | None:
+    """A callback as the handler named it (``"approval"``, not ``"approval create callback id"``)."""
+    from chaosdurable.engine.runner import callback_label
+
+    return callback_label(callback_name) or callback_name
+
+
 def _op_matches(pattern: str | None, op_id: str | None, name: str | None, path: str | None) -> bool:
     if pattern is None:
         return True
@@ -297,6 +304,6 @@ class Nemesis:
         for i, fault in self._pending(CallbackFault):
             named = _op_matches(fault.op, None, callback_name, None) or bool(
                 fault.op and callback_name and callback_name.startswith(fault.op + " "))
-            if named and self._take(i, f"on callback {callback_name!r}"):
+            if named and self._take(i, f"on callback {_label(callback_name)!r}"):
                 return fault
         return None

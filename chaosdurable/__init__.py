@@ -11,6 +11,7 @@ from chaosdurable.engine import (
     PayloadNotJsonError,
     UnknownCallbackError,
 )
+from chaosdurable.events import CallbackRequest, EventStream, InOrder
 from chaosdurable.faults import (
     CallbackFault,
     CheckpointApiError,
@@ -18,6 +19,8 @@ from chaosdurable.faults import (
     CrashAfterEffect,
     CrashAtCheckpoint,
     DuplicateInvocation,
+    EventRedelivery,
+    EventSwap,
     FaultSchedule,
     InvocationTimeout,
     LateTimer,
@@ -41,6 +44,7 @@ def given(*args, **kwargs):
 __all__ = [
     "Answer",
     "CallbackFault",
+    "CallbackRequest",
     "ChaosDurableError",
     "CheckpointApiError",
     "ColdStart",
@@ -48,9 +52,13 @@ __all__ = [
     "CrashAtCheckpoint",
     "DuplicateInvocation",
     "DurableRunner",
+    "EventRedelivery",
+    "EventStream",
+    "EventSwap",
     "ExecutionResult",
     "ExecutionStuckError",
     "FaultSchedule",
+    "InOrder",
     "InvocationTimeout",
     "Knobs",
     "LateTimer",

@@ -438,7 +438,9 @@ def main(argv: list[str] | None = None) -> int:
                          help="a chained-invoke target (repeatable)")
     p_check.add_argument("--callbacks", metavar="JSON",
                          help='callback answers by name: {"approval": {"ok": true}}; an object '
-                              '{"__answer__": {"result": ..., "failure": ..., "delay": ...}} spells out an Answer')
+                              '{"__answer__": {"result": ..., "failure": ..., "delay": ...}} spells out an Answer, '
+                              '{"__in_order__": [...]} answers in turn, {"__event_stream__": {"__events__": [...]}} '
+                              'is an at-least-once event source, {"__function__": "module:function"} a function')
     p_check.add_argument("--faithful", action="store_true",
                          help="run the SDK exactly as shipped: no speed-ups, branches on threads of their own")
     p_check.add_argument("--threaded-branches", action="store_true",

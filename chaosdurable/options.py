@@ -69,11 +69,11 @@ def resolve(handler: Callable[..., Any] | Workload, backend: Backend | str | Non
                             f"targets={{'issue-card': issue_card}}; got {type(targets).__name__} {targets!r:.80}")
         workload_options["targets"] = {name: _function(fn, f"targets[{name!r}]", caller)
                                        for name, fn in targets.items()}
-    callbacks = workload_options.get("callbacks")
-    if callbacks is not None and not isinstance(callbacks, Mapping):
-        raise TypeError(f"{caller}(callbacks=...) takes a dict of callback name -> answer, e.g. "
-                        f"callbacks={{'approval': {{'ok': True}}}} or {{'*': Answer(...)}}; got "
-                        f"{type(callbacks).__name__} {callbacks!r:.80}")
+    if workload_options.get("callbacks") is not None:
+        from chaosdurable.events import normalize
+
+        # a list, an EventStream or a function answers every callback: {"*": it}
+        workload_options["callbacks"] = normalize(workload_options["callbacks"], caller)
     workload = dataclasses.replace(workload, **workload_options)
     limits = dataclasses.replace(limits or Limits(), **{k: options[k] for k in LIMIT_KEYS if k in options})
     guard_options = {k: options[k] for k in GUARD_KEYS if k in options}

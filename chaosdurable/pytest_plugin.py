@@ -100,7 +100,9 @@ def record_coverage(verdict: Any) -> None:
             op = getattr(fault, "op", None)
             unnamed = op is not None and any(o["Id"] == op and not o.get("Name") for o in verdict.reference.operations)
             target = (describe_operation(str(op), verdict.reference.operations) if unnamed else op
-                      ) or getattr(fault, "effect", None) or f"invocation {getattr(fault, 'invocation', '?')}"
+                      ) or getattr(fault, "effect", None) or (
+                f"stream {getattr(fault, 'stream', None) or '*'!r} event #{fault.event}" if hasattr(fault, "event")
+                else f"invocation {getattr(fault, 'invocation', '?')}")
             _State.coverage[(_handler_label(verdict), str(target), fault.kind)] += 1
 
 

@@ -80,10 +80,17 @@ def _configured_key(name: str | None, callbacks: Mapping[str, Any] | None) -> st
     """The key of ``callbacks`` that answers the callback operation ``name``: ``*``, the exact name, or
     the name the handler wrote (``"approval"`` for ``wait_for_callback(name="approval")``, whose
     operation is ``"approval create callback id"``). None when no answer is configured."""
-    for key in callbacks or {}:
-        if key == "*" or key == name or (name and name.startswith(key + " ")):
+    from chaosdurable.engine.runner import callback_label
+
+    keys = list(callbacks or {})
+    label = callback_label(name)
+    for key in keys:  # the exact name first, then a prefix of it, then any
+        if key in (name, label):
             return key
-    return None
+    for key in keys:
+        if name and key != "*" and name.startswith(key + " "):
+            return key
+    return "*" if "*" in keys else None
 
 
 def _answer_for(name: str | None, callbacks: Mapping[str, Any] | None) -> Answer:
@@ -168,9 +175,10 @@ def execute(handler: Callable[..., Any], payload: str, schedule: FaultSchedule, 
     if tripwire is not None:
         tripwire.on()
     defaulted: list[str] = []
+    problems: list[str] = []
     try:
         arn = runner.start(payload=payload)
-        stuck = _drive(runner, arn, nemesis, config, callbacks_log, defaulted)
+        stuck = _drive(runner, arn, nemesis, config, callbacks_log, defaulted, problems)
     except ExecutionStuckError as exc:
         stuck = str(exc)
         arn = runner._last_arn or ""
@@ -198,18 +206,26 @@ def execute(handler: Callable[..., Any], payload: str, schedule: FaultSchedule, 
     note = default_answer_note(defaulted, "STUCK" if stuck else record.status)
     if note is not None and schedule.faults == ():
         record.diagnostics.append(note)  # under faults, a failure has other causes to report
+    if stuck or record.status != "SUCCEEDED":
+        record.diagnostics += list(dict.fromkeys(problems))
     return record, nemesis
 
 
 def _drive(runner: DurableRunner, arn: str, nemesis: Nemesis, config: RunConfig,
-           log: list[dict[str, Any]], defaulted: list[str] | None = None) -> str | None:
+           log: list[dict[str, Any]], defaulted: list[str] | None = None,
+           problems: list[str] | None = None) -> str | None:
     """Answer callbacks and move time until the execution ends. Returns why it got stuck, if it did.
 
-    The names of callbacks answered with the default (no key of ``config.callbacks`` matched) are
-    appended to ``defaulted``."""
+    Answers come from ``config.callbacks`` through ``chaosdurable.events.CallbackAnswers`` (by name, in
+    order, by function, or from an event stream). The names of callbacks answered with the default (no
+    key of ``config.callbacks`` matched) are appended to ``defaulted``; what went wrong handing out
+    answers (an ``InOrder`` or a stream run dry) to ``problems``."""
+    from chaosdurable.events import CallbackAnswers
+
     answered: set[str] = set()
     late: list[tuple[str, Answer]] = []
     ex = runner.service.get(arn)
+    answers = CallbackAnswers(config.callbacks, nemesis, _input_of(ex))
     for _ in range(MAX_ROUNDS):
         runner.run_until_idle()
         if ex.done:
@@ -218,10 +234,20 @@ def _drive(runner: DurableRunner, arn: str, nemesis: Nemesis, config: RunConfig,
         if pending:
             cb = pending[0]
             answered.add(cb.callback_id)
-            if defaulted is not None and _configured_key(cb.name, config.callbacks) is None:
+            op = ex.ops[cb.operation_id]
+            delivery = answers.next(cb.name, cb.label, timeout_s=op.callback_timeout_s,
+                                    heartbeat_timeout_s=op.heartbeat_timeout_s, operation_id=cb.operation_id,
+                                    callback_id=cb.callback_id)
+            if defaulted is not None and delivery.defaulted:
                 defaulted.append(cb.label or "(unnamed)")
-            _answer(runner, cb, _answer_for(cb.name, config.callbacks), nemesis.callback_fault(cb.name), log, late,
-                    nemesis)
+            if delivery.problem is not None and problems is not None:
+                problems.append(delivery.problem)
+            if delivery.answer is None:
+                continue  # no event left for it: it waits (until its timeout, if it has one)
+            for fault, how in delivery.changes:  # callbacks get other events: the control flow may differ
+                nemesis.declare_outcome_change(fault, how, handled_failure=True)
+            _answer(runner, cb, delivery.answer, nemesis.callback_fault(cb.name), log, late, nemesis,
+                    what=delivery.note)
             continue
         if not runner.advance_to_next_timer():
             return runner.describe_stuck(arn)
@@ -232,8 +258,16 @@ def _drive(runner: DurableRunner, arn: str, nemesis: Nemesis, config: RunConfig,
     return None
 
 
+def _input_of(ex: Any) -> Any:
+    """The execution's input as a JSON value (None when it is not JSON)."""
+    try:
+        return json.loads(ex.input_payload) if getattr(ex, "input_payload", None) else None
+    except ValueError:
+        return None
+
+
 def _answer(runner: DurableRunner, cb: PendingCallback, answer: Answer, fault: CallbackFault | None,
-            log: list[dict[str, Any]], late: list[tuple[str, Answer]], nemesis: Nemesis) -> None:
+            log: list[dict[str, Any]], late: list[tuple[str, Answer]], nemesis: Nemesis, what: str = "") -> None:
     op = runner.service.get(cb.execution_arn).ops[cb.operation_id]
     delay, heartbeats, sends = answer.delay, True, 1
     if fault is not None:
@@ -267,7 +301,7 @@ def _answer(runner: DurableRunner, cb: PendingCallback, answer: Answer, fault: C
             except UnknownCallbackError:
                 break
     for copy in range(sends):  # a duplicate answer arrives before the first one is acted on
-        note = f"callback {cb.label or cb.name!r}" + (" (duplicate)" if copy else "")
+        note = f"callback {cb.label or cb.name!r}" + (f": {what}" if what else "") + (" (duplicate)" if copy else "")
         _send(runner, cb.callback_id, answer, log, note=note, settle=copy == sends - 1)
 
 

@@ -261,6 +261,13 @@ def _not_reached(nemesis_not_reached: list[Any], chaotic: RunRecord) -> list[str
     effects = sorted({str(e.name) for e in chaotic.effects})
     out = []
     for fault in nemesis_not_reached:
+        if isinstance(getattr(fault, "event", None), int):  # an event fault (chaosdurable.faults.events)
+            delivered = [e["note"].split(": ", 1)[-1] for e in chaotic.callbacks if " of stream " in str(e.get("note"))]
+            why = ("that event was never delivered, or no callback was left to take its copy"
+                   if fault.kind == "event_redelivery"
+                   else "that event was never delivered with the next one still to come")
+            out.append(f"{fault.describe()} -- not reached: {why} (deliveries: {delivered or 'none'})")
+            continue
         target = getattr(fault, "op", None) or getattr(fault, "effect", None) or getattr(fault, "invocation", None)
         pattern = str(getattr(fault, "effect", None) or "")
         matching = [e for e in chaotic.effects if pattern and fnmatch.fnmatchcase(e.name, pattern)]
@@ -287,18 +294,20 @@ def _not_reached(nemesis_not_reached: list[Any], chaotic: RunRecord) -> list[str
 
 def encode_callbacks(callbacks: Mapping[str, Any] | None) -> dict[str, Any] | None:
     """Callback answers as JSON: a plain value stays itself, an ``Answer`` becomes {"__answer__": fields}."""
+    from chaosdurable.events import encode_value
+
     if not callbacks:
         return None
-    return {name: ({"__answer__": dataclasses.asdict(value)} if isinstance(value, Answer) else value)
-            for name, value in callbacks.items()}
+    return {name: encode_value(value) for name, value in callbacks.items()}
 
 
 def decode_callbacks(encoded: Mapping[str, Any] | None) -> dict[str, Any] | None:
     """The inverse of ``encode_callbacks``."""
+    from chaosdurable.events import decode_value
+
     if not encoded:
         return None
-    return {name: (Answer(**value["__answer__"]) if isinstance(value, dict) and set(value) == {"__answer__"}
-                   else value) for name, value in encoded.items()}
+    return {name: decode_value(value) for name, value in encoded.items()}
 
 
 def _module_attr(fn: Any, import_path: str | None = None) -> tuple[str, str] | None:
@@ -365,8 +374,7 @@ def _replay_snippet(handler: Callable[..., Any], payload: str, schedule: FaultSc
     setup_name = named(setup) if setup is not None else None
     target_names = {k: named(v) for k, v in (targets or {}).items()}
     lines.append("from chaosdurable import FaultSchedule, check")
-    if callbacks and any(isinstance(v, Answer) for v in callbacks.values()):
-        lines.append("from chaosdurable.run import Answer")
+    shown_callbacks = _callbacks_source(callbacks, named, lines) if callbacks else None
     args = [f"payload={payload!r}", f"schedule=FaultSchedule.from_json({schedule.to_json()!r})",
             f"seed={seed}"]
     if backend.name != "inprocess":
@@ -376,8 +384,8 @@ def _replay_snippet(handler: Callable[..., Any], payload: str, schedule: FaultSc
         args.append(f"setup={setup_name}")
     if targets:
         args.append("targets={" + ", ".join(f"{k!r}: {v}" for k, v in target_names.items()) + "}")
-    if callbacks:
-        args.append(f"callbacks={dict(callbacks)!r}")
+    if shown_callbacks:
+        args.append(f"callbacks={shown_callbacks}")
     if import_path is not None and backend.name == "subprocess":
         args.append(f"import_path={import_path!r}")
     for key in ("faithful", "threaded_branches", "virtual_clock"):
@@ -386,6 +394,34 @@ def _replay_snippet(handler: Callable[..., Any], payload: str, schedule: FaultSc
     lines.append(f"verdict = check({name},\n                " + ",\n                ".join(args) + ")")
     lines.append("print(verdict.report())")
     return "\n".join(lines)
+
+
+def _callbacks_source(callbacks: Mapping[str, Any], named: Callable[[Any], str], lines: list[str]) -> str:
+    """``callbacks=`` as Python, adding the import lines it needs (functions by the attribute that holds them)."""
+    from chaosdurable.events import EventStream, InOrder
+
+    def has(kind: type, value: Any) -> bool:
+        inner = value.answers if isinstance(value, InOrder) else value.events if isinstance(value, EventStream) else ()
+        return isinstance(value, kind) or any(isinstance(v, kind) for v in inner)
+
+    for kind, line in ((Answer, "from chaosdurable.run import Answer"),
+                       (InOrder, "from chaosdurable.events import InOrder"),
+                       (EventStream, "from chaosdurable.events import EventStream")):
+        if any(has(kind, v) for v in callbacks.values()) and line not in lines:
+            lines.append(line)
+    parts = []
+    for key, value in callbacks.items():
+        shown = repr(value)
+        if callable(value) and not isinstance(value, Answer):
+            if _module_attr(value) is not None:
+                shown = named(value)
+            else:
+                shown = "answer_callbacks"
+                lines.append(f"# the function answering callbacks ({getattr(value, '__qualname__', value)}) is not "
+                             "held by a module-level attribute: define it at module level and import it")
+                lines.append("answer_callbacks = None  # replace with that function")
+        parts.append(f"{key!r}: {shown}")
+    return "{" + ", ".join(parts) + "}"
 
 
 def _fingerprint(text: str) -> str:
@@ -564,6 +600,7 @@ def check(
     ledger = Ledger(effects=tuple(chaotic.effects), fired=tuple(f.describe() for f in fired),
                     outcome_may_change=may_change, fault_kinds=tuple(f.fault.kind for f in fired),
                     repeats_still_count=bool(changers) and all(f.handled_failure for f in changers),
+                    changed_by=tuple(f.fault.kind for f in changers),
                     fresh=reference.fresh if isinstance(reference.fresh, FreshValues) else FreshValues())
     found: list[Violation] = []
     for checker in selected.values():

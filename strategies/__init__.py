@@ -11,7 +11,9 @@
 - ``callback_answers(names)`` draws how the outside world answers each callback (a success
   with a payload or a failure, after 0 s .. a virtual day), for ``RunConfig(callbacks=...)``;
   ``callback_faults(names)`` draws ``CallbackFault`` values (late, duplicate, after the
-  timeout, failure, missed heartbeats, after the end).
+  timeout, failure, missed heartbeats, after the end); ``answers_in_order()`` and ``event_streams()``
+  draw ``InOrder`` answers and at-least-once ``EventStream`` sources (whose redeliveries and swaps
+  ``fault_schedules`` draws).
 
 - ``workflows(max_depth, max_ops, kinds)`` draws random durable programs as data (steps with
   either semantics and retries, waits, callbacks, child contexts, map, parallel, invoke,
@@ -24,7 +26,15 @@ dicts), ``json_values`` (any JSON value), ``faker_with_seed`` (a seeded faker) a
 ``derived`` (``map`` whose failing examples print values, not calls).
 """
 
-from .callbacks import answers, callback_answers, callback_faults, delays, error_objects
+from .callbacks import (
+    answers,
+    answers_in_order,
+    callback_answers,
+    callback_faults,
+    delays,
+    error_objects,
+    event_streams,
+)
 from .payloads import derived, faker_with_seed, json_values, payloads_from_schema, payloads_like
 from .schedules import OperationSpace, fault_schedules
 from .workflows import Program, expected_result, workflows
@@ -33,11 +43,13 @@ __all__ = [
     "OperationSpace",
     "Program",
     "answers",
+    "answers_in_order",
     "callback_answers",
     "callback_faults",
     "delays",
     "derived",
     "error_objects",
+    "event_streams",
     "expected_result",
     "faker_with_seed",
     "fault_schedules",

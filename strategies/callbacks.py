@@ -21,12 +21,14 @@ from typing import Any
 
 from hypothesis import strategies as st
 
+from chaosdurable.events import EventStream, InOrder
 from chaosdurable.faults.schedule import CallbackBehaviour, CallbackFault, provenance
 from chaosdurable.run import Answer
 
 from .payloads import _faked, derived, json_values
 
-__all__ = ["BEHAVIOURS", "ERROR_TYPES", "answers", "callback_answers", "callback_faults", "delays", "error_objects"]
+__all__ = ["BEHAVIOURS", "ERROR_TYPES", "answers", "answers_in_order", "callback_answers", "callback_faults", "delays",
+           "error_objects", "event_streams"]
 
 #: callback fault behaviours, in the order draws shrink toward
 BEHAVIOURS: tuple[CallbackBehaviour, ...] = (
@@ -113,3 +115,20 @@ def callback_faults(names: Sequence[str], behaviours: Sequence[str] | None = Non
         return CallbackFault(behaviour=behaviour, op=op)
 
     return draw()
+
+
+def answers_in_order(one: st.SearchStrategy[Any] | None = None, *, min_size: int = 1,
+                     max_size: int = 5) -> st.SearchStrategy[InOrder]:
+    """``InOrder`` answers (the k-th callback of a name gets the k-th) drawn from ``one`` (default:
+    ``answers()``); they shrink toward fewer, plainer answers."""
+    return derived(st.lists(one if one is not None else answers(), min_size=min_size, max_size=max_size), InOrder)
+
+
+def event_streams(events: st.SearchStrategy[Any] | None = None, *, min_events: int = 1, max_events: int = 5,
+                  unique_by: str | None = None) -> st.SearchStrategy[EventStream]:
+    """``EventStream`` values: ``min_events``..``max_events`` events drawn from ``events`` (default: any JSON
+    value); ``unique_by="id"`` keeps one event per value of that key (distinct event ids, as a real source
+    has). Event faults (``EventRedelivery``, ``EventSwap``) are drawn by ``fault_schedules``."""
+    items = events if events is not None else json_values(max_leaves=3)
+    key = (lambda event: event.get(unique_by) if isinstance(event, dict) else event) if unique_by else None
+    return derived(st.lists(items, min_size=min_events, max_size=max_events, unique_by=key), EventStream)

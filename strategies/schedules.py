@@ -37,11 +37,15 @@ from chaosdurable.faults.schedule import (
     provenance,
 )
 
+from .events import for_space as event_faults_for
+from .events import stream_space
+
 #: fault kinds in the order draws favour (and shrinking moves toward); repeats weight a kind up
 DEFAULT_KINDS: tuple[str, ...] = (
     "crash_after_effect", "crash_at_checkpoint", "duplicate_invocation", "callback",
     "crash_after_effect", "crash_at_checkpoint", "callback", "checkpoint_error", "invocation_timeout",
     "transient_failure", "late_timer", "cold_start",
+    "event_redelivery", "event_swap", "event_redelivery",  # only with an EventStream (strategies/events.py)
 )
 
 
@@ -62,6 +66,8 @@ class OperationSpace:
     #: reads made inside steps (``aws:dynamodb.GetItem``, ``aws:s3.GetObject``, ``http:GET ...``): only a
     #: ``TransientFailure`` targets them (a throttled or failing read; the step's retry or fallback path)
     reads: tuple[str, ...] = ()
+    #: (callbacks= key, events delivered) of each EventStream (``strategies.events.stream_space``)
+    streams: tuple[tuple[str, int], ...] = ()
 
     @classmethod
     def probe(cls, handler: Callable[..., Any], input: Any = None, *,
@@ -70,6 +76,7 @@ class OperationSpace:
         ``chaosdurable.backends`` value or name; default in-process), and collect its coordinates.
         ``run_options`` are ``check()``'s keyword shorthands (callbacks, targets, seed...)."""
         from chaosdurable.backends import Guards
+        from chaosdurable.engine.runner import callback_label
         from chaosdurable.history.world import World
         from chaosdurable.options import resolve
 
@@ -96,7 +103,7 @@ class OperationSpace:
                 if op.get("Attempt", 0) > 1 or op.get("SubType") == "WaitForCondition":
                     timers.append(name)
             elif op["Type"] == "CALLBACK" and op.get("Name"):  # callback faults match callbacks by name
-                callbacks.append(name)
+                callbacks.append(callback_label(name) or name)  # as the handler wrote it: "x", not "x create ..."
             elif op["Type"] == "WAIT":
                 timers.append(name)
         effects = sorted({e.name for e in record.effects if e.mutating})
@@ -107,9 +114,17 @@ class OperationSpace:
                        - set(effects))
         error = record.error or {}
         problem = record.stuck or (f"{error.get('ErrorType')}: {error.get('ErrorMessage')}" if error else None)
+        problem = "; ".join([problem, *_answer_notes(record)]) if problem else problem
         return cls(tuple(dict.fromkeys(steps)), tuple(dict.fromkeys(ops)), tuple(effects),
                    tuple(dict.fromkeys(callbacks)), tuple(dict.fromkeys(timers)), max(1, len(record.invocations)),
-                   outcome="STUCK" if record.stuck else record.status, problem=problem, reads=tuple(reads))
+                   outcome="STUCK" if record.stuck else record.status, problem=problem, reads=tuple(reads),
+                   streams=stream_space(record.callbacks))
+
+
+def _answer_notes(record: Any) -> list[str]:
+    """The run's notes on callbacks that got no answer (``chaosdurable.run``): the fix for a failing probe."""
+    return [d for d in record.diagnostics if "got no configured answer" in d or "got no answer" in d
+            or "waited for an event" in d]
 
 
 def _maybe(values: Sequence[Any]) -> st.SearchStrategy[Any]:
@@ -159,7 +174,7 @@ def _fault(kind: str, space: OperationSpace, assumed: bool = False) -> st.Search
         # the previous runs in this process left behind; later ones = a re-invocation (a fault's, if the
         # fault-free run has only one) lands on a new sandbox
         return st.builds(ColdStart, invocation=st.sampled_from(invocations))
-    return None
+    return event_faults_for(kind, space)
 
 
 def fault_schedules(
@@ -195,8 +210,10 @@ def fault_schedules(
             raise ValueError(f"operations {sorted(unknown)} never happen in a fault-free run; "
                              f"the handler's operations are {list(space.operations)}")
         space = OperationSpace(tuple(s for s in space.steps if s in keep), tuple(o for o in space.operations
-                               if o in keep), space.effects, tuple(c for c in space.callbacks if c in keep),
-                               tuple(t for t in space.timers if t in keep), space.invocations, reads=space.reads)
+                               if o in keep), space.effects, tuple(c for c in space.callbacks if c in keep
+                               or any(k.startswith(c + " ") for k in keep)),
+                               tuple(t for t in space.timers if t in keep), space.invocations,
+                               reads=space.reads, streams=space.streams)
     wanted = list(kinds) if kinds is not None else list(DEFAULT_KINDS)
     unknown_kinds = set(wanted) - set(DEFAULT_KINDS)
     if unknown_kinds:

@@ -48,7 +48,7 @@ from chaosdurable.history.record import RunRecord
 from chaosdurable.history.world import World
 
 IN_FUNCTION_KINDS = frozenset({"crash_at_checkpoint", "checkpoint_error"})
-HARNESS_KINDS = frozenset({"callback"})
+HARNESS_KINDS = frozenset({"callback", "event_redelivery", "event_swap"})  # event faults: answers from EventStream
 TERMINAL = frozenset({"SUCCEEDED", "FAILED", "TIMED_OUT", "STOPPED"})
 _AWS_HOST = re.compile(r"(^|\.)amazonaws\.com(\.cn)?$")
 

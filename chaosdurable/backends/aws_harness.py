@@ -2,10 +2,12 @@
 stop -- and the bookkeeping that stops every execution a run started, Ctrl-C included.
 
 Contract of ``CallbackDriver``: each open callback gets one plan when first seen (the
-workload's ``Answer`` for its name, changed by the schedule's ``CallbackFault`` through the
-``Nemesis``); ``tick(now)`` sends what is due (heartbeats every half heartbeat timeout unless the
-fault says to miss them, the answer once its delay has passed, twice for a duplicate) and logs
-every send with whether the service accepted it. Delays are the ``Answer``'s seconds times
+workload's answer for it, ``chaosdurable.events.CallbackAnswers``: by name, in turn, by function or
+the next event of an ``EventStream``, redelivered or reordered by the schedule's event faults;
+changed by the schedule's ``CallbackFault`` through the ``Nemesis``); ``tick(now)`` sends what is
+due (heartbeats every half heartbeat timeout unless the fault says to miss them, the answer once
+its delay has passed, twice for a duplicate) and logs every send with whether the service
+accepted it. Delays are the ``Answer``'s seconds times
 ``time_scale`` (real seconds on a deployment). ``after_end`` answers are sent by ``finish``.
 """
 
@@ -22,8 +24,9 @@ from botocore.exceptions import ClientError
 
 from chaosdurable.backends.aws_client import DurableApi
 from chaosdurable.backends.aws_history import OpenCallback
+from chaosdurable.engine.runner import callback_label
 from chaosdurable.faults.nemesis import Nemesis
-from chaosdurable.run import Answer, _answer_for
+from chaosdurable.run import Answer
 
 FAILURE = {"ErrorType": "CallbackFailure", "ErrorMessage": "injected failure"}
 
@@ -39,6 +42,8 @@ class _Plan:
     wait_closed: bool = False
     late: bool = False
     done: bool = False
+    #: what the answer is, in words (``event #1 of stream 'webhook'``), for the log
+    what: str = ""
 
 
 @dataclass
@@ -51,6 +56,7 @@ class CallbackDriver:
     time_scale: float = 1.0
     log: list[dict[str, Any]] = field(default_factory=list)
     _plans: dict[str, _Plan] = field(default_factory=dict)
+    _answers: Any = None
 
     def see(self, open_callbacks: list[OpenCallback], closed: set[str], now: float) -> None:
         """Plan every callback seen for the first time; fire the plans waiting for a close."""
@@ -63,8 +69,19 @@ class CallbackDriver:
                 plan.wait_closed, plan.due = False, now
 
     def _plan(self, cb: OpenCallback, now: float) -> _Plan:
-        answer = _answer_for(cb.name, self.answers)
-        plan = _Plan(cb, answer, now + answer.delay * self.time_scale)
+        from chaosdurable.events import CallbackAnswers
+
+        if self._answers is None:
+            self._answers = CallbackAnswers(self.answers, self.nemesis)
+        delivery = self._answers.next(cb.name, callback_label(cb.name), timeout_s=cb.timeout_s or 0,
+                                      heartbeat_timeout_s=cb.heartbeat_timeout_s or 0,
+                                      operation_id=cb.operation_id, callback_id=cb.callback_id)
+        if delivery.answer is None:  # an event stream with no event left: the callback waits
+            return _Plan(cb, Answer(), now, heartbeats=False, done=True)
+        for fault, how in delivery.changes:  # a redelivered or reordered event: the control flow may differ
+            self.nemesis.declare_outcome_change(fault, how, handled_failure=True)
+        answer = delivery.answer
+        plan = _Plan(cb, answer, now + answer.delay * self.time_scale, what=delivery.note)
         if cb.heartbeat_timeout_s:
             plan.next_heartbeat = now + cb.heartbeat_timeout_s * self.time_scale / 2
         fault = self.nemesis.callback_fault(cb.name)
@@ -117,7 +134,9 @@ class CallbackDriver:
             self._send(plan, "success" + note, lambda: self.api.callback_success(plan.cb.callback_id, result))
 
     def _send(self, plan: _Plan, what: str, call: Callable[[], None]) -> None:
-        entry: dict[str, Any] = {"callback_id": plan.cb.callback_id, "note": f"callback {plan.cb.name!r}: {what}",
+        label = callback_label(plan.cb.name) or plan.cb.name
+        about = f"{plan.what}: " if plan.what and what.split(" ")[0] in ("success", "failure") else ""
+        entry: dict[str, Any] = {"callback_id": plan.cb.callback_id, "note": f"callback {label!r}: {about}{what}",
                                  "outcome": what.split(" ")[0]}
         try:
             call()

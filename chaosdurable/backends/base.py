@@ -38,6 +38,7 @@ if TYPE_CHECKING:
 ALL_FAULT_KINDS = frozenset({
     "crash_at_checkpoint", "checkpoint_error", "invocation_timeout", "duplicate_invocation", "cold_start",
     "late_timer", "transient_failure", "crash_after_effect", "callback",
+    "event_redelivery", "event_swap",  # chaosdurable.faults.events: at-least-once event sources
 })
 
 

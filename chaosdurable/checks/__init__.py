@@ -10,9 +10,11 @@
 | ``tripwire`` | no clock, random, uuid or environment read outside a step |
 | ``liveness`` | the execution ends within its bounds; otherwise what it waits for |
 | ``well_formed`` | history events come in a legal order and every operation ends at most once |
+| ``event_delivery`` | an event delivered twice or out of order leaves the execution's end unchanged |
 """
 
 from chaosdurable.checks.base import Checker, CheckerInputError, Ledger, Violation
+from chaosdurable.checks.delivery import event_delivery
 from chaosdurable.checks.determinism import determinism
 from chaosdurable.checks.effects import effects_outside_steps
 from chaosdurable.checks.exactly_once import exactly_once
@@ -33,6 +35,7 @@ ALL_CHECKERS: dict[str, Checker] = {
     "liveness": liveness,
     "well_formed": well_formed,
     "unhandled_failure": unhandled_failure,
+    "event_delivery": event_delivery,
 }
 
 __all__ = [
@@ -43,6 +46,7 @@ __all__ = [
     "Violation",
     "determinism",
     "effects_outside_steps",
+    "event_delivery",
     "exactly_once",
     "idempotency",
     "liveness",

@@ -61,6 +61,8 @@ class Ledger:
     outcome_may_change: bool = False
     repeats_still_count: bool = False
     fault_kinds: tuple[str, ...] = field(default_factory=tuple)
+    #: the kinds of the fired faults that legitimately change the outcome (one per such firing)
+    changed_by: tuple[str, ...] = ()
     #: values the handler's steps mint anew in every execution; compare runs through ``fresh.normalize``
     fresh: FreshValues = field(default_factory=FreshValues)
 

@@ -85,6 +85,8 @@ def idempotency(reference: RunRecord, chaotic: RunRecord, ledger: Ledger) -> lis
                   f"{_times(ref_counts[(name, key)])} without them: it is not idempotent",
             op=hits[-1].where.op_name, invocation=hits[-1].where.invocation, source=hits[-1].where.source,
             detail=(*(f"ran in {e.where.label()}" for e in hits),
+                    "an event was delivered again (an at-least-once source): dedupe events by their id before "
+                    "acting on them" if "event_redelivery" in ledger.fault_kinds else
                     "make it idempotent (an idempotency key the callee honours), or configure the step "
                     "AT_MOST_ONCE_PER_RETRY with no retries")))
     return out

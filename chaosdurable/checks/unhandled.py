@@ -86,13 +86,17 @@ def _error_name(error_type: str) -> str | None:
 
 def _fired_on(op: dict[str, Any], ledger: Ledger) -> str | None:
     """The fired fault (in words) that legitimately failed ``op``, or None."""
+    from chaosdurable.engine.runner import callback_label
+
     kinds = ledger.fault_kinds if len(ledger.fault_kinds) == len(ledger.fired) else ("",) * len(ledger.fired)
     name = op.get("Name")
     if op.get("Type") == "CALLBACK":
         if op.get("Status") not in ("TIMED_OUT", "FAILED"):
             return None
         for text, kind in zip(ledger.fired, kinds, strict=True):
-            if kind in ("callback", "") and (f"on callback {name!r}" in text if name else "on callback" in text):
+            names = {name, callback_label(name)} - {None}  # the fault says the name the handler wrote
+            if kind in ("callback", "") and (any(f"on callback {n!r}" in text for n in names) if names
+                                             else "on callback" in text):
                 return text
         return None
     if op.get("Status") != "FAILED" or op.get("Type") not in ("STEP", "CHAINED_INVOKE"):

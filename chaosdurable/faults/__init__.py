@@ -2,6 +2,7 @@
 
 ``provenance(fault)`` says whether a fault is documented, observed or assumed, and its source."""
 
+from chaosdurable.faults.events import EventRedelivery, EventSwap
 from chaosdurable.faults.nemesis import Firing, Nemesis
 from chaosdurable.faults.schedule import (
     CallbackFault,
@@ -28,6 +29,8 @@ __all__ = [
     "CrashAfterEffect",
     "CrashAtCheckpoint",
     "DuplicateInvocation",
+    "EventRedelivery",
+    "EventSwap",
     "Fault",
     "FaultSchedule",
     "Firing",

@@ -60,6 +60,13 @@ class Firing:
 INJECTED_FAILURE_MARK = "injected failure of"
 
 
+def _label(callback_name: str | None) -> str | None:
+    """A callback as the handler named it (``"approval"``, not ``"approval create callback id"``)."""
+    from chaosdurable.engine.runner import callback_label
+
+    return callback_label(callback_name) or callback_name
+
+
 def _op_matches(pattern: str | None, op_id: str | None, name: str | None, path: str | None) -> bool:
     if pattern is None:
         return True
@@ -90,6 +97,14 @@ class Nemesis:
 
     def _pending(self, kind: type[Fault]) -> list[tuple[int, Any]]:
         return [(i, f) for i, f in enumerate(self.schedule.faults) if isinstance(f, kind) and i not in self._done]
+
+    def pending(self, kind: type[Fault]) -> list[tuple[int, Any]]:
+        """(index, fault) of the faults of ``kind`` that have not fired yet, in schedule order."""
+        return self._pending(kind)
+
+    def take(self, index: int, where: str) -> bool:
+        """Fire fault ``index`` (``where`` in words); False if it already fired."""
+        return self._take(index, where)
 
     def declare_outcome_change(self, fault: Fault, why: str, handled_failure: bool = False) -> None:
         """Record that ``fault``, as it fired, legitimately changes the outcome (and why)."""
@@ -301,6 +316,6 @@ class Nemesis:
         for i, fault in self._pending(CallbackFault):
             named = _op_matches(fault.op, None, callback_name, None) or bool(
                 fault.op and callback_name and callback_name.startswith(fault.op + " "))
-            if named and self._take(i, f"on callback {callback_name!r}"):
+            if named and self._take(i, f"on callback {_label(callback_name)!r}"):
                 return fault
         return None

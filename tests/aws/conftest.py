@@ -18,7 +18,8 @@ from tests.aws.harness.front_door import Function
 from tests.aws.harness.stack import FIRES_TABLE, LoopbackStack
 
 ACCOUNT = "123456789012"
-FUNCTIONS = {"buggy": "tests.aws.harness.handlers:buggy", "correct": "tests.aws.harness.handlers:correct"}
+FUNCTIONS = {"buggy": "tests.aws.harness.handlers:buggy", "correct": "tests.aws.harness.handlers:correct",
+             "webhooks": "tests.aws.harness.handlers:webhooks"}
 
 
 def arn(function: str) -> str:

@@ -84,3 +84,35 @@ def test_rate_limiter_spaces_calls() -> None:
     for _ in range(4):
         limiter.acquire()
     assert slept == pytest.approx([1 / 15, 2 / 15, 3 / 15])
+
+
+def test_answers_in_order_by_function_and_from_a_stream(stack, world, allow, tmp_path: Path) -> None:
+    from chaosdurable.events import CallbackRequest, EventStream, InOrder
+
+    def by_name(request: CallbackRequest) -> str | None:
+        return "ok" if request.name == "approval" and request.nth == 0 else None
+
+    aws = backend(stack, "correct", tmp_path)
+    for answers in ({"approval": InOrder(["ok"])}, {"*": by_name}, {"approval": EventStream(["ok"])}):
+        workload = Workload(handlers.correct, callbacks=answers, setup=handlers.setup)
+        record, _ = aws.run(workload, PAYLOAD, FaultSchedule(), Limits(), Guards(), world, "answers")
+        assert record.status == "SUCCEEDED", (answers, record.callbacks)
+
+
+@pytest.mark.parametrize(("dedupe", "result"), [(False, ["evt-1", "evt-1"]), (True, ["evt-1", "evt-2"])])
+def test_a_redelivered_event_lands_on_the_next_callback(stack, world, allow, tmp_path: Path, dedupe: bool,
+                                                        result: list[str]) -> None:
+    from chaosdurable.events import EventStream
+    from chaosdurable.faults.events import EventRedelivery
+
+    aws = backend(stack, "webhooks", tmp_path, keep_payloads=True)
+    workload = Workload(handlers.webhooks, callbacks={"webhook": EventStream([{"id": "evt-1"}, {"id": "evt-2"}])})
+    record, nemesis = aws.run(workload, json.dumps({"expected": 2, "dedupe": dedupe}),
+                              FaultSchedule((EventRedelivery(event=0),)), Limits(), Guards(), world, "redeliver")
+    assert record.status == "SUCCEEDED" and record.result == result, record.callbacks
+    assert [f.fault.kind for f in nemesis.fired] == ["event_redelivery"] and nemesis.fired[0].changes_outcome
+    assert [e["note"] for e in record.callbacks] == [
+        "callback 'webhook': event #0 of stream 'webhook': success",
+        "callback 'webhook': event #0 of stream 'webhook' (redelivered): success",
+        "callback 'webhook': event #1 of stream 'webhook': success"][:len(result) + dedupe]
+    assert len({e["callback_id"] for e in record.callbacks}) == len(record.callbacks)  # each to its own callback

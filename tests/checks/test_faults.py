@@ -15,6 +15,9 @@ from chaosdurable import (
     CrashAfterEffect,
     CrashAtCheckpoint,
     DuplicateInvocation,
+    EventRedelivery,
+    EventStream,
+    EventSwap,
     FaultSchedule,
     InvocationTimeout,
     LateTimer,
@@ -25,7 +28,7 @@ from chaosdurable import (
 from chaosdurable.engine.history import to_json
 from chaosdurable.faults.schedule import FAULT_TYPES
 from chaosdurable.history.record import RunRecord
-from tests.checks import cold_handlers, handlers
+from tests.checks import cold_handlers, event_handlers, handlers
 
 ORDER = {"id": "ord-1"}
 COVERED: set[str] = set()
@@ -234,6 +237,34 @@ def test_transient_failure_makes_the_step_retry() -> None:
     assert _bodies(v.chaotic, "reserve") == [(1, 0, 1), (2, 0, 2)]
     assert [e.where.attempt for e in v.chaotic.effects if e.name == "reserve"] == [2]  # attempt 1 did not happen
     assert v.chaotic.result == v.reference.result == "reserved"
+    assert v.ok, v.report()
+
+
+# ------------------------------------------------------------- event_redelivery, event_swap
+WEBHOOKS = EventStream([{"id": "evt-1", "amount": 5}, {"id": "evt-2", "amount": 7}, {"id": "evt-3", "amount": 9}])
+
+
+def test_event_redelivery_lands_the_copy_on_the_next_pending_callback() -> None:
+    v = check(event_handlers.charge_each_event_once, {"expected": 3}, FaultSchedule((EventRedelivery(event=1),)),
+              callbacks={"webhook": WEBHOOKS})
+    _fired(v, "event_redelivery")
+    notes = [entry["note"] for entry in v.chaotic.callbacks]
+    assert notes == ["callback 'webhook': event #0 of stream 'webhook'",
+                     "callback 'webhook': event #1 of stream 'webhook'",
+                     "callback 'webhook': event #1 of stream 'webhook' (redelivered)",
+                     "callback 'webhook': event #2 of stream 'webhook'"]
+    assert len({entry["callback_id"] for entry in v.chaotic.callbacks}) == 4  # four callbacks, all accepted
+    assert all(entry["accepted"] for entry in v.chaotic.callbacks)
+    assert v.chaotic.result == v.reference.result
+    assert v.ok, v.report()
+
+
+def test_event_swap_delivers_two_adjacent_events_out_of_order() -> None:
+    v = check(event_handlers.charge_each_event_once, {"expected": 3}, FaultSchedule((EventSwap(event=1),)),
+              callbacks={"webhook": WEBHOOKS})
+    _fired(v, "event_swap")
+    assert [entry["note"].split(": ")[1] for entry in v.chaotic.callbacks] == [
+        "event #0 of stream 'webhook'", "event #2 of stream 'webhook'", "event #1 of stream 'webhook'"]
     assert v.ok, v.report()
 
 

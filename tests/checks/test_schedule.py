@@ -15,6 +15,8 @@ from chaosdurable import (
     CrashAfterEffect,
     CrashAtCheckpoint,
     DuplicateInvocation,
+    EventRedelivery,
+    EventSwap,
     FaultSchedule,
     InvocationTimeout,
     LateTimer,
@@ -48,6 +50,10 @@ EXAMPLES: list[tuple[Fault, str]] = [
      "run invocation 3 on a cold start (a new sandbox: module state reset, empty temp dir)"),
     (TransientFailure(effect="reserve", op="reserve", attempt=2),
      "make effect 'reserve' fail on operation 'reserve' (attempt 2)"),
+    (EventRedelivery(event=2, stream="webhook", lag=1),
+     "deliver event #2 of stream 'webhook' twice (the copy to the next pending callback, after 1 other event(s))"),
+    (EventSwap(event=0, stream="webhook"),
+     "deliver event #1 of stream 'webhook' before event #0 (out of order)"),
 ]
 
 

@@ -66,3 +66,18 @@ def renamed(event: dict[str, Any], context: DurableContext) -> dict[str, Any]:
     order = str(event.get("order", "o1"))
     reserved = context.step(lambda _: f"reserved-{order}", name="reserve-v2")
     return {"reserved": reserved}
+
+
+@durable_execution
+def webhooks(event: dict[str, Any], context: DurableContext) -> list[str]:
+    """One callback per webhook delivery until ``expected`` events were processed; with ``dedupe`` a
+    redelivered event (the same id) is skipped, without it it is processed again."""
+    import json
+
+    processed: list[str] = []
+    while len(set(processed) if event.get("dedupe") else processed) < event["expected"]:
+        payment = json.loads(context.wait_for_callback(lambda _id, _ctx: None, name="webhook"))
+        if event.get("dedupe") and payment["id"] in processed:
+            continue
+        processed.append(context.step(lambda _, p=payment: p["id"], name=f"process {payment['id']}"))
+    return processed

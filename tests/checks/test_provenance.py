@@ -115,7 +115,8 @@ def test_the_default_strategy_never_draws_an_assumed_fault() -> None:
         assert not _assumed_in(schedule), schedule.describe()
 
     never()
-    assert kinds == set(DEFAULT_KINDS)  # every kind was drawn, only its assumed variants were not
+    # every kind was drawn, only its assumed variants were not (event faults need an EventStream: none here)
+    assert kinds == set(DEFAULT_KINDS) - {"event_redelivery", "event_swap"}
     with pytest.raises(NoSuchExample):
         find(fault_schedules(space=SPACE, kinds=["duplicate_invocation"]), _assumed_in,
              settings=settings(MANY, max_examples=200))

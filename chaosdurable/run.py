@@ -117,6 +117,13 @@ def default_answer_note(defaulted: list[str], status: str) -> str | None:
             f"'{{\"{example}\": {{\"ok\": true}}}}' (the key is the name the handler gives the callback)")
 
 
+#: the label of a run whose replays read the clock ``REPLAY_SHIFT_MS`` later and are reseeded outside
+#: steps (with ``virtual_clock``); ``checks.confirm`` compares it with the same run unshifted
+SHIFTED_REPLAY = "shifted replay"
+#: 1 day 13 h 13 min 17 s: the date, weekday, hour (before/after noon), minute and second all change
+REPLAY_SHIFT_MS = ((24 + 13) * 3600 + 13 * 60 + 17) * 1000
+
+
 def execute(handler: Callable[..., Any], payload: str, schedule: FaultSchedule, config: RunConfig,
             world: World | None = None, label: str = "run") -> tuple[RunRecord, Nemesis]:
     """Run ``handler`` on ``payload`` (JSON text) under ``schedule``; return the record and the nemesis."""
@@ -135,7 +142,11 @@ def execute(handler: Callable[..., Any], payload: str, schedule: FaultSchedule, 
     events: list[tuple[str, dict[str, Any]]] = []
     runner.service.observers.append(lambda what, data: events.append((what, data)))
     # the handler's draws from `random` follow the seed; the witness run draws its own (history.randomness)
-    user_random = UserRandom(config.seed, "witness" if label == "witness" else "run")
+    shifted = label == SHIFTED_REPLAY  # replays come later and draw anew outside steps (checks.confirm)
+    user_random = UserRandom(config.seed, "witness" if label == "witness" else "run",
+                             replay_salt="shifted" if shifted else None)
+    if shifted:
+        runner.service.replay_shift_ms = REPLAY_SHIFT_MS
     if hasattr(runner.service.invoker, "user_random"):  # subprocess mode: each child seeds itself
         runner.service.invoker.user_random = user_random
     else:

@@ -341,6 +341,25 @@ def _module_attr(fn: Any, import_path: str | None = None) -> tuple[str, str] | N
     return None
 
 
+def _confirmed(violations: list[Violation], chaotic: RunRecord, schedule: FaultSchedule, chosen: Backend,
+               work: Any, text: str, bounds: Any, guards: Any, world: Any, setup: Any) -> list[Violation]:
+    """``checks.confirm`` with two more runs of the workload, in the same kind of world."""
+    from chaosdurable.checks.confirm import confirm
+
+    with contextlib.ExitStack() as stack:
+        if isinstance(world, World) or (world is not None and not isinstance(world, bool)):
+            active: Any = world
+        elif world if world is not None else setup is not None:
+            active = stack.enter_context(World(setup))
+        else:
+            active = None
+
+        def run(backend: Any, replayed: FaultSchedule, label: str) -> RunRecord:
+            return backend.run(work, text, replayed, bounds, guards, active, label=label)[0]
+
+        return confirm(violations, chaotic, run, schedule, chosen)
+
+
 def _import_lines(fn: Any, import_path: str | None = None) -> tuple[list[str], str]:
     """The import line(s) for ``fn`` and the Python expression that names it after them."""
     found = _module_attr(fn, import_path)
@@ -622,6 +641,8 @@ def check(
         return world and (v.checker, None) in baseline
 
     violations = [v for v in found if not explained(v)]
+    if any(v.checker == "tripwire" for v in violations):  # suspicions: a shifted, reseeded replay decides
+        violations = _confirmed(violations, chaotic, schedule, chosen, work, text, bounds, quiet, world, setup)
     if len(violations) < len(found):
         chaotic.diagnostics.append(
             f"{len(found) - len(violations)} finding(s) left out: two fault-free runs already differ there "

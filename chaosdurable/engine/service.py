@@ -122,6 +122,9 @@ class Service(UpdateApplier):
         self._lock = threading.RLock()
         self._promises = TimerPromises()
         self.invoker = invoker or InProcessInvoker(hang_timeout_s)
+        #: with ``virtual_clock``: how much later than virtual now the handler's clock reads in every
+        #: invocation after the first (``user_clock.run``; the tripwire's confirmation run sets it)
+        self.replay_shift_ms = 0
         self.observers: list[Callable[[str, dict[str, Any]], None]] = []
         self.interceptor: Any = NoInterceptor()
         self._gate = threading.Condition()
@@ -616,7 +619,8 @@ class Service(UpdateApplier):
 
     def _run_copy(self, spec: FunctionSpec, event: Any, context: Any, inv: Invocation, copy: int) -> Outcome:
         try:
-            return user_clock.run(self, lambda: self.invoker.invoke(spec.handler, event, context, abort=inv.abort))
+            return user_clock.run(self, lambda: self.invoker.invoke(spec.handler, event, context, abort=inv.abort),
+                                  inv.index)
         finally:
             with self._gate:
                 inv.finished.add(copy)

@@ -106,8 +106,14 @@ def frozen_at(now_ms: int) -> Iterator[None]:
         _FREEZE.exit()
 
 
-def run(service: Any, call: Callable[[], Outcome]) -> Outcome:
-    """Run one invocation ``call()`` of ``service``: with the clock frozen at virtual now when enabled.
+def replay_shift_ms(service: Any) -> int:
+    """The shift of ``service``'s replays (0 unless set)."""
+    return int(getattr(service, "replay_shift_ms", 0) or 0)
+
+
+def run(service: Any, call: Callable[[], Outcome], invocation: int = 1) -> Outcome:
+    """Run one invocation ``call()`` of ``service``: with the clock frozen at virtual now when enabled
+    (plus ``replay_shift_ms`` when ``invocation`` > 1).
 
     A timed-out invocation's report gets ``FROZEN_CLOCK_HINT``: a frozen clock is a likely reason.
     """
@@ -115,9 +121,10 @@ def run(service: Any, call: Callable[[], Outcome]) -> Outcome:
         return call()
     invoker = service.invoker
     in_children = hasattr(invoker, "virtual_now_ms")  # subprocess mode: the child freezes its own clock
-    with frozen_at(service.clock.now_ms):
+    now_ms = service.clock.now_ms + (replay_shift_ms(service) if invocation > 1 else 0)
+    with frozen_at(now_ms):
         if in_children:
-            invoker.virtual_now_ms = service.clock.now_ms
+            invoker.virtual_now_ms = now_ms
         try:
             outcome = call()
         finally:

@@ -40,12 +40,17 @@ def derive(*parts: Any) -> int:
 class UserRandom:
     """Seeds the ``random`` module's shared instance at invocation and body starts (see module doc)."""
 
-    def __init__(self, seed: int, salt: str = "run") -> None:
+    def __init__(self, seed: int, salt: str = "run", replay_salt: str | None = None) -> None:
         self.seed = seed
         self.salt = salt
+        #: when set, code outside steps in every invocation after the first draws from another stream
+        #: (a reseeded replay: the tripwire's confirmation run); step bodies draw as without it
+        self.replay_salt = replay_salt
 
     def invocation_seed(self, arn: str, invocation: int, copy: int = 0) -> int:
         """The seed of the code outside steps in this invocation."""
+        if self.replay_salt is not None and invocation > 1:
+            return derive(self.seed, self.salt, self.replay_salt, _execution(arn), invocation, copy)
         return derive(self.seed, self.salt, _execution(arn), invocation, copy)
 
     def at_invocation(self, arn: str, invocation: int, copy: int = 0) -> None:
@@ -59,12 +64,12 @@ class UserRandom:
 
     def to_json(self) -> dict[str, Any]:
         """What a subprocess child needs to seed the same way (``from_json``)."""
-        return {"seed": self.seed, "salt": self.salt}
+        return {"seed": self.seed, "salt": self.salt, "replay_salt": self.replay_salt}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> UserRandom:
         """The inverse of ``to_json``."""
-        return cls(int(data["seed"]), str(data["salt"]))
+        return cls(int(data["seed"]), str(data["salt"]), data.get("replay_salt"))
 
 
 def _execution(arn: str) -> str:

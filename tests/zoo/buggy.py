@@ -84,10 +84,12 @@ def flash_sale_checkout(event: dict[str, Any], context: DurableContext) -> dict[
 
 @durable_execution
 def dunning_reminder(event: dict[str, Any], context: DurableContext) -> str:
-    """Payment reminder at the invoice's due time. BUG: the wait duration is computed from
-    ``time.time()`` outside a step, so each replay asks for a different wait."""
+    """Payment reminder at the invoice's due time. Listed here once as a bug (the wait duration is
+    computed from ``time.time()`` outside a step); it is not one: a started wait is never re-armed
+    on replay, so a replay that reads another time takes the same path. The tripwire's suspicion
+    is cleared by a shifted replay (``tests/checks/test_tripwire_confirm.py``)."""
     due_epoch = context.step(lambda _: float(event["due_epoch"]), name="load-invoice")
-    delay = max(1, int(due_epoch - time.time()))  # BUG:wait-clock
+    delay = max(1, int(due_epoch - time.time()))
     context.wait(Duration.from_seconds(delay), name="until-due")
     context.step(lambda _: f"reminded {event['invoice']}", name="send-reminder")
     return event["invoice"]

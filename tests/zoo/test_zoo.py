@@ -82,8 +82,6 @@ BUGS = [
     # clock, random, uuid, environment outside steps: the source line of the read
     BugCase("flash-sale-clock-branch", buggy.flash_sale_checkout, ORDER,
             (CrashAtCheckpoint(op="place-order", action="SUCCEED"),), "tripwire", line="flash-clock"),
-    BugCase("dunning-wait-from-clock", buggy.dunning_reminder, {"due_epoch": DUE_IN_A_DAY, "invoice": "inv-9"},
-            (LateTimer(op="until-due", seconds=120),), "tripwire", line="wait-clock"),
     BugCase("survey-random-branch", buggy.survey_after_delivery, ORDER,
             (CrashAtCheckpoint(op="close-order", action="SUCCEED"),), "tripwire", line="survey-random"),
     BugCase("express-env-flag", buggy.express_shipping, ORDER,

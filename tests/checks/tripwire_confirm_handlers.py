@@ -1,0 +1,47 @@
+"""Clock and random reads outside steps, harmful and harmless (``test_tripwire_confirm``)."""
+
+from __future__ import annotations
+
+import random
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from aws_durable_execution_sdk_python import DurableContext, durable_execution
+from aws_durable_execution_sdk_python.config import Duration
+
+
+@durable_execution
+def greets_by_the_hour(event: Any, context: DurableContext) -> str:
+    """Bug: the path depends on the hour read outside a step; a replay in the afternoon takes the other."""
+    if datetime.now(UTC).hour < 12:
+        greeting = context.step(lambda _: "good morning", name="morning")
+    else:
+        greeting = context.step(lambda _: "good afternoon", name="afternoon")
+    return str(context.step(lambda _: f"{greeting}, done", name="finish"))
+
+
+@durable_execution
+def routes_by_a_die(event: Any, context: DurableContext) -> str:
+    """Bug: a die rolled outside a step picks the warehouse; a replay rolls again."""
+    warehouse = f"warehouse-{random.randint(1, 1000) % 7}"
+    context.step(lambda _: f"reserved at {warehouse}", name=warehouse)
+    return str(context.step(lambda _: "shipped", name="ship"))
+
+
+@durable_execution
+def waits_until_the_deadline(event: Any, context: DurableContext) -> str:
+    """Correct: the deadline is saved by a step; the time left is read outside steps, but a started
+    wait is never re-armed on replay."""
+    deadline = context.step(lambda _: time.time() + 3600, name="deadline")
+    remaining = max(1, int(deadline - time.time()))
+    context.wait(Duration.from_seconds(remaining), name="until-deadline")
+    return str(context.step(lambda _: "expired", name="expire"))
+
+
+@durable_execution
+def logs_when_it_ran(event: Any, context: DurableContext) -> str:
+    """Correct: the clock read outside steps only goes into a log line."""
+    context.logger.info("replayed at %s", datetime.now(UTC).isoformat())
+    context.step(lambda _: "charged", name="charge")
+    return str(context.step(lambda _: "mailed", name="receipt"))

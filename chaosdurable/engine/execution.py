@@ -130,6 +130,8 @@ class Execution:
     diagnostics: list[str] = field(default_factory=list)
     pages: dict[str, list[OpRecord]] = field(default_factory=dict)
     checkpointed_outcome: tuple[str, str | None, dict[str, Any] | None] | None = None
+    #: every checkpoint token this execution issued, in order (the SDK may send back no other)
+    issued: list[str] = field(default_factory=list)
 
     # ------------------------------------------------------------------ basics
     @property
@@ -148,6 +150,7 @@ class Execution:
         token = f"{self.exec_id}:{invocation.index}:{self.token_counter}"
         self.token = token
         invocation.token = token
+        self.issued.append(token)
         return token
 
     def revoke_tokens(self) -> None:

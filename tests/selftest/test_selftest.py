@@ -7,7 +7,11 @@ For every program and schedule, the SDK together with our engine must keep:
 - exactly-once step semantics (the ``exactly_once`` checker finds nothing);
 - liveness (the execution ends);
 - resumption: the chaotic run ends like the fault-free one, and returns
-  ``expected_result(program)``, unless a fired fault legitimately changes the outcome.
+  ``expected_result(program)``, unless a fired fault legitimately changes the outcome;
+- the SDK's own invariants (``chaosdurable.checks.sdk_invariants``): every result that reached
+  the interpreter came from its operation's own checkpoint or body run; a retryable checkpoint
+  error never ends the execution FAILED; no checkpoint token the service did not issue is sent;
+  every suspension leaves something that can wake the execution, and the SDK makes progress.
 
 The ``idempotency`` checker is not asserted: the recorded effects of at-least-once steps
 repeat under crashes by design.
@@ -25,6 +29,8 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 
 from chaosdurable import CallbackFault, DurableRunner
+from chaosdurable.checks import ALL_CHECKERS
+from chaosdurable.checks.sdk_invariants import SDK_INVARIANTS
 from chaosdurable.engine.invoker import is_durable_handler
 from chaosdurable.strategies.interpreter import (
     TARGETS,
@@ -53,7 +59,7 @@ from chaosdurable.strategies.workflows import (
 )
 from chaosdurable.verdict import Verdict
 
-ASSERTED = ("exactly_once", "resumption", "liveness")
+ASSERTED = {**{name: ALL_CHECKERS[name] for name in ("exactly_once", "resumption", "liveness")}, **SDK_INVARIANTS}
 #: examples per property; the version job (noxfile.py) runs fewer on each older SDK
 EXAMPLES = int(os.environ.get("CHAOSDURABLE_SELFTEST_EXAMPLES", "25"))
 
@@ -114,6 +120,11 @@ def assert_survives(program: Program, verdict: Verdict) -> None:
     assert verdict.reference.result == expected_result(program), "fault-free result is wrong" + context
     assert not verdict.by_checker("exactly_once"), context
     assert not verdict.by_checker("liveness"), context
+    for invariant in SDK_INVARIANTS:
+        assert not verdict.by_checker(invariant), context
+    # the provenance checker sees what the interpreter reports: it must report something
+    assert verdict.reference.returns or all(isinstance(op, Wait) for op in program.walk()), \
+        "the interpreter reported no operation results" + context
     errors = step_attempt_errors(verdict)
     for op_id, (_, step) in _steps_by_id(program, verdict).items():
         kinds = errors.get(op_id, [])

@@ -725,6 +725,7 @@ class Service(UpdateApplier):
         """What can wake ``ex`` once ``inv`` has suspended (returned PENDING): the same sources as
         ``_has_work``, in words. Empty: nothing ever will (a liveness violation)."""
         out = []
+        armed = {(t.op_id, t.kind) for t in self._timers if t.arn == ex.arn and self._timer_live(t)}
         if ex.seq > inv.seen_seq:
             out.append("a change the invocation did not see")
         if any(w[1] == ex.arn for w in self._work):
@@ -733,9 +734,9 @@ class Service(UpdateApplier):
             label = f"{op.type.lower()} {op.name or op.id[:12]!r}"
             if op.type == "STEP" and op.status in ("READY", "STARTED"):
                 out.append(f"{label} {op.status} (the handler must run it)")
-            elif op.type == "STEP" and op.status == "PENDING":
+            elif op.type == "STEP" and op.status == "PENDING" and (op.id, "retry") in armed:
                 out.append(f"{label}: a retry")
-            elif op.type == "WAIT" and op.status == "STARTED":
+            elif op.type == "WAIT" and op.status == "STARTED" and (op.id, "wait") in armed:
                 out.append(f"{label}: a timer")
             elif op.type == "CALLBACK" and op.status == "STARTED":
                 out.append(f"{label}: a pending callback")

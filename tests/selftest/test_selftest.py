@@ -28,7 +28,7 @@ import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 
-from chaosdurable import CallbackFault, DurableRunner
+from chaosdurable import CallbackFault, CrashAtCheckpoint, DurableRunner, FaultSchedule
 from chaosdurable.checks import ALL_CHECKERS
 from chaosdurable.checks.sdk_invariants import SDK_INVARIANTS
 from chaosdurable.engine.invoker import is_durable_handler
@@ -160,6 +160,25 @@ def test_generated_workflows_survive_generated_faults_with_threaded_branches(pro
     schedule = data.draw(fault_schedules(space=space), label="schedule")
     verdict = program_check(program, schedule, checkers=ASSERTED, threaded_branches=True)
     assert_survives(program, verdict)
+
+
+# ------------------------------------------------------------------ pinned cases
+#: the liveness lead (issue 14 §3.5): a generic property once reported, on SDK 2.0.0-2.1.0, an execution of
+#: this program left RUNNING for 1,000 invocations with nothing pending after a crash just after a's checkpoint
+#: was persisted. Not reproduced since (README, "SDK versions and known SDK issues"); pinned here so the version
+#: job keeps asking, on every SDK, in each in-process mode.
+A_WAIT_B = Program(body=(Step("a", 1), Wait("wait", 35), Step("b", 2)), input=0)
+
+
+@pytest.mark.parametrize("mode", [{}, {"threaded_branches": True}, {"faithful": True}, {"virtual_clock": True}],
+                         ids=["default", "threaded", "faithful", "virtual-clock"])
+@pytest.mark.parametrize("action", [None, "SUCCEED"])
+def test_a_crash_after_persisting_a_before_a_long_wait_is_survived(mode: dict[str, Any], action: str | None) -> None:
+    schedule = FaultSchedule([CrashAtCheckpoint(op="a", action=action, phase="after_persist")])
+    verdict = program_check(A_WAIT_B, schedule, checkers=ASSERTED, **mode)
+    assert verdict.fired, verdict.report()
+    assert len(verdict.chaotic.invocations) <= 4, verdict.report()
+    assert_survives(A_WAIT_B, verdict)
 
 
 # --------------------------------------------------------------------- unit tests

@@ -48,6 +48,8 @@ def is_retryable(code: str | None, status: int | None, message: str | None) -> b
 # ----------------------------------------------------------------------------- provenance
 _SERVICE_COMPLETIONS = {"CallbackSucceeded", "CallbackFailed", "CallbackTimedOut", "ChainedInvokeSucceeded",
                         "ChainedInvokeFailed", "ChainedInvokeTimedOut", "ChainedInvokeStopped", "WaitSucceeded"}
+#: stands for the payload of a ReplayChildren context's SUCCEED (a summary: never compared)
+_SUMMARY = "\0summary"
 #: operations whose checkpointed payload is not the value user code receives (a BatchResult)
 _NOT_COMPARED = {"Map", "Parallel"}
 
@@ -105,7 +107,10 @@ def result_provenance(reference: RunRecord, chaotic: RunRecord, ledger: Ledger) 
             continue
         for u in cp["updates"]:
             if u.get("Action") == "SUCCEED" and u.get("Type") in ("STEP", "CONTEXT"):
-                succeeded[u["Id"]].append((cp.get("invocation") or 0, cp.get("copy", 0), u.get("Payload")))
+                # a ReplayChildren context checkpoints a summary, not its result: its body re-runs on replay
+                summary = bool((u.get("ContextOptions") or {}).get("ReplayChildren"))
+                succeeded[u["Id"]].append((cp.get("invocation") or 0, cp.get("copy", 0),
+                                           _SUMMARY if summary else u.get("Payload")))
     completions: dict[str, list[tuple[int, dict[str, Any]]]] = defaultdict(list)
     for position, event in enumerate(chaotic.history):
         if event.get("EventType") in _SERVICE_COMPLETIONS and event.get("Id"):
@@ -148,7 +153,7 @@ def _explain(seen: Returned, by_place: dict[tuple[Any, Any], dict[str, Any]],
         return None
     if commits:
         at, _copy, payload = commits[0]
-        if not same_result(payload, seen.value):
+        if payload is not _SUMMARY and not same_result(payload, seen.value):
             return (f"{seen.name!r} returned {value} in invocation {inv}, but its checkpoint (accepted in invocation "
                     f"{at}) holds {shorten(payload, 120)}")
     for event in done:

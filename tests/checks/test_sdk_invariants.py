@@ -8,9 +8,11 @@ import dataclasses
 from typing import Any
 
 import pytest
+from aws_durable_execution_sdk_python import DurableContext, durable_execution
+from aws_durable_execution_sdk_python.config import Duration
 from aws_durable_execution_sdk_python.exceptions import BotoClientError, DurableApiErrorCategory
 
-from chaosdurable import CheckpointApiError, CrashAtCheckpoint, DuplicateInvocation, FaultSchedule
+from chaosdurable import CheckpointApiError, CrashAtCheckpoint, DuplicateInvocation, FaultSchedule, check
 from chaosdurable.checks import Ledger
 from chaosdurable.checks.sdk_invariants import (
     LIVELOCK_RUN,
@@ -23,6 +25,7 @@ from chaosdurable.checks.sdk_invariants import (
 from chaosdurable.engine import client as engine_client
 from chaosdurable.engine.execution import CheckpointRejected
 from chaosdurable.engine.service import Service
+from chaosdurable.history.ledger import observe_return
 from chaosdurable.history.record import Returned, RunRecord, Where
 from chaosdurable.strategies.interpreter import program_check
 from chaosdurable.strategies.workflows import Program, Step, Wait
@@ -203,7 +206,29 @@ def test_suspension_catches_a_livelock_and_a_suspension_with_nothing_to_wake() -
 
 
 def test_observe_return_does_nothing_outside_a_run() -> None:
-    from chaosdurable.history.ledger import observe_return
-
     observe_return("x", object())  # no recorder: silent, never raises
     assert Where().arn is None
+
+
+@durable_execution
+def big_child(event: Any, context: DurableContext) -> int:
+    """A child context whose result is too large to checkpoint: the SDK checkpoints a summary
+    (ReplayChildren) and re-runs the child on replay, reading its steps' checkpoints."""
+    def child(ctx: DurableContext) -> str:
+        return "".join(ctx.step(lambda _, i=i: str(i) * 100_000, name=f"part{i}") for i in range(3))
+
+    text = context.run_in_child_context(child, name="big")
+    observe_return("big", text)
+    context.wait(Duration.from_seconds(5), name="w")
+    return len(text)
+
+
+def test_provenance_does_not_compare_a_replay_children_summary() -> None:
+    verdict = check(big_child, {}, FaultSchedule([CrashAtCheckpoint(op="w", phase="after_persist")]),
+                    checkers=SDK_INVARIANTS)
+    summaries = [u for cp in verdict.chaotic.checkpoints for u in cp["updates"]
+                 if (u.get("ContextOptions") or {}).get("ReplayChildren")]
+    assert summaries, "the child's result was expected to be checkpointed as a summary"
+    assert verdict.chaotic.result == 300_000, verdict.report()
+    assert len({r.where.invocation for r in verdict.chaotic.returns}) >= 2, verdict.report()
+    assert verdict.ok, verdict.report()

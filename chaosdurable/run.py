@@ -320,6 +320,6 @@ def _record(runner: DurableRunner, arn: str, label: str, handler: Callable[..., 
         all_invocations=all_invocations,
         refused_aws=list(recorder.refused),
         returns=list(getattr(recorder, "returns", ())),
-        issued_tokens=frozenset(t for execution in runner.service.executions.values() for t in execution.issued),
+        issued_tokens={t: i for execution in runner.service.executions.values() for t, i in execution.issued.items()},
         state_calls=[d for w, d in events if w == "state"],
     )

@@ -192,7 +192,8 @@ def retryable_not_fatal(reference: RunRecord, chaotic: RunRecord, ledger: Ledger
 
 
 def tokens_issued(reference: RunRecord, chaotic: RunRecord, ledger: Ledger) -> list[Violation]:
-    """Every token the SDK sent back (checkpoint, GetDurableExecutionState) is one the service issued."""
+    """Every token the SDK sent back (checkpoint, GetDurableExecutionState) is one the service issued,
+    to that same invocation (a token kept from an earlier invocation, e.g. in module state, is not)."""
     require_same_handler(reference, chaotic)
     issued = chaotic.issued_tokens
     if issued is None:
@@ -201,12 +202,16 @@ def tokens_issued(reference: RunRecord, chaotic: RunRecord, ledger: Ledger) -> l
     calls = [("checkpoint", cp) for cp in chaotic.checkpoints if "token" in cp]
     calls += [("GetDurableExecutionState", call) for call in chaotic.state_calls]
     for what, call in calls:
-        token = call.get("token")
+        token, invocation = call.get("token"), call.get("invocation")
         if token not in issued:
-            out.append(Violation(
-                "tokens_issued", f"a {what} call sent the checkpoint token {token!r}, which the service never issued",
-                invocation=call.get("invocation")))
-            break  # one is enough: the rest usually repeat it
+            message = f"a {what} call sent the checkpoint token {token!r}, which the service never issued"
+        elif invocation is not None and issued[token] != invocation:
+            message = (f"a {what} call in invocation {invocation} sent the checkpoint token {token!r}, which the "
+                       f"service issued to invocation {issued[token]}")
+        else:
+            continue
+        out.append(Violation("tokens_issued", message, invocation=invocation))
+        break  # one is enough: the rest usually repeat it
     return out
 
 

@@ -118,7 +118,8 @@ class RunRecord:
     refused_aws: list[str] = field(default_factory=list)
     #: operation results as they reached user code (``ledger.observe_return``; only handlers that report them)
     returns: list[Returned] = field(default_factory=list)
-    #: every checkpoint token the service issued, in any execution of the run (None: not recorded)
-    issued_tokens: frozenset[str] | None = None
+    #: every checkpoint token the service issued, in any execution of the run, with the invocation
+    #: (index) it was issued to (None: not recorded)
+    issued_tokens: dict[str, int] | None = None
     #: GetDurableExecutionState calls: ``{"arn", "invocation", "token", "accepted"}``
     state_calls: list[dict[str, Any]] = field(default_factory=list)

@@ -164,6 +164,26 @@ def test_tokens_issued_catches_a_client_that_sends_a_token_it_was_not_given(monk
     assert verdict.chaotic.status == "SUCCEEDED", verdict.report()  # the service rejected it; the SDK retried
 
 
+def test_tokens_issued_catches_a_token_kept_from_an_earlier_invocation(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A broken client keeps invocation 1's first token (as module state would) and sends it in invocation 2."""
+    original = engine_client.EngineServiceClient.checkpoint
+    kept: dict[int, str] = {}
+
+    def stale(self: Any, durable_execution_arn: str, checkpoint_token: str, updates: list[Any],
+              client_token: str | None) -> Any:
+        if getattr(getattr(self._service.interceptor, "schedule", None), "faults", ()):
+            kept.setdefault(self._invocation_index, checkpoint_token)
+            if self._invocation_index == 2 and 1 in kept:
+                checkpoint_token = kept.pop(1)
+        return original(self, durable_execution_arn, checkpoint_token, updates, client_token)
+
+    monkeypatch.setattr(engine_client.EngineServiceClient, "checkpoint", stale)
+    verdict = program_check(A_WAIT_B, FaultSchedule([CheckpointApiError(error="server_error", op="b")]),
+                            checkers=SDK_INVARIANTS)
+    found = _violations(verdict, "tokens_issued")
+    assert found and "issued to invocation 1" in found[0].message and found[0].invocation == 2, verdict.report()
+
+
 # ------------------------------------------------------------------------------- suspension
 def test_suspension_catches_an_engine_that_forgets_a_wait_timer(monkeypatch: pytest.MonkeyPatch) -> None:
     """A broken engine arms no timer for a wait, in the chaotic run only (the one with faults): the

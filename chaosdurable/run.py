@@ -280,16 +280,14 @@ def _record(runner: DurableRunner, arn: str, label: str, handler: Callable[..., 
             if w == "invocation_end"}
     wakes = {(d["arn"], d["invocation"]): d.get("wakes") for w, d in events
              if w == "invocation_end" and not d.get("copy")}
-    updated = {(d["arn"], d["invocation"]): d.get("updated") for w, d in events if w == "invocation_start"}
     all_invocations = []
     for execution in runner.service.executions.values():
         for inv in execution.invocations:
             entry = {"index": inv.index, "dead": inv.dead, "copies": inv.copies, "concurrent": inv.concurrent,
                      "outcome": ends.get((execution.arn, inv.index, 0)),
                      "duplicate_outcome": ends.get((execution.arn, inv.index, 1)),
-                     # returned PENDING: what could wake the execution then; how many changes it started with
-                     "wakes": wakes.get((execution.arn, inv.index)),
-                     "updated": updated.get((execution.arn, inv.index))}
+                     # returned PENDING: what could wake the execution then (``Service.wakes``)
+                     "wakes": wakes.get((execution.arn, inv.index))}
             if execution.arn == arn:
                 invocations.append(entry)
             all_invocations.append(entry | {"arn": execution.arn})

@@ -595,8 +595,7 @@ class Service(UpdateApplier):
                 updated_operation_ids=updated, service_client=EngineServiceClient(self, ex.arn, index, copy))
 
         context = LambdaContextStub(aws_request_id=request_id, function_name=spec.name, invoked_function_arn=spec.arn)
-        self._notify("invocation_start", {"arn": ex.arn, "invocation": index, "copies": inv.copies,
-                                          "updated": len(updated)})
+        self._notify("invocation_start", {"arn": ex.arn, "invocation": index, "copies": inv.copies})
         late_copy: Any = None
         if inv.copies > 1 and inv.concurrent:
             late_copy = self._run_copy_in_background(spec, event_for(1), context, inv)

@@ -161,7 +161,7 @@ def effect(name: str, key: Any = None, **detail: Any) -> None:
 def observe_return(name: str, value: Any) -> None:
     """Report that the durable operation ``name`` just returned ``value`` to this code.
 
-    For the result-provenance checker (``chaosdurable.checks.provenance``): a result must come
+    For the result-provenance checker (``chaosdurable.checks.sdk_invariants``): a result must come
     from the operation's own checkpoint or its own body run in this invocation. Call it right
     after the operation returned, in the code that called it (its parent context). Outside a
     chaosdurable run, or where the recorder cannot take it (a subprocess child), it does nothing;

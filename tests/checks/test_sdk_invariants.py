@@ -205,7 +205,7 @@ def test_suspension_catches_an_engine_that_forgets_a_wait_timer(monkeypatch: pyt
 
 def _suspended(index: int, wakes: list[str]) -> dict[str, Any]:
     return {"index": index, "dead": None, "copies": 1, "concurrent": False, "outcome": "returned",
-            "duplicate_outcome": None, "wakes": wakes, "updated": 0}
+            "duplicate_outcome": None, "wakes": wakes}
 
 
 def _run(invocations: list[dict[str, Any]], checkpoints: list[dict[str, Any]], label: str) -> RunRecord:

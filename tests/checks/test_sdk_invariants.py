@@ -13,7 +13,7 @@ from aws_durable_execution_sdk_python.config import Duration
 from aws_durable_execution_sdk_python.exceptions import BotoClientError, DurableApiErrorCategory
 
 from chaosdurable import CheckpointApiError, CrashAtCheckpoint, DuplicateInvocation, FaultSchedule, check
-from chaosdurable.checks import Ledger
+from chaosdurable.checks import ALL_CHECKERS, Ledger
 from chaosdurable.checks.sdk_invariants import (
     LIVELOCK_RUN,
     SDK_INVARIANTS,
@@ -196,8 +196,10 @@ def test_suspension_catches_an_engine_that_forgets_a_wait_timer(monkeypatch: pyt
 
     monkeypatch.setattr(Service, "_add_timer", add_timer)
     verdict = program_check(A_WAIT_B, FaultSchedule([CrashAtCheckpoint(op="a", phase="after_persist")]),
-                            checkers=SDK_INVARIANTS, execution_timeout=3600)
+                            checkers={**SDK_INVARIANTS, "liveness": ALL_CHECKERS["liveness"]}, execution_timeout=3600)
     assert verdict.reference.status == "SUCCEEDED" and verdict.chaotic.status == "TIMED_OUT", verdict.report()
+    # the execution timeout ended it, so it is not "stuck": the liveness checker cannot see this
+    assert not _violations(verdict, "liveness"), verdict.report()
     found = _violations(verdict, "suspension")
     assert found and "nothing could wake the execution" in found[0].message, verdict.report()
     assert found[0].invocation == 2

@@ -342,12 +342,16 @@ def _record(runner: DurableRunner, arn: str, label: str, handler: Callable[..., 
     invocations = []
     ends = {(d["arn"], d["invocation"], d.get("copy", 0)): d["outcome"] for w, d in events
             if w == "invocation_end"}
+    wakes = {(d["arn"], d["invocation"]): d.get("wakes") for w, d in events
+             if w == "invocation_end" and not d.get("copy")}
     all_invocations = []
     for execution in runner.service.executions.values():
         for inv in execution.invocations:
             entry = {"index": inv.index, "dead": inv.dead, "copies": inv.copies, "concurrent": inv.concurrent,
                      "outcome": ends.get((execution.arn, inv.index, 0)),
-                     "duplicate_outcome": ends.get((execution.arn, inv.index, 1))}
+                     "duplicate_outcome": ends.get((execution.arn, inv.index, 1)),
+                     # returned PENDING: what could wake the execution then (``Service.wakes``)
+                     "wakes": wakes.get((execution.arn, inv.index))}
             if execution.arn == arn:
                 invocations.append(entry)
             all_invocations.append(entry | {"arn": execution.arn})
@@ -377,4 +381,7 @@ def _record(runner: DurableRunner, arn: str, label: str, handler: Callable[..., 
         arn=arn,
         all_invocations=all_invocations,
         refused_aws=list(recorder.refused),
+        returns=list(getattr(recorder, "returns", ())),
+        issued_tokens={t: i for execution in runner.service.executions.values() for t, i in execution.issued.items()},
+        state_calls=[d for w, d in events if w == "state"],
     )

@@ -36,7 +36,7 @@ from aws_durable_execution_sdk_python.retries import RetryStrategyConfig, create
 from aws_durable_execution_sdk_python.waits import WaitForConditionConfig, WaitStrategyConfig, create_wait_strategy
 
 from chaosdurable.faults.schedule import FaultSchedule
-from chaosdurable.history.ledger import effect
+from chaosdurable.history.ledger import effect, observe_return
 from chaosdurable.verdict import Verdict, check
 
 from .workflows import (
@@ -116,7 +116,9 @@ def _step_body(op: Step, scope: str) -> Callable[[StepContext], int]:
 def _run_block(context: DurableContext, body: tuple[Op, ...], scope: str) -> dict[str, Any]:
     results: dict[str, Any] = {}
     for op in body:
-        results[op.name] = _run_op(context, op, scope)
+        results[op.name] = value = _run_op(context, op, scope)
+        if not isinstance(op, Wait):  # what reached this code, for the result-provenance checker
+            observe_return(op.name, value)
     return results
 
 

@@ -130,6 +130,9 @@ class Execution:
     diagnostics: list[str] = field(default_factory=list)
     pages: dict[str, list[OpRecord]] = field(default_factory=dict)
     checkpointed_outcome: tuple[str, str | None, dict[str, Any] | None] | None = None
+    #: every checkpoint token this execution issued, with the invocation it was issued to (the SDK may
+    #: send back no other, and only in that invocation)
+    issued: dict[str, int] = field(default_factory=dict)
 
     # ------------------------------------------------------------------ basics
     @property
@@ -148,6 +151,7 @@ class Execution:
         token = f"{self.exec_id}:{invocation.index}:{self.token_counter}"
         self.token = token
         invocation.token = token
+        self.issued[token] = invocation.index
         return token
 
     def revoke_tokens(self) -> None:

@@ -239,7 +239,7 @@ class Service(UpdateApplier):
         with self._lock:
             intercepting = not isinstance(self.interceptor, NoInterceptor)
             site = self._site(ex, inv, updates, copy) if intercepting else None
-            record = {"arn": ex.arn, "invocation": inv.index if inv else None, "copy": copy,
+            record = {"arn": ex.arn, "invocation": inv.index if inv else None, "copy": copy, "token": token,
                       "updates": [dict(u.to_dict()) for u in updates]} if self.observers else {}
             before = after = PROCEED
             try:
@@ -258,7 +258,8 @@ class Service(UpdateApplier):
                 if inv is not None:
                     self._intervene(ex, inv, before)
             except CheckpointRejected as rejected:
-                self._notify("checkpoint", record | {"accepted": False, "error": rejected.message})
+                self._notify("checkpoint", record | {"accepted": False, "error": rejected.message,
+                                                     "code": rejected.code, "status": rejected.status})
                 raise
             completes_execution = self._apply_all(ex, persisted, record)
             if after.verb == "no_token":
@@ -366,6 +367,9 @@ class Service(UpdateApplier):
             ex = self.executions.get(arn)
             if ex is None:
                 raise CheckpointRejected(f"Durable execution {arn} not found", "ResourceNotFoundException", 404)
+            if self.observers:
+                self._notify("state", {"arn": arn, "invocation": invocation_index, "token": token,
+                                       "accepted": not (ex.done or token is None or token != ex.token)})
             ex.check_token(token)
             rest = ex.pages.pop(marker, None)
             if rest is None:
@@ -608,7 +612,10 @@ class Service(UpdateApplier):
             self._promises.forget(ex.arn)
             ex.revoke_tokens()
             ex.seen_seq = inv.seen_seq
-            self._notify("invocation_end", {"arn": ex.arn, "invocation": index, "outcome": outcome.kind})
+            suspended = outcome.kind == "returned" and isinstance(outcome.output, MutableMapping) \
+                and outcome.output.get("Status") == "PENDING" and inv.dead is None
+            self._notify("invocation_end", {"arn": ex.arn, "invocation": index, "outcome": outcome.kind,
+                                            "wakes": self.wakes(ex, inv) if suspended and self.observers else None})
             self._settle(ex, inv, outcome)
         if inv.copies > 1 and not inv.concurrent:
             # Redelivered after it ended, with its original (now stale) token and state.
@@ -724,6 +731,29 @@ class Service(UpdateApplier):
     def _needs_handler(self, ex: Execution) -> bool:
         """True when an operation is waiting on the handler itself (READY step, interrupted STARTED step)."""
         return any(op.type == "STEP" and op.status in ("READY", "STARTED") for op in ex.ops.values())
+
+    def wakes(self, ex: Execution, inv: Invocation) -> list[str]:
+        """What can wake ``ex`` once ``inv`` has suspended (returned PENDING): the same sources as
+        ``_has_work``, in words. Empty: nothing ever will (a liveness violation)."""
+        out = []
+        armed = {(t.op_id, t.kind) for t in self._timers if t.arn == ex.arn and self._timer_live(t)}
+        if ex.seq > inv.seen_seq:
+            out.append("a change the invocation did not see")
+        if any(w[1] == ex.arn for w in self._work):
+            out.append("queued work")
+        for op in ex.ops.values():
+            label = f"{op.type.lower()} {op.name or op.id[:12]!r}"
+            if op.type == "STEP" and op.status in ("READY", "STARTED"):
+                out.append(f"{label} {op.status} (the handler must run it)")
+            elif op.type == "STEP" and op.status == "PENDING" and (op.id, "retry") in armed:
+                out.append(f"{label}: a retry")
+            elif op.type == "WAIT" and op.status == "STARTED" and (op.id, "wait") in armed:
+                out.append(f"{label}: a timer")
+            elif op.type == "CALLBACK" and op.status == "STARTED":
+                out.append(f"{label}: a pending callback")
+            elif op.type == "CHAINED_INVOKE" and op.status == "STARTED":
+                out.append(f"{label}: a pending invoke")
+        return out
 
     def _has_work(self, ex: Execution, inv: Invocation) -> bool:
         if ex.seq > inv.seen_seq or self._needs_handler(ex) or any(w[1] == ex.arn for w in self._work):

@@ -28,7 +28,7 @@ from collections.abc import Callable
 from typing import Any
 
 from chaosdurable.history.probes import where_now
-from chaosdurable.history.record import BodyRun, Effect, TripwireHit, Where
+from chaosdurable.history.record import BodyRun, Effect, Returned, TripwireHit, Where
 
 #: Operations that only read: they are recorded but never counted as effects (only ``TransientFailure`` targets them).
 _READ_PREFIXES = ("Get", "List", "Describe", "Scan", "Query", "Head", "BatchGet", "TransactGet", "Select", "Receive",
@@ -78,6 +78,7 @@ class Recorder:
         self.body_runs: list[BodyRun] = []
         self.effects: list[Effect] = []
         self.tripwire: list[TripwireHit] = []
+        self.returns: list[Returned] = []
         #: the AWS calls refused because no moto world was active (even if the handler caught the error)
         self.refused: list[str] = []
         #: the nemesis' decision for an effect: (name, where, mutating) -> "proceed"/"fail"/"crash"
@@ -99,6 +100,13 @@ class Recorder:
                 raise InvocationKilled(f"invocation {where.invocation} was crashed by the nemesis")
             with self._lock:
                 self.body_runs.append(BodyRun(self._next(), where))
+
+    def returned(self, name: str, value: str, where: Where) -> None:
+        """Record an operation's result as it reached user code (``observe_return``)."""
+        if self._is_crashed(where):
+            raise InvocationKilled(f"invocation {where.invocation} was crashed by the nemesis")
+        with self._lock:
+            self.returns.append(Returned(self._next(), name, value, where))
 
     def effect(self, name: str, key: str | None, kind: str, where: Where, mutating: bool,
                detail: dict[str, Any]) -> str:
@@ -160,6 +168,26 @@ def effect(name: str, key: Any = None, **detail: Any) -> None:
         raise TransientDependencyError(f"injected failure of {name!r} ({where.label()})")
     if decision == "crash":
         raise recorder.crash(where, name)
+
+
+def observe_return(name: str, value: Any) -> None:
+    """Report that the durable operation ``name`` just returned ``value`` to this code.
+
+    For the result-provenance checker (``chaosdurable.checks.sdk_invariants``): a result must come
+    from the operation's own checkpoint or its own body run in this invocation. Call it right
+    after the operation returned, in the code that called it (its parent context). Outside a
+    chaosdurable run, or where the recorder cannot take it (a subprocess child), it does nothing;
+    it never fails the handler (a value that is not JSON is recorded by its ``repr``).
+    """
+    recorder = ACTIVE
+    record = getattr(recorder, "returned", None)
+    if recorder is None or recorder.paused or record is None:
+        return
+    try:
+        text = json.dumps(value, sort_keys=True)
+    except (TypeError, ValueError):
+        text = json.dumps(repr(value))
+    record(name, text, where_now())
 
 
 # ----------------------------------------------------------------------------- boto3

@@ -63,6 +63,18 @@ class Effect:
 
 
 @dataclass(frozen=True)
+class Returned:
+    """An operation's result as it reached user code (``ledger.observe_return``): ``name`` is the
+    operation's name, ``value`` the result as JSON text, ``where`` the code that received it (its
+    ``op_id`` is the enclosing user function's operation: the returning operation's parent)."""
+
+    seq: int
+    name: str
+    value: str
+    where: Where
+
+
+@dataclass(frozen=True)
 class TripwireHit:
     """A read of the clock, randomness or the environment in code outside any step."""
 
@@ -104,3 +116,10 @@ class RunRecord:
     baseline: frozenset[tuple[str, str | None]] = frozenset()
     #: AWS calls refused because no moto world was active (``service.Operation``), caught or not
     refused_aws: list[str] = field(default_factory=list)
+    #: operation results as they reached user code (``ledger.observe_return``; only handlers that report them)
+    returns: list[Returned] = field(default_factory=list)
+    #: every checkpoint token the service issued, in any execution of the run, with the invocation
+    #: (index) it was issued to (None: not recorded)
+    issued_tokens: dict[str, int] | None = None
+    #: GetDurableExecutionState calls: ``{"arn", "invocation", "token", "accepted"}``
+    state_calls: list[dict[str, Any]] = field(default_factory=list)

@@ -8,6 +8,8 @@ import pytest
 from aws_durable_execution_sdk_python import durable_execution
 
 from chaosdurable import CheckpointApiError, FaultSchedule, check
+from chaosdurable.checks import ALL_CHECKERS
+from chaosdurable.checks.sdk_invariants import retryable_not_fatal
 from tests.selftest.sdk_defects import KNOWN_DEFECTS, SdkDefect, affected
 
 DEFECTS = {d.id: d for d in KNOWN_DEFECTS}
@@ -29,7 +31,9 @@ def two_steps(event, context):
 def test_a_stale_token_is_retried_not_failed() -> None:
     """A checkpoint error the service marks retryable must never end the execution FAILED."""
     verdict = check(two_steps, input={}, schedule=FaultSchedule([CheckpointApiError(error="stale_token", op="b")]),
-                    checkers=["resumption", "liveness"])
+                    checkers={"resumption": ALL_CHECKERS["resumption"], "liveness": ALL_CHECKERS["liveness"],
+                              "retryable_not_fatal": retryable_not_fatal})
     assert verdict.fired, verdict.report()
+    assert not verdict.by_checker("retryable_not_fatal"), verdict.report()
     assert verdict.chaotic.status == "SUCCEEDED", verdict.report()
     assert verdict.chaotic.result == "ab", verdict.report()

@@ -7,7 +7,11 @@ For every program and schedule, the SDK together with our engine must keep:
 - exactly-once step semantics (the ``exactly_once`` checker finds nothing);
 - liveness (the execution ends);
 - resumption: the chaotic run ends like the fault-free one, and returns
-  ``expected_result(program)``, unless a fired fault legitimately changes the outcome.
+  ``expected_result(program)``, unless a fired fault legitimately changes the outcome;
+- the SDK's own invariants (``chaosdurable.checks.sdk_invariants``): every result that reached
+  the interpreter came from its operation's own checkpoint or body run; a retryable checkpoint
+  error never ends the execution FAILED; no checkpoint token the service did not issue is sent;
+  every suspension leaves something that can wake the execution, and the SDK makes progress.
 
 The ``idempotency`` checker is not asserted: the recorded effects of at-least-once steps
 repeat under crashes by design.
@@ -24,7 +28,9 @@ import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 
-from chaosdurable import CallbackFault, DurableRunner
+from chaosdurable import CallbackFault, CrashAtCheckpoint, DurableRunner, FaultSchedule
+from chaosdurable.checks import ALL_CHECKERS
+from chaosdurable.checks.sdk_invariants import SDK_INVARIANTS
 from chaosdurable.engine.invoker import is_durable_handler
 from chaosdurable.strategies.interpreter import (
     TARGETS,
@@ -53,7 +59,7 @@ from chaosdurable.strategies.workflows import (
 )
 from chaosdurable.verdict import Verdict
 
-ASSERTED = ("exactly_once", "resumption", "liveness")
+ASSERTED = {**{name: ALL_CHECKERS[name] for name in ("exactly_once", "resumption", "liveness")}, **SDK_INVARIANTS}
 #: examples per property; the version job (noxfile.py) runs fewer on each older SDK
 EXAMPLES = int(os.environ.get("CHAOSDURABLE_SELFTEST_EXAMPLES", "25"))
 
@@ -114,6 +120,11 @@ def assert_survives(program: Program, verdict: Verdict) -> None:
     assert verdict.reference.result == expected_result(program), "fault-free result is wrong" + context
     assert not verdict.by_checker("exactly_once"), context
     assert not verdict.by_checker("liveness"), context
+    for invariant in SDK_INVARIANTS:
+        assert not verdict.by_checker(invariant), context
+    # the provenance checker sees what the interpreter reports: it must report something
+    assert verdict.reference.returns or all(isinstance(op, Wait) for op in program.walk()), \
+        "the interpreter reported no operation results" + context
     errors = step_attempt_errors(verdict)
     for op_id, (_, step) in _steps_by_id(program, verdict).items():
         kinds = errors.get(op_id, [])
@@ -149,6 +160,25 @@ def test_generated_workflows_survive_generated_faults_with_threaded_branches(pro
     schedule = data.draw(fault_schedules(space=space), label="schedule")
     verdict = program_check(program, schedule, checkers=ASSERTED, threaded_branches=True)
     assert_survives(program, verdict)
+
+
+# ------------------------------------------------------------------ pinned cases
+#: the liveness lead (issue 14 §3.5): a generic property once reported, on SDK 2.0.0-2.1.0, an execution of
+#: this program left RUNNING for 1,000 invocations with nothing pending after a crash just after a's checkpoint
+#: was persisted. Not reproduced since (README, "SDK versions and known SDK issues"); pinned here so the version
+#: job keeps asking, on every SDK, in each in-process mode.
+A_WAIT_B = Program(body=(Step("a", 1), Wait("wait", 35), Step("b", 2)), input=0)
+
+
+@pytest.mark.parametrize("mode", [{}, {"threaded_branches": True}, {"faithful": True}, {"virtual_clock": True}],
+                         ids=["default", "threaded", "faithful", "virtual-clock"])
+@pytest.mark.parametrize("action", [None, "SUCCEED"])
+def test_a_crash_after_persisting_a_before_a_long_wait_is_survived(mode: dict[str, Any], action: str | None) -> None:
+    schedule = FaultSchedule([CrashAtCheckpoint(op="a", action=action, phase="after_persist")])
+    verdict = program_check(A_WAIT_B, schedule, checkers=ASSERTED, **mode)
+    assert verdict.fired, verdict.report()
+    assert len(verdict.chaotic.invocations) <= 4, verdict.report()
+    assert_survives(A_WAIT_B, verdict)
 
 
 # --------------------------------------------------------------------- unit tests

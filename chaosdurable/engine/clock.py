@@ -23,6 +23,7 @@ Contract:
 from __future__ import annotations
 
 import datetime
+import functools
 import time
 from dataclasses import dataclass
 
@@ -30,8 +31,12 @@ from dataclasses import dataclass
 DEFAULT_EPOCH_MS = 1_767_225_600_000
 
 
+@functools.lru_cache(maxsize=1024)
 def ms_to_datetime(ms: int) -> datetime.datetime:
-    """Convert epoch milliseconds to an aware UTC datetime (the shape boto3 returns)."""
+    """Convert epoch milliseconds to an aware UTC datetime (the shape boto3 returns).
+
+    Cached: virtual time stands still during an invocation, so every event of an invocation has
+    the same instant (datetimes are immutable; sharing one is safe)."""
     return datetime.datetime.fromtimestamp(ms / 1000, tz=datetime.UTC)
 
 

@@ -55,10 +55,12 @@ from concurrent.futures import wait as futures_wait
 from typing import Any
 
 from chaosdurable import sdk_compat
+from chaosdurable.engine import speedups_checkpoint
 from chaosdurable.engine.threads import IDLE_THREADS, fresh_context
 
-#: Every patch this module knows, in the order ``status()`` reports them.
-PATCHES = ("wake_on_stop", "flush_sync_batches", "reuse_threads", "serial_branches")
+#: Every patch this module knows, in the order ``status()`` reports them (the last four are the
+#: checkpoint path's, ``engine.speedups_checkpoint``).
+PATCHES = ("wake_on_stop", "flush_sync_batches", "reuse_threads", "serial_branches", *speedups_checkpoint.PATCHES)
 
 _lock = threading.Lock()
 _installed = False
@@ -106,6 +108,9 @@ def install() -> dict[str, str]:
             stop_checkpointing.__wrapped__ = original_stop  # type: ignore[attr-defined]
             cls.stop_checkpointing = stop_checkpointing
         _install_thread_reuse()
+        batcher = speedups_checkpoint.install(state, _skipped)
+        if batcher is not None and _SDK_ONLY_JOB is not None:
+            _SDK_ONLY_JOB = batcher  # the replacement runs only SDK and engine code too
         blocked = getattr(state, "_BLOCKED_CALLER_WAIT_SECONDS", None)
         if not isinstance(blocked, float):
             _skipped["flush_sync_batches"] = "state._BLOCKED_CALLER_WAIT_SECONDS not found"
@@ -146,6 +151,7 @@ def active(enabled: bool, serial_branches: bool | None = None) -> Iterator[None]
 
 def _set(enabled: bool) -> None:
     _ActiveFlag.on = enabled
+    speedups_checkpoint._ACTIVE[0] = enabled
     if _state_module is not None and _original_blocked_wait is not None and "flush_sync_batches" not in _skipped:
         _state_module._BLOCKED_CALLER_WAIT_SECONDS = 0.0 if enabled else _original_blocked_wait
 

@@ -93,18 +93,26 @@ def _fingerprint(fn: Any) -> str | None:
 
 # ------------------------------------------------------------------------------------- light queue
 class LightFifo:
-    """``queue.Queue`` as ``ExecutionState`` uses it, on a ``deque`` and one ``Condition``."""
+    """``queue.Queue`` as ``ExecutionState`` uses it, on a ``deque`` (whose ``append``/``popleft`` are
+    atomic) and one ``Condition`` that only the batcher waits on.
+
+    ``put`` wakes the batcher only when it waits for an update (``want_updates``) or when the item
+    is a wake signal (a refresh scheduled, checkpointing stopped): an update queued while the
+    batcher already waits out its batching window needs no wake-up.
+    """
 
     def __init__(self) -> None:
         self._items: collections.deque[Any] = collections.deque()
         self.cond = threading.Condition(threading.Lock())
         self.puts = 0  # how many items were ever put (the batcher's "did anything arrive" check)
+        self.want_updates = False
 
     def put(self, item: Any, block: bool = True, timeout: float | None = None) -> None:
-        with self.cond:
-            self._items.append(item)
-            self.puts += 1
-            self.cond.notify()
+        self._items.append(item)
+        self.puts += 1
+        if self.want_updates or isinstance(item, _SIGNAL_TYPE[0]):
+            with self.cond:
+                self.cond.notify()
 
     def put_nowait(self, item: Any) -> None:
         self.put(item)
@@ -112,25 +120,37 @@ class LightFifo:
     def get(self, block: bool = True, timeout: float | None = None) -> Any:
         import queue
 
-        with self.cond:
-            if not self._items:
-                if not block:
-                    raise queue.Empty
-                if not self.cond.wait_for(lambda: self._items, timeout):
-                    raise queue.Empty
+        try:
             return self._items.popleft()
+        except IndexError:
+            if not block:
+                raise queue.Empty from None
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            with self.cond:
+                self.want_updates = True
+                try:
+                    if not self._items:
+                        remaining = None if deadline is None else deadline - time.monotonic()
+                        if remaining is not None and remaining <= 0:
+                            raise queue.Empty
+                        self.cond.wait(remaining)
+                finally:
+                    self.want_updates = False
+            try:
+                return self._items.popleft()
+            except IndexError:
+                continue
 
     def get_nowait(self) -> Any:
         return self.get(block=False)
 
     def popleft_or_none(self) -> Any:
         """The first item, or None when empty (items are never None)."""
-        with self.cond:
-            return self._items.popleft() if self._items else None
-
-    def push_front(self, item: Any) -> None:
-        with self.cond:
-            self._items.appendleft(item)
+        try:
+            return self._items.popleft()
+        except IndexError:
+            return None
 
     def task_done(self) -> None:
         pass
@@ -143,12 +163,40 @@ class LightFifo:
 
     def has_update(self) -> bool:
         """True when an operation (not only a wake signal) is queued."""
-        with self.cond:
-            return self.has_update_locked()
+        signal = _SIGNAL_TYPE[0]
+        return any(not isinstance(item, signal) for item in list(self._items))
 
-    def has_update_locked(self) -> bool:
-        """``has_update`` for a caller that holds ``cond``."""
-        return any(not isinstance(item, _SIGNAL_TYPE[0]) for item in self._items)
+
+class FastCompletion:
+    """The SDK's ``CompletionEvent`` (``set(error)``, ``wait(timeout)`` raising the error, ``is_set``) on
+    one pre-acquired ``Lock`` instead of an ``Event`` (a ``Condition`` and its waiter list)."""
+
+    __slots__ = ("_error", "_flag", "_lock")
+    _guard = threading.Lock()
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._lock.acquire()
+        self._flag = False
+        self._error: BaseException | None = None
+
+    def set(self, error: BaseException | None = None) -> None:
+        with FastCompletion._guard:
+            if self._error is None:
+                self._error = error
+            if not self._flag:
+                self._flag = True
+                self._lock.release()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        if not self._flag and self._lock.acquire(timeout=-1 if timeout is None else timeout):
+            self._lock.release()
+        if self._error is not None:
+            raise self._error
+        return self._flag
+
+    def is_set(self) -> bool:
+        return self._flag
 
 
 _SIGNAL_TYPE: list[Any] = [type(None)]
@@ -339,7 +387,7 @@ def _make_create_checkpoint(state: Any, original: Callable[..., Any]) -> Callabl
             self._checkpointing_failed.wait()
         self._reject_if_checkpoint_token_revoked()
         self._reject_if_execution_completed(operation_update)
-        completion_event = CompletionEvent() if is_sync else None
+        completion_event = (FastCompletion() if inline else CompletionEvent()) if is_sync else None
         if operation_update is not None and not skip_plugins:
             with self._operations_lock:
                 previous_operation = self._operations.get(operation_update.operation_id)
@@ -380,8 +428,12 @@ def _take_batch(self: Any) -> list[Any]:
     """
     state = _STATE[0]
     batch = state._BatchAccumulator(self._batcher_config)
-    self._drain_overflow(batch)
-    self._add_due_refreshes(batch, time.time())
+    if not self._overflow_queue.empty():
+        self._drain_overflow(batch)
+    # (read without the lock: a refresh scheduled after this read joins the next batch, as in the SDK)
+    refreshes = bool(self._pending_refreshes)
+    if refreshes:
+        self._add_due_refreshes(batch, time.time())
     queue = self._checkpoint_queue
     while not batch.is_full():
         item = queue.popleft_or_none()
@@ -395,7 +447,8 @@ def _take_batch(self: Any) -> list[Any]:
             self._overflow_queue.put(item)
             break
         batch.add(item, size)
-    self._add_due_refreshes(batch, time.time())
+    if refreshes or self._pending_refreshes:
+        self._add_due_refreshes(batch, time.time())
     return batch.operations
 
 
@@ -485,7 +538,7 @@ def _make_batcher(state: Any, original: Callable[..., Any]) -> Callable[..., Any
         queue: LightFifo = self._checkpoint_queue
         stopped = self._checkpointing_stopped
         while not stopped.is_set() and not self._cd_dead:
-            until = self._seconds_until_next_refresh(time.time())
+            until = self._seconds_until_next_refresh(time.time()) if self._pending_refreshes else None
             if until is not None and until <= 0:
                 _flush(self)
                 continue
@@ -497,16 +550,16 @@ def _make_batcher(state: Any, original: Callable[..., Any]) -> Callable[..., Any
             deadline = time.time() + self._batcher_config.max_batch_time_seconds
             while not stopped.is_set():
                 now = time.time()
-                until = self._seconds_until_next_refresh(now)
+                until = self._seconds_until_next_refresh(now) if self._pending_refreshes else None
                 wait = min(poll, deadline - now, poll if until is None else until)
-                with queue.cond:
-                    if not queue.has_update_locked():
-                        break  # a synchronous caller sent it
-                    seen = queue.puts
-                    if wait > 0:
-                        queue.cond.wait(wait)
-                    quiet = queue.puts == seen
-                if quiet or wait <= 0 or time.time() >= deadline:
+                seen = queue.puts
+                if wait > 0:
+                    with queue.cond:  # woken by a wake signal only (a refresh scheduled, stop)
+                        if queue.puts == seen:
+                            queue.cond.wait(wait)
+                if not queue.has_update():
+                    break  # a synchronous caller sent it
+                if queue.puts == seen or wait <= 0 or time.time() >= deadline:
                     break
             _flush(self)
         # At stop: asynchronous updates still queued go out (the SDK's collector would have taken them).
@@ -526,16 +579,23 @@ def _wait_for_update(self: Any, queue: LightFifo, timeout: float) -> bool:
     """Wait up to ``timeout`` for an update in the queue; True when one is there. Wake signals found
     instead are consumed (outside the queue's lock: ``create_checkpoint`` puts under
     ``_completion_lock``, so that lock is never taken while the queue's is held)."""
-    signals = 0
     with queue.cond:
-        if not queue.has_update_locked():
-            queue.cond.wait(timeout)
-            if not queue.has_update_locked():
-                signals = len(queue._items)
-                queue._items.clear()
-    if signals:
-        self._consume_refresh_wake()
-    return not signals and queue.has_update()
+        queue.want_updates = True
+        try:
+            if not queue.has_update():
+                queue.cond.wait(timeout)
+        finally:
+            queue.want_updates = False
+    if queue.has_update():
+        return True
+    signal, items, signals = _SIGNAL_TYPE[0], queue._items, 0
+    with self._cd_send_lock:  # every other taker holds it: the head cannot change under us
+        while items and isinstance(items[0], signal):
+            items.popleft()
+            signals += 1
+        if signals:
+            self._consume_refresh_wake()
+    return queue.has_update()  # an update queued meanwhile
 
 
 def _flush(self: Any) -> None:

@@ -25,7 +25,7 @@ from __future__ import annotations
 import datetime
 import functools
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 #: 2026-01-01T00:00:00Z. Any fixed instant works; a fixed one makes histories byte-identical.
 DEFAULT_EPOCH_MS = 1_767_225_600_000
@@ -73,6 +73,8 @@ class SdkFrame:
 
     virtual_anchor_ms: int
     real_anchor_s: float
+    #: datetimes already made for this frame (a response's operations mostly share one instant)
+    _made: dict[int, datetime.datetime] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
     def start(cls, clock: VirtualClock) -> SdkFrame:
@@ -85,4 +87,8 @@ class SdkFrame:
 
     def to_sdk(self, virtual_ms: int) -> datetime.datetime:
         """The real-frame datetime the SDK should see for a virtual timestamp."""
-        return datetime.datetime.fromtimestamp(self.to_real_s(virtual_ms), tz=datetime.UTC)
+        made = self._made.get(virtual_ms)
+        if made is None:
+            made = datetime.datetime.fromtimestamp(self.to_real_s(virtual_ms), tz=datetime.UTC)
+            self._made[virtual_ms] = made
+        return made

@@ -213,7 +213,7 @@ class Execution:
         """Reject the whole batch, before anything is applied, if any update is illegal (S1, S2)."""
         limits = self.knobs.limits
         seen_in_batch: dict[str, list[OperationUpdate]] = {}
-        execution_updates = [u for u in updates if u.operation_type.value == "EXECUTION"]
+        execution_updates = [u for u in updates if u.operation_type._value_ == "EXECUTION"]
         if len(execution_updates) > 1 or (execution_updates and updates[-1] is not execution_updates[0]):
             raise CheckpointRejected("At most one EXECUTION update is allowed per checkpoint, and it must be last")
         new_ids = {u.operation_id for u in updates if u.operation_id not in self.ops}
@@ -223,14 +223,14 @@ class Execution:
                 f"({len(self.ops)} exist, {len(new_ids)} new in this checkpoint)"
             )
         for u in updates:
-            kind = u.operation_type.value
-            action = u.action.value
+            kind = u.operation_type._value_
+            action = u.action._value_
             prior = seen_in_batch.get(u.operation_id, [])
             if prior:
                 first = prior[0]
                 if not (
                     len(prior) == 1
-                    and first.action.value == "START"
+                    and first.action._value_ == "START"
                     and kind in ("STEP", "CONTEXT")
                     and action != "START"
                 ):

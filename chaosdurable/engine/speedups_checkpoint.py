@@ -242,7 +242,7 @@ def update_size(u: Any) -> int:
     does: '{"Id": "...", "Type": "...", "Action": "..."' then each optional field it writes."""
     total = _str_size(u.operation_id)
     # '{"Id": ' + ', "Type": ""' + ', "Action": ""' + '}' = 6 + 12 + 14 + 2, plus the two enum values
-    total += 34 + len(u.operation_type.value) + len(u.action.value)
+    total += 34 + len(u.operation_type._value_) + len(u.action._value_)
     for key_size, value in ((14, u.parent_id), (10, u.name), (13, u.sub_type)):  # ', "ParentId": ' etc.
         if value:
             if value.isascii() and value.isprintable() and '"' not in value and "\\" not in value:

@@ -65,6 +65,7 @@ def test_a_warm_sandbox_keeps_its_temp_dir_and_the_process_gets_its_own_back(mod
     assert os.path.isdir(first)  # kept while the runner can still invoke (warm)
     del runner
     gc.collect()
+    assert sandbox.HOUSEKEEPER.flush()  # removed on the housekeeping thread, off the invocation path
     assert not os.path.exists(first), "removed once the runner is gone"
 
 

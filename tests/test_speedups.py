@@ -24,7 +24,8 @@ def test_installed_on_sdk_3() -> None:
     assert speedups.install() == {"wake_on_stop": "installed", "flush_sync_batches": "installed",
                                   "reuse_threads": "installed", "serial_branches": "installed",
                                   "skip_plugin_bookkeeping": "installed", "exact_batch_size": "installed",
-                                  "light_queue": "installed", "inline_sync_checkpoints": "installed"}
+                                  "light_queue": "installed", "inline_sync_checkpoints": "installed",
+                                  "plain_step_counter": "installed"}
 
 
 def test_thread_reuse_only_while_active() -> None:

@@ -40,11 +40,18 @@ shipped. What each one changes:
   the batcher's (the service, not the handler, sees that); under threaded branches two threads'
   synchronous updates may share one call or not, depending on timing, as with
   ``flush_sync_batches``.
+- ``plain_step_counter``: ``OrderedCounter.increment`` (the step counter every operation id comes
+  from) takes its ``OrderedLock``'s inner lock and counts, instead of queueing an ``Event`` per call
+  in the ``OrderedLock``. The inner lock is the one that fixes the order of callers in the SDK's
+  code too (they are queued in the order they take it), so every caller gets the same number; a
+  broken lock or a queued waiter (never, while every counter call goes this way) falls back to the
+  SDK's code.
 """
 
 from __future__ import annotations
 
 import collections
+import contextlib
 import functools
 import hashlib
 import inspect
@@ -54,7 +61,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-PATCHES = ("skip_plugin_bookkeeping", "exact_batch_size", "light_queue", "inline_sync_checkpoints")
+PATCHES = ("skip_plugin_bookkeeping", "exact_batch_size", "light_queue", "inline_sync_checkpoints",
+           "plain_step_counter")
 
 #: SHA-256 (first 16 hex digits) of the source of every SDK function these patches replace or
 #: re-implement, as in aws-durable-execution-sdk-python 3.0.0. A different source skips the patch.
@@ -67,11 +75,15 @@ _EXPECTED = {
     "__init__": "cc720d8b7cfefab2",
     "_drain_unsent_operations": "4dc16fc43654dc4d",
     "OperationUpdate.to_dict": "e8fb1d329c99e72c",
+    "OrderedCounter.increment": "6b0997dd7d33f2e3",
+    "OrderedLock.acquire": "95c14ce0808ebc88",
+    "OrderedLock.release": "09cc50e061cb86f6",
 }
 #: which SDK functions each patch depends on
 _NEEDS = {
     "skip_plugin_bookkeeping": ("create_checkpoint", "wrap_user_function", "__init__"),
     "exact_batch_size": ("_calculate_operation_size", "OperationUpdate.to_dict"),
+    "plain_step_counter": ("OrderedCounter.increment", "OrderedLock.acquire", "OrderedLock.release"),
     "light_queue": ("__init__", "_drain_unsent_operations", "_collect_checkpoint_batch"),
     "inline_sync_checkpoints": ("create_checkpoint", "checkpoint_batches_forever", "_collect_checkpoint_batch",
                                 "__init__"),
@@ -275,7 +287,13 @@ def install(state: Any, skipped: dict[str, str]) -> Callable[[Any], Any] | None:
         return None
     found = {name: _fingerprint(getattr(cls, name, None)) for name in _EXPECTED if "." not in name}
     found["OperationUpdate.to_dict"] = _fingerprint(getattr(getattr(state, "OperationUpdate", None), "to_dict", None))
-    changed = {name for name, digest in _EXPECTED.items() if found[name] != digest}
+    sdk_threading: Any = None
+    with contextlib.suppress(ImportError):  # the SDK's layout changed: the counter patch is skipped below
+        from aws_durable_execution_sdk_python import threading as sdk_threading
+    for name in ("OrderedCounter.increment", "OrderedLock.acquire", "OrderedLock.release"):
+        owner, _, attr = name.partition(".")
+        found[name] = _fingerprint(getattr(getattr(sdk_threading, owner, None), attr, None))
+    changed = {name for name, digest in _EXPECTED.items() if found.get(name) != digest}
     for patch, needs in _NEEDS.items():
         bad = [n for n in needs if n in changed]
         if bad:
@@ -349,11 +367,32 @@ def install(state: Any, skipped: dict[str, str]) -> Callable[[Any], Any] | None:
     if on["skip_plugin_bookkeeping"] or on["inline_sync_checkpoints"]:
         cls.create_checkpoint = _make_create_checkpoint(state, original_create)
 
+    if on["plain_step_counter"] and sdk_threading is not None:
+        _install_counter(sdk_threading.OrderedCounter)
+
     if on["inline_sync_checkpoints"]:
         forever = _make_batcher(state, original_forever)
         cls.checkpoint_batches_forever = forever
         return forever
     return None
+
+
+# ----------------------------------------------------------------------------------- step counter
+def _install_counter(counter_cls: Any) -> None:
+    original = counter_cls.increment
+
+    def increment(self: Any) -> int:
+        """``OrderedCounter.increment`` under the ``OrderedLock``'s own inner lock (see the module)."""
+        ordered = self._lock
+        if _ACTIVE[0] and ENABLED["plain_step_counter"]:
+            with ordered._lock:
+                if not ordered._is_broken and not ordered._waiters:
+                    self._counter += 1
+                    return int(self._counter)
+        return int(original(self))
+
+    increment.__wrapped__ = original  # type: ignore[attr-defined]
+    counter_cls.increment = increment
 
 
 # ------------------------------------------------------------------------------ create_checkpoint

@@ -269,3 +269,44 @@ def test_attribution_still_finds_the_operation_behind_the_plain_wrapper() -> Non
 
     assert DurableRunner(attributed).run(None).result == "ok"
     assert seen and seen[0].op_name == "attributed-step" and seen[0].invocation == 1
+
+
+def test_the_change_hook_is_built_only_when_a_plugin_implements_it() -> None:
+    from aws_durable_execution_sdk_python.plugin import DurableInstrumentationPlugin, PluginExecutor
+
+    from chaosdurable.history.probes import BodyProbeFactory, inject_body_probe
+
+    changes: list[Any] = []
+
+    class Watcher(DurableInstrumentationPlugin):
+        def on_operation_change(self, info: Any) -> None:
+            changes.append(info)
+
+    class WatcherFactory:
+        def create_plugin(self, info: Any, /) -> DurableInstrumentationPlugin:
+            return Watcher()
+
+    built: list[int] = []
+    original = PluginExecutor.record_change
+
+    def spy(self: Any, *args: Any, **kwargs: Any) -> None:
+        built.append(1)
+        original(self, *args, **kwargs)
+
+    PluginExecutor.record_change = spy  # type: ignore[method-assign]
+    remove = inject_body_probe(three_steps, BodyProbeFactory(lambda *_: None))
+    try:
+        assert DurableRunner(three_steps).run(1).result == 4
+        assert built == []  # only the body probe: nobody implements on_operation_change
+        assert DurableRunner(three_steps, faithful=True).run(1).result == 4
+        assert built  # the SDK as shipped builds it anyway
+        built.clear()
+        remove_watcher = inject_body_probe(three_steps, WatcherFactory())  # type: ignore[arg-type]
+        try:
+            assert DurableRunner(three_steps).run(1).result == 4
+        finally:
+            remove_watcher()
+        assert built and changes
+    finally:
+        remove()
+        PluginExecutor.record_change = original  # type: ignore[method-assign]

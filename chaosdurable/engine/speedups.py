@@ -39,6 +39,10 @@ stop flag every 100 ms, plus ~1 ms per synchronous checkpoint for a batching win
   in-process (a shared ``threading.Event``, a barrier) cannot make progress; the hang timeout
   reports it, and ``DurableRunner(threaded_branches=True)`` turns this patch off on its own.
 
+The checkpoint path's patches (``skip_plugin_bookkeeping``, ``exact_batch_size``, ``light_queue``,
+``inline_sync_checkpoints``, ``plain_step_counter``) live in ``engine.speedups_checkpoint``, which says
+what each changes; they are installed and switched with these.
+
 Guards: each patch checks the SDK version (3.x) and that every attribute it touches exists
 with the expected shape; otherwise it is skipped and ``status()`` says why. Patches are
 installed once per process but act only while ``active(True)`` is in force, so a faithful

@@ -14,7 +14,12 @@ shipped. What each one changes:
   those is a no-op without plugins (``execute_plugins`` returns at once; no end hook is ever
   recorded), so nothing observable changes. With a plugin (chaosdurable's body probe when it
   records) the SDK's own code runs. The plain wrapper keeps ``self``, ``operation_identifier`` and
-  ``attempt`` in its frame, and ``history.probes`` recognises it, so attribution still works.
+  ``attempt`` in its frame, and ``history.probes`` recognises it, so attribution still works. With
+  plugins, none of which implements ``on_operation_change`` (chaosdurable's body probe implements
+  only ``on_user_function_start``), the change hook is not built: the SDK copies the whole operation
+  map and converts every operation for it, per checkpoint response (quadratic in the operations), to
+  hand it to the base class's empty method. (Needs ``inline_sync_checkpoints``, which owns the
+  response handling.)
 - ``exact_batch_size``: ``_calculate_operation_size`` returns the length of
   ``json.dumps(update.to_dict()).encode()`` computed without building that JSON text (plain ASCII
   strings are counted directly, anything else is measured with ``json.dumps`` of that one value).
@@ -307,6 +312,10 @@ def install(state: Any, skipped: dict[str, str]) -> Callable[[Any], Any] | None:
         return None
     _SIGNAL_TYPE[0] = state._Signal
     _STATE[0] = state
+    with contextlib.suppress(ImportError):
+        from aws_durable_execution_sdk_python.plugin import DurableInstrumentationPlugin
+
+        _BASE_CHANGE_HOOK[0] = getattr(DurableInstrumentationPlugin, "on_operation_change", None)
     on = {p: p not in skipped for p in PATCHES}
 
     original_init = cls.__init__
@@ -324,8 +333,8 @@ def install(state: Any, skipped: dict[str, str]) -> Callable[[Any], Any] | None:
             self._checkpoint_queue = LightFifo()
             self._overflow_queue = LightFifo()
         self._cd_inline = inline
-        self._cd_skip_plugins = (active and on["skip_plugin_bookkeeping"] and ENABLED["skip_plugin_bookkeeping"]
-                                 and not self._plugin_executor.has_plugins)
+        self._cd_skip_hooks = active and on["skip_plugin_bookkeeping"] and ENABLED["skip_plugin_bookkeeping"]
+        self._cd_skip_plugins = self._cd_skip_hooks and not self._plugin_executor.has_plugins
         self._cd_exact_size = active and on["exact_batch_size"] and ENABLED["exact_batch_size"]
         if inline:
             self._cd_send_lock = threading.Lock()
@@ -526,7 +535,8 @@ def _send(self: Any, batch: list[Any]) -> None:
             self._handle_revoked_checkpoint_token(batch)
             return
         has_plugins = self._plugin_executor.has_plugins
-        previous_operations = self.operations if has_plugins else None
+        observed = has_plugins and not (self._cd_skip_hooks and not _observes_changes(self._plugin_executor))
+        previous_operations = self.operations if observed else None
         fetch_marker = None if execution_completed else output.new_execution_state.next_marker
         waited_for = {
             q.operation_update.operation_id
@@ -564,6 +574,22 @@ def _send(self: Any, batch: list[Any]) -> None:
             for refresh in self._drain_pending_refreshes():
                 refresh.completion_event.set(bg_error)
             self._checkpointing_failed.set(bg_error)
+
+
+def _observes_changes(executor: Any) -> bool:
+    """Whether a plugin of this invocation implements ``on_operation_change`` (the base one does nothing).
+
+    Without one, the change hook (a copy of the whole operation map and an ``OperationInfo`` per
+    operation, per checkpoint response) goes to no one. Unknown executor shapes count as observed.
+    """
+    plugins = getattr(executor, "_plugins", None)
+    base = _BASE_CHANGE_HOOK[0]
+    if not isinstance(plugins, list) or base is None:
+        return True
+    return any(getattr(getattr(p, "on_operation_change", None), "__func__", None) is not base for p in plugins)
+
+
+_BASE_CHANGE_HOOK: list[Any] = [None]
 
 
 def _make_batcher(state: Any, original: Callable[..., Any]) -> Callable[..., Any]:

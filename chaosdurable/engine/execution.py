@@ -8,6 +8,7 @@ notes) and nothing else: it never runs handler code and never moves the clock. T
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import threading
 from dataclasses import dataclass, field
@@ -130,6 +131,8 @@ class Execution:
     diagnostics: list[str] = field(default_factory=list)
     pages: dict[str, list[OpRecord]] = field(default_factory=dict)
     checkpointed_outcome: tuple[str, str | None, dict[str, Any] | None] | None = None
+    #: every ``touch``, in order (``unseen_ops`` reads its tail)
+    touch_log: list[OpRecord] = field(default_factory=list, repr=False)
 
     # ------------------------------------------------------------------ basics
     @property
@@ -141,6 +144,7 @@ class Execution:
         """Record that ``op`` changed, so the next response or invocation carries it."""
         self.seq += 1
         op.mod_seq = self.seq
+        self.touch_log.append(op)
 
     def new_token(self, invocation: Invocation) -> str:
         """Mint the next token of this execution's single chain; every older token dies (S3)."""
@@ -160,7 +164,23 @@ class Execution:
             raise CheckpointRejected(INVALID_TOKEN)
 
     def unseen_ops(self, since_seq: int) -> list[OpRecord]:
-        """Operations changed after ``since_seq``, in creation order."""
+        """Operations changed after ``since_seq``, in creation order.
+
+        Every change goes through ``touch``, which logs the operation (``seq`` counts the log), so the
+        operations changed since are the log's tail. They are usually the newest operations, in the
+        order they were created: then they are the map's last entries and nothing else is walked;
+        otherwise the whole (creation-ordered) map is filtered.
+        """
+        if since_seq >= self.seq:
+            return []
+        log = self.touch_log
+        if len(log) != self.seq or since_seq < 0:
+            return [op for op in self.ops.values() if op.mod_seq > since_seq]
+        changed = {op.id: op for op in log[since_seq:]}
+        newest = list(itertools.islice(reversed(self.ops.values()), len(changed)))
+        if all(changed.get(op.id) is op for op in newest):
+            newest.reverse()
+            return newest
         return [op for op in self.ops.values() if op.mod_seq > since_seq]
 
     def callback_id_for(self, op_id: str) -> str:

@@ -189,7 +189,6 @@ class FastCompletion:
     one pre-acquired ``Lock`` instead of an ``Event`` (a ``Condition`` and its waiter list)."""
 
     __slots__ = ("_error", "_flag", "_lock")
-    _guard = threading.Lock()
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -198,16 +197,17 @@ class FastCompletion:
         self._error: BaseException | None = None
 
     def set(self, error: BaseException | None = None) -> None:
-        with FastCompletion._guard:
-            if self._error is None:
-                self._error = error
-            if not self._flag:
-                self._flag = True
+        if self._error is None:  # first error wins (unlocked, as in the SDK's CompletionEvent)
+            self._error = error
+        if not self._flag:
+            self._flag = True
+            with contextlib.suppress(RuntimeError):  # a concurrent set() released it first
                 self._lock.release()
 
     def wait(self, timeout: float | None = None) -> bool:
         if not self._flag and self._lock.acquire(timeout=-1 if timeout is None else timeout):
-            self._lock.release()
+            with contextlib.suppress(RuntimeError):
+                self._lock.release()
         if self._error is not None:
             raise self._error
         return self._flag

@@ -40,6 +40,7 @@ import os
 import queue
 import re
 import shutil
+import sys
 import tempfile
 import threading
 import weakref
@@ -153,6 +154,8 @@ class _Housekeeper:
         return True
 
     def _run(self) -> None:
+        sys.setprofile(None)  # started during some run: keep none of its profile/trace hooks
+        sys.settrace(None)
         while True:
             fn, args = self._jobs.get()
             with contextlib.suppress(Exception):  # housekeeping never fails a run

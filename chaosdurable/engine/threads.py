@@ -61,6 +61,11 @@ class _PoolThread(threading.Thread):
         self.start()
 
     def run(self) -> None:
+        # No hook until a job brings its own: a thread started while a session's profile or trace hook
+        # is set gets it at start, and would otherwise keep that session (its tripwire, its runner)
+        # alive while it waits, as a spare does.
+        sys.setprofile(None)
+        sys.settrace(None)
         while True:
             job = self.jobs.get()
             if job is None:
@@ -110,6 +115,8 @@ class IdleThreads:
         return spare
 
     def _refiller(self, requests: queue.SimpleQueue[None]) -> None:
+        sys.setprofile(None)  # it runs no job: no session's hook (nor what it refers to) is kept here
+        sys.settrace(None)
         while True:
             requests.get()
             with self._lock:

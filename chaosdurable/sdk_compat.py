@@ -70,7 +70,10 @@ def parse(version: str) -> tuple[int, ...]:
 
 def version() -> tuple[int, ...]:
     """The installed SDK's version as integers (``()`` when unknown)."""
-    return parse(version_string())
+    return _parse_cached(version_string())
+
+
+_parse_cached = functools.lru_cache(maxsize=8)(parse)
 
 
 def unsupported_reason() -> str | None:

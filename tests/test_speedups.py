@@ -22,7 +22,10 @@ def three_steps(event: int, context: DurableContext) -> int:
 
 def test_installed_on_sdk_3() -> None:
     assert speedups.install() == {"wake_on_stop": "installed", "flush_sync_batches": "installed",
-                                  "reuse_threads": "installed", "serial_branches": "installed"}
+                                  "reuse_threads": "installed", "serial_branches": "installed",
+                                  "skip_plugin_bookkeeping": "installed", "exact_batch_size": "installed",
+                                  "light_queue": "installed", "inline_sync_checkpoints": "installed",
+                                  "plain_step_counter": "installed"}
 
 
 def test_thread_reuse_only_while_active() -> None:
@@ -166,3 +169,144 @@ def test_a_crash_inside_a_concurrent_map_replays_byte_identically() -> None:
     dumps = {json.dumps(v.chaotic.history, default=str, sort_keys=True) for v in verdicts}
     checkpoints = {json.dumps(v.chaotic.checkpoints, default=str, sort_keys=True) for v in verdicts}
     assert len(dumps) == 1 and len(checkpoints) == 1
+
+
+# ------------------------------------------------------------------ the checkpoint path (speedups_checkpoint)
+def test_exact_batch_size_equals_the_sdks_json_length() -> None:
+    import json
+    import random
+
+    from aws_durable_execution_sdk_python.lambda_service import (
+        ContextOptions,
+        ErrorObject,
+        OperationAction,
+        OperationType,
+        OperationUpdate,
+        StepOptions,
+        WaitOptions,
+    )
+
+    from chaosdurable.engine import speedups_checkpoint as sc
+
+    rng = random.Random(13)
+    alphabet = ["a", "Z", "0", " ", '"', "\\", "\n", "\x01", "\x7f", "é", "€", "\U0001f600", "/", "\u2028"]
+
+    def text() -> str:
+        return "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 8)))
+
+    for _ in range(3000):
+        update = OperationUpdate(
+            operation_id=text() or "x", operation_type=rng.choice(list(OperationType)),
+            action=rng.choice(list(OperationAction)), parent_id=rng.choice([None, "", text()]),
+            name=rng.choice([None, "", text()]), sub_type=rng.choice([None, "", text()]),
+            payload=rng.choice([None, "", text()]),
+            error=rng.choice([None, ErrorObject(message=text(), type=text(), data=None, stack_trace=[text()])]),
+            step_options=rng.choice([None, StepOptions(next_attempt_delay_seconds=rng.randint(0, 10**6))]),
+            wait_options=rng.choice([None, WaitOptions(wait_seconds=rng.randint(1, 10**7))]),
+            context_options=rng.choice([None, ContextOptions(replay_children=rng.choice([True, False]))]))
+        expected = len(json.dumps(update.to_dict()).encode("utf-8"))
+        assert sc.update_size(update) == expected
+        assert sc.json_size(update.to_dict()) == expected
+
+
+def test_each_checkpoint_patch_switches_off_alone_with_identical_histories() -> None:
+    from chaosdurable.engine import speedups_checkpoint as sc
+
+    reference = DurableRunner(doubled_map).run(list(range(5))).history_json()  # serial branches: one schedule
+    for patch in sc.PATCHES:
+        sc.ENABLED[patch] = False
+        try:
+            assert DurableRunner(doubled_map).run(list(range(5))).history_json() == reference, patch
+        finally:
+            sc.ENABLED[patch] = True
+    assert DurableRunner(doubled_map).run(list(range(5))).history_json() == reference
+
+
+def test_synchronous_checkpoints_are_sent_from_the_callers_thread_only_while_active() -> None:
+    from chaosdurable.engine.client import EngineServiceClient
+
+    callers: list[str] = []
+    original = EngineServiceClient.checkpoint
+
+    def spy(self: EngineServiceClient, *args: Any, **kwargs: Any) -> Any:
+        callers.append(threading.current_thread().name)
+        return original(self, *args, **kwargs)
+
+    EngineServiceClient.checkpoint = spy  # type: ignore[method-assign]
+    try:
+        fast = DurableRunner(three_steps).run(1)
+        fast_callers = list(callers)
+        callers.clear()
+        faithful = DurableRunner(three_steps, faithful=True).run(1)
+    finally:
+        EngineServiceClient.checkpoint = original  # type: ignore[method-assign]
+    assert fast.history_json() == faithful.history_json()
+    # fast: one call per step (START and SUCCEED in one batch) plus the execution's, from the handler's thread
+    assert len(fast_callers) == len(callers) == 3
+    assert not any("checkpoint" in name for name in fast_callers)
+
+
+def test_threaded_branches_with_inline_checkpoints_checkpoint_every_operation() -> None:
+    for _ in range(5):
+        threaded = DurableRunner(doubled_map, threaded_branches=True).run(list(range(16)))
+        assert threaded.result == [2 * i for i in range(16)]
+        assert len(threaded.operations) == 1 + 1 + 16 + 16
+        assert all(op["Status"] == "SUCCEEDED" for op in threaded.operations if op["Type"] != "EXECUTION")
+
+
+def test_attribution_still_finds_the_operation_behind_the_plain_wrapper() -> None:
+    from chaosdurable.history.probes import where_now
+
+    seen: list[Any] = []
+
+    @durable_execution
+    def attributed(event: Any, context: DurableContext) -> str:
+        def body(_sc: Any) -> str:
+            seen.append(where_now())
+            return "ok"
+
+        return context.step(body, name="attributed-step")
+
+    assert DurableRunner(attributed).run(None).result == "ok"
+    assert seen and seen[0].op_name == "attributed-step" and seen[0].invocation == 1
+
+
+def test_the_change_hook_is_built_only_when_a_plugin_implements_it() -> None:
+    from aws_durable_execution_sdk_python.plugin import DurableInstrumentationPlugin, PluginExecutor
+
+    from chaosdurable.history.probes import BodyProbeFactory, inject_body_probe
+
+    changes: list[Any] = []
+
+    class Watcher(DurableInstrumentationPlugin):
+        def on_operation_change(self, info: Any) -> None:
+            changes.append(info)
+
+    class WatcherFactory:
+        def create_plugin(self, info: Any, /) -> DurableInstrumentationPlugin:
+            return Watcher()
+
+    built: list[int] = []
+    original = PluginExecutor.record_change
+
+    def spy(self: Any, *args: Any, **kwargs: Any) -> None:
+        built.append(1)
+        original(self, *args, **kwargs)
+
+    PluginExecutor.record_change = spy  # type: ignore[method-assign]
+    remove = inject_body_probe(three_steps, BodyProbeFactory(lambda *_: None))
+    try:
+        assert DurableRunner(three_steps).run(1).result == 4
+        assert built == []  # only the body probe: nobody implements on_operation_change
+        assert DurableRunner(three_steps, faithful=True).run(1).result == 4
+        assert built  # the SDK as shipped builds it anyway
+        built.clear()
+        remove_watcher = inject_body_probe(three_steps, WatcherFactory())  # type: ignore[arg-type]
+        try:
+            assert DurableRunner(three_steps).run(1).result == 4
+        finally:
+            remove_watcher()
+        assert built and changes
+    finally:
+        remove()
+        PluginExecutor.record_change = original  # type: ignore[method-assign]

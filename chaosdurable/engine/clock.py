@@ -23,15 +23,20 @@ Contract:
 from __future__ import annotations
 
 import datetime
+import functools
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 #: 2026-01-01T00:00:00Z. Any fixed instant works; a fixed one makes histories byte-identical.
 DEFAULT_EPOCH_MS = 1_767_225_600_000
 
 
+@functools.lru_cache(maxsize=1024)
 def ms_to_datetime(ms: int) -> datetime.datetime:
-    """Convert epoch milliseconds to an aware UTC datetime (the shape boto3 returns)."""
+    """Convert epoch milliseconds to an aware UTC datetime (the shape boto3 returns).
+
+    Cached: virtual time stands still during an invocation, so every event of an invocation has
+    the same instant (datetimes are immutable; sharing one is safe)."""
     return datetime.datetime.fromtimestamp(ms / 1000, tz=datetime.UTC)
 
 
@@ -68,6 +73,8 @@ class SdkFrame:
 
     virtual_anchor_ms: int
     real_anchor_s: float
+    #: datetimes already made for this frame (a response's operations mostly share one instant)
+    _made: dict[int, datetime.datetime] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
     def start(cls, clock: VirtualClock) -> SdkFrame:
@@ -80,4 +87,8 @@ class SdkFrame:
 
     def to_sdk(self, virtual_ms: int) -> datetime.datetime:
         """The real-frame datetime the SDK should see for a virtual timestamp."""
-        return datetime.datetime.fromtimestamp(self.to_real_s(virtual_ms), tz=datetime.UTC)
+        made = self._made.get(virtual_ms)
+        if made is None:
+            made = datetime.datetime.fromtimestamp(self.to_real_s(virtual_ms), tz=datetime.UTC)
+            self._made[virtual_ms] = made
+        return made

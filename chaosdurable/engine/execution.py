@@ -8,6 +8,7 @@ notes) and nothing else: it never runs handler code and never moves the clock. T
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import threading
 from dataclasses import dataclass, field
@@ -133,6 +134,8 @@ class Execution:
     #: every checkpoint token this execution issued, with the invocation it was issued to (the SDK may
     #: send back no other, and only in that invocation)
     issued: dict[str, int] = field(default_factory=dict)
+    #: every ``touch``, in order (``unseen_ops`` reads its tail)
+    touch_log: list[OpRecord] = field(default_factory=list, repr=False)
 
     # ------------------------------------------------------------------ basics
     @property
@@ -144,6 +147,7 @@ class Execution:
         """Record that ``op`` changed, so the next response or invocation carries it."""
         self.seq += 1
         op.mod_seq = self.seq
+        self.touch_log.append(op)
 
     def new_token(self, invocation: Invocation) -> str:
         """Mint the next token of this execution's single chain; every older token dies (S3)."""
@@ -164,7 +168,23 @@ class Execution:
             raise CheckpointRejected(INVALID_TOKEN)
 
     def unseen_ops(self, since_seq: int) -> list[OpRecord]:
-        """Operations changed after ``since_seq``, in creation order."""
+        """Operations changed after ``since_seq``, in creation order.
+
+        Every change goes through ``touch``, which logs the operation (``seq`` counts the log), so the
+        operations changed since are the log's tail. They are usually the newest operations, in the
+        order they were created: then they are the map's last entries and nothing else is walked;
+        otherwise the whole (creation-ordered) map is filtered.
+        """
+        if since_seq >= self.seq:
+            return []
+        log = self.touch_log
+        if len(log) != self.seq or since_seq < 0:
+            return [op for op in self.ops.values() if op.mod_seq > since_seq]
+        changed = {op.id: op for op in log[since_seq:]}
+        newest = list(itertools.islice(reversed(self.ops.values()), len(changed)))
+        if all(changed.get(op.id) is op for op in newest):
+            newest.reverse()
+            return newest
         return [op for op in self.ops.values() if op.mod_seq > since_seq]
 
     def callback_id_for(self, op_id: str) -> str:
@@ -217,7 +237,7 @@ class Execution:
         """Reject the whole batch, before anything is applied, if any update is illegal (S1, S2)."""
         limits = self.knobs.limits
         seen_in_batch: dict[str, list[OperationUpdate]] = {}
-        execution_updates = [u for u in updates if u.operation_type.value == "EXECUTION"]
+        execution_updates = [u for u in updates if u.operation_type._value_ == "EXECUTION"]
         if len(execution_updates) > 1 or (execution_updates and updates[-1] is not execution_updates[0]):
             raise CheckpointRejected("At most one EXECUTION update is allowed per checkpoint, and it must be last")
         new_ids = {u.operation_id for u in updates if u.operation_id not in self.ops}
@@ -227,14 +247,14 @@ class Execution:
                 f"({len(self.ops)} exist, {len(new_ids)} new in this checkpoint)"
             )
         for u in updates:
-            kind = u.operation_type.value
-            action = u.action.value
+            kind = u.operation_type._value_
+            action = u.action._value_
             prior = seen_in_batch.get(u.operation_id, [])
             if prior:
                 first = prior[0]
                 if not (
                     len(prior) == 1
-                    and first.action.value == "START"
+                    and first.action._value_ == "START"
                     and kind in ("STEP", "CONTEXT")
                     and action != "START"
                 ):

@@ -28,6 +28,8 @@ from chaosdurable import sdk_compat
 from chaosdurable.engine.clock import SdkFrame
 
 TERMINAL = frozenset({"SUCCEEDED", "FAILED", "CANCELLED", "TIMED_OUT", "STOPPED"})
+_TYPES = {member.value: member for member in OperationType}
+_STATUSES = {member.value: member for member in OperationStatus}
 
 
 @dataclass
@@ -76,8 +78,8 @@ class OpRecord:
         kind = self.type
         return Operation(
             operation_id=self.id,
-            operation_type=OperationType(kind),
-            status=OperationStatus(self.status),
+            operation_type=_TYPES.get(kind) or OperationType(kind),
+            status=_STATUSES.get(self.status) or OperationStatus(self.status),
             parent_id=self.parent_id,
             name=self.name,
             start_timestamp=frame.to_sdk(self.start_ms),

@@ -39,6 +39,10 @@ stop flag every 100 ms, plus ~1 ms per synchronous checkpoint for a batching win
   in-process (a shared ``threading.Event``, a barrier) cannot make progress; the hang timeout
   reports it, and ``DurableRunner(threaded_branches=True)`` turns this patch off on its own.
 
+The checkpoint path's patches (``skip_plugin_bookkeeping``, ``exact_batch_size``, ``light_queue``,
+``inline_sync_checkpoints``, ``plain_step_counter``) live in ``engine.speedups_checkpoint``, which says
+what each changes; they are installed and switched with these.
+
 Guards: each patch checks the SDK version (3.x) and that every attribute it touches exists
 with the expected shape; otherwise it is skipped and ``status()`` says why. Patches are
 installed once per process but act only while ``active(True)`` is in force, so a faithful
@@ -55,10 +59,12 @@ from concurrent.futures import wait as futures_wait
 from typing import Any
 
 from chaosdurable import sdk_compat
+from chaosdurable.engine import speedups_checkpoint
 from chaosdurable.engine.threads import IDLE_THREADS, fresh_context
 
-#: Every patch this module knows, in the order ``status()`` reports them.
-PATCHES = ("wake_on_stop", "flush_sync_batches", "reuse_threads", "serial_branches")
+#: Every patch this module knows, in the order ``status()`` reports them (the last four are the
+#: checkpoint path's, ``engine.speedups_checkpoint``).
+PATCHES = ("wake_on_stop", "flush_sync_batches", "reuse_threads", "serial_branches", *speedups_checkpoint.PATCHES)
 
 _lock = threading.Lock()
 _installed = False
@@ -106,6 +112,9 @@ def install() -> dict[str, str]:
             stop_checkpointing.__wrapped__ = original_stop  # type: ignore[attr-defined]
             cls.stop_checkpointing = stop_checkpointing
         _install_thread_reuse()
+        batcher = speedups_checkpoint.install(state, _skipped)
+        if batcher is not None and _SDK_ONLY_JOB is not None:
+            _SDK_ONLY_JOB = batcher  # the replacement runs only SDK and engine code too
         blocked = getattr(state, "_BLOCKED_CALLER_WAIT_SECONDS", None)
         if not isinstance(blocked, float):
             _skipped["flush_sync_batches"] = "state._BLOCKED_CALLER_WAIT_SECONDS not found"
@@ -146,6 +155,7 @@ def active(enabled: bool, serial_branches: bool | None = None) -> Iterator[None]
 
 def _set(enabled: bool) -> None:
     _ActiveFlag.on = enabled
+    speedups_checkpoint._ACTIVE[0] = enabled
     if _state_module is not None and _original_blocked_wait is not None and "flush_sync_batches" not in _skipped:
         _state_module._BLOCKED_CALLER_WAIT_SECONDS = 0.0 if enabled else _original_blocked_wait
 

@@ -61,6 +61,11 @@ class _PoolThread(threading.Thread):
         self.start()
 
     def run(self) -> None:
+        # No hook until a job brings its own: a thread started while a session's profile or trace hook
+        # is set gets it at start, and would otherwise keep that session (its tripwire, its runner)
+        # alive while it waits, as a spare does.
+        sys.setprofile(None)
+        sys.settrace(None)
         while True:
             job = self.jobs.get()
             if job is None:
@@ -81,12 +86,47 @@ class _PoolThread(threading.Thread):
 
 
 class IdleThreads:
-    """Idle worker threads, at most ``limit`` kept; a thread beyond that simply ends."""
+    """Idle worker threads, at most ``limit`` kept; a thread beyond that simply ends.
 
-    def __init__(self, limit: int = 32) -> None:
+    ``fresh_thread=True`` jobs take a *spare*: a thread started ahead (by a helper thread, off the
+    caller's path: starting one blocks the starter until it runs) on which no job ever ran, so it is
+    as fresh as one started now; ``spares`` of them are kept ready.
+    """
+
+    def __init__(self, limit: int = 32, spares: int = 2) -> None:
         self._idle: list[_PoolThread] = []
         self._lock = threading.Lock()
         self._limit = limit
+        self._spare_target = spares
+        self._spares: list[_PoolThread] = []
+        self._refill: queue.SimpleQueue[None] | None = None
+
+    def _take_spare(self) -> _PoolThread | None:
+        with self._lock:
+            spare = self._spares.pop() if self._spares else None
+            if self._spare_target <= 0:
+                return spare
+            if self._refill is None:
+                self._refill = queue.SimpleQueue()
+                threading.Thread(target=self._refiller, args=(self._refill,), name="chaosdurable-spare-starter",
+                                 daemon=True).start()
+            refill = self._refill
+        refill.put(None)
+        return spare
+
+    def _refiller(self, requests: queue.SimpleQueue[None]) -> None:
+        sys.setprofile(None)  # it runs no job: no session's hook (nor what it refers to) is kept here
+        sys.settrace(None)
+        while True:
+            requests.get()
+            with self._lock:
+                if requests is not self._refill:  # forgotten after a fork
+                    return
+                wanted = len(self._spares) < self._spare_target
+            if wanted:
+                thread = _PoolThread(self, reusable=False)
+                with self._lock:
+                    self._spares.append(thread)
 
     def run(self, future: Future[Any], fn: Callable[..., Any], args: tuple[Any, ...] = (),
             kwargs: dict[str, Any] | None = None, *, fresh_thread: bool = False) -> threading.Thread:
@@ -101,6 +141,8 @@ class IdleThreads:
         if not fresh_thread:
             with self._lock:
                 thread = self._idle.pop() if self._idle else None
+        elif self._spare_target > 0:
+            thread = self._take_spare()
         if thread is None:
             thread = _PoolThread(self, reusable=not fresh_thread)
         thread.jobs.put((future, fn, args, kwargs or {}, context))
@@ -120,6 +162,8 @@ class IdleThreads:
         """In a forked child: the idle threads listed belong to the parent (a fork copies only the
         calling thread), so a job handed to one would never run. Start with none."""
         self._idle = []
+        self._spares = []
+        self._refill = None
         self._lock = threading.Lock()
 
 

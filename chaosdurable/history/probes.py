@@ -25,6 +25,7 @@ from types import FrameType
 from typing import Any
 
 from chaosdurable import sdk_compat
+from chaosdurable.engine import speedups_checkpoint
 from chaosdurable.history.record import Where
 
 try:
@@ -93,6 +94,8 @@ def retry_budget(strategy: Any) -> int | None:
 
 
 _PLAIN, _USER, _WRAPPER, _STEP, _EXEC, _WORK = range(6)
+#: the plain wrapper ``engine.speedups_checkpoint`` hands out in place of the SDK's (same frame locals)
+_PLAIN_WRAPPERS = speedups_checkpoint.WRAPPER_CODES
 _WORK_ITEM_FILE = os.path.join("concurrent", "futures", "thread.py")
 _CODE_KINDS: dict[Any, int] = {}
 
@@ -103,7 +106,7 @@ def _code_kind(frame: FrameType) -> int:
     kind = _CODE_KINDS.get(code)
     if kind is None:
         filename = code.co_filename
-        if filename.endswith(_STATE_FILE) and code.co_name == "wrapper":
+        if (filename.endswith(_STATE_FILE) and code.co_name == "wrapper") or code in _PLAIN_WRAPPERS:
             kind = _WRAPPER
         elif filename.endswith(_STEP_FILE):
             kind = _STEP

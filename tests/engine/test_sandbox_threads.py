@@ -164,3 +164,39 @@ def test_every_job_starts_in_a_fresh_context_and_fresh_threads_in_fresh_locals()
 
 def test_the_shared_pool_is_the_one_the_engine_uses() -> None:
     assert speedups._IDLE is IDLE_THREADS
+
+
+def test_a_thread_started_ahead_keeps_no_hook_it_was_started_with() -> None:
+    """A spare thread (and the helper that starts spares) started while a session's profile hook is
+    set must not keep that hook, and what it refers to (a tripwire, a whole run), alive while idle."""
+    import gc
+    import time
+    import weakref
+    from concurrent.futures import Future
+
+    from chaosdurable.engine.threads import IdleThreads
+
+    class Hook:
+        def __call__(self, *args: object) -> None:
+            return None
+
+    hook = Hook()
+    gone = weakref.ref(hook)
+    pool = IdleThreads(spares=1)
+    threading.setprofile(hook)
+    try:
+        done: Future[int] = Future()
+        pool.run(done, lambda: 1, fresh_thread=True)  # starts the helper, which starts a spare
+        assert done.result(timeout=5) == 1
+        deadline = time.monotonic() + 5
+        while not pool._spares and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert pool._spares
+    finally:
+        threading.setprofile(None)
+    del hook
+    deadline = time.monotonic() + 5
+    while gone() is not None and time.monotonic() < deadline:
+        gc.collect()
+        time.sleep(0.01)
+    assert gone() is None

@@ -65,6 +65,7 @@ def test_a_warm_sandbox_keeps_its_temp_dir_and_the_process_gets_its_own_back(mod
     assert os.path.isdir(first)  # kept while the runner can still invoke (warm)
     del runner
     gc.collect()
+    assert sandbox.HOUSEKEEPER.flush()  # removed on the housekeeping thread, off the invocation path
     assert not os.path.exists(first), "removed once the runner is gone"
 
 
@@ -88,6 +89,7 @@ def test_each_runner_and_each_function_has_its_own_sandbox(made: list[str]) -> N
     assert c != a and not os.path.exists(a) and boxes.created == 3
     boxes.close()
     gc.collect()
+    assert sandbox.HOUSEKEEPER.flush()  # a collected Sandboxes' directories are removed off the invocation path
     assert not any(os.path.exists(p) for p in made)
 
 
@@ -130,6 +132,7 @@ def test_state_kept_in_the_temp_dir_breaks_on_a_new_sandbox(mode: str, made: lis
     assert twin.chaotic.result == 42
     del buggy, twin
     gc.collect()
+    assert sandbox.HOUSEKEEPER.flush()
     assert made and not [p for p in made if os.path.exists(p)], "no sandbox directory outlives its run"
 
 

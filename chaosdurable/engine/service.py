@@ -242,6 +242,10 @@ class Service(UpdateApplier):
             record = {"arn": ex.arn, "invocation": inv.index if inv else None, "copy": copy, "token": token,
                       "updates": [dict(u.to_dict()) for u in updates]} if self.observers else {}
             before = after = PROCEED
+            if inv is not None and inv.dead == "crashed" and (copy == 0 or inv.concurrent):
+                # the process is gone: a call its killed thread still makes never reaches the service, so
+                # it is not recorded (an invocation that timed out, by contrast, lives on and is rejected)
+                raise CheckpointRejected(INVALID_TOKEN)
             try:
                 ex.check_token(token)
                 if inv is None or ex.live_invocation is not inv:  # pragma: no cover - guarded by the token

@@ -34,6 +34,7 @@ from rich.table import Table
 from chaosdurable.backends import InProcess, Subprocess, from_name, from_spec
 from chaosdurable.engine.errors import ChaosDurableError
 from chaosdurable.engine.runner import DurableRunner, ExecutionResult
+from chaosdurable.history.ledger import RealAwsRefused
 
 #: exit codes of ``check`` and ``replay`` (documented in the module docstring and ``--help``)
 EXIT_OK, EXIT_VIOLATIONS, EXIT_USAGE, EXIT_NOTHING_TESTED = 0, 1, 2, 3
@@ -483,6 +484,15 @@ def main(argv: list[str] | None = None) -> int:
     except (UsageError, ChaosDurableError, ValueError) as exc:
         console.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
         return EXIT_USAGE
+    except RealAwsRefused as exc:  # RealNetworkRefused too: the run needs a world or a mock the shell cannot give
+        console.print(f"error: {exc}\n{_REFUSED_HINT}", markup=False, highlight=False, soft_wrap=True)
+        return EXIT_USAGE
+
+
+#: after a refused AWS call or HTTP request on the command line
+_REFUSED_HINT = ("hint: from the shell, AWS calls can run in moto with --setup module:function, but an HTTP mock "
+                 "(given(..., http=mock) or check(..., http=mock)) cannot be given: rerun such a failure from Python "
+                 "with the check(...) snippet in its report, passing the same mock as http=.")
 
 
 if __name__ == "__main__":

@@ -280,6 +280,28 @@ def update_size(u: Any) -> int:
 
 
 # ---------------------------------------------------------------------------------------- install
+_FOUND: dict[int, dict[str, str | None]] = {}
+
+
+def fingerprints(state: Any) -> dict[str, str | None]:
+    """The source fingerprints of what the patches replace, read once per process (``inspect.getsource``
+    costs tens of milliseconds; a subprocess-mode zygote reads them before it forks)."""
+    cached = _FOUND.get(id(state))
+    if cached is not None:
+        return cached
+    cls: Any = getattr(state, "ExecutionState", None)
+    found = {name: _fingerprint(getattr(cls, name, None)) for name in _EXPECTED if "." not in name}
+    found["OperationUpdate.to_dict"] = _fingerprint(getattr(getattr(state, "OperationUpdate", None), "to_dict", None))
+    sdk_threading: Any = None
+    with contextlib.suppress(ImportError):  # the SDK's layout changed: the counter patch is skipped below
+        from aws_durable_execution_sdk_python import threading as sdk_threading
+    for name in ("OrderedCounter.increment", "OrderedLock.acquire", "OrderedLock.release"):
+        owner, _, attr = name.partition(".")
+        found[name] = _fingerprint(getattr(getattr(sdk_threading, owner, None), attr, None))
+    _FOUND[id(state)] = found
+    return found
+
+
 def install(state: Any, skipped: dict[str, str]) -> Callable[[Any], Any] | None:
     """Install the patches on ``state.ExecutionState``; record skipped ones in ``skipped``.
 
@@ -290,14 +312,10 @@ def install(state: Any, skipped: dict[str, str]) -> Callable[[Any], Any] | None:
         for patch in PATCHES:
             skipped[patch] = "aws_durable_execution_sdk_python.state.ExecutionState not found"
         return None
-    found = {name: _fingerprint(getattr(cls, name, None)) for name in _EXPECTED if "." not in name}
-    found["OperationUpdate.to_dict"] = _fingerprint(getattr(getattr(state, "OperationUpdate", None), "to_dict", None))
+    found = fingerprints(state)
     sdk_threading: Any = None
     with contextlib.suppress(ImportError):  # the SDK's layout changed: the counter patch is skipped below
         from aws_durable_execution_sdk_python import threading as sdk_threading
-    for name in ("OrderedCounter.increment", "OrderedLock.acquire", "OrderedLock.release"):
-        owner, _, attr = name.partition(".")
-        found[name] = _fingerprint(getattr(getattr(sdk_threading, owner, None), attr, None))
     changed = {name for name, digest in _EXPECTED.items() if found.get(name) != digest}
     for patch, needs in _NEEDS.items():
         bad = [n for n in needs if n in changed]

@@ -480,6 +480,12 @@ def zygote(sock_fd: int) -> None:
 
     _preimport()
     _forward_logs()
+    with contextlib.suppress(Exception):  # the speed-ups' source check, read once here, not in every fork
+        from aws_durable_execution_sdk_python import state as sdk_state
+
+        from chaosdurable.engine.speedups_checkpoint import fingerprints
+
+        fingerprints(sdk_state)
     _freeze_heap()
     wake_r, wake_w = os.pipe()
     os.set_blocking(wake_r, False)

@@ -225,7 +225,7 @@ def check_command(console: Console, ref: str, payload: str, schedule_text: str |
                   threaded_branches: bool = False, saved_violations: list[str] | None = None,
                   allow_not_reached: bool = False, allow_failed_execution: bool = False,
                   saved_spec: dict[str, Any] | None = None, save_histories: str | None = None,
-                  faithful: bool = False) -> int:
+                  faithful: bool = False, process_per: str = "sandbox") -> int:
     """Run ``check``, print the verdict, and return the exit code (see the module docstring).
 
     Raises ``UsageError`` for a mistake on the command line (a callback name that never matched
@@ -263,6 +263,8 @@ def check_command(console: Console, ref: str, payload: str, schedule_text: str |
         backend = dataclasses.replace(backend, threaded_branches=True)
     if faithful and isinstance(backend, InProcess | Subprocess):
         backend = dataclasses.replace(backend, faithful=True)
+    if process_per != "sandbox" and isinstance(backend, Subprocess):
+        backend = dataclasses.replace(backend, process_per=process_per)  # type: ignore[arg-type]
     ref = normalize_ref(ref)
     verdict = check(_load(ref), payload=payload, schedule=schedule, backend=backend,
                     setup=_load(setup) if setup else None, targets=target_fns or None, callbacks=answers,
@@ -444,6 +446,9 @@ def main(argv: list[str] | None = None) -> int:
                               'is an at-least-once event source, {"__function__": "module:function"} a function')
     p_check.add_argument("--faithful", action="store_true",
                          help="run the SDK exactly as shipped: no speed-ups, branches on threads of their own")
+    p_check.add_argument("--process-per", choices=["sandbox", "invocation"], default="sandbox",
+                         help="subprocess mode: a process per emulated Lambda sandbox (warm invocations share it; the "
+                              "default) or a new process for every invocation")
     p_check.add_argument("--threaded-branches", action="store_true",
                          help="run map/parallel branches on threads of their own")
     p_check.add_argument("--save-histories", metavar="DIR",
@@ -473,7 +478,8 @@ def main(argv: list[str] | None = None) -> int:
                                  args.target, args.callbacks, args.threaded_branches,
                                  allow_not_reached=args.allow_not_reached,
                                  allow_failed_execution=args.allow_failed_execution,
-                                 save_histories=args.save_histories, faithful=args.faithful)
+                                 save_histories=args.save_histories, faithful=args.faithful,
+                                 process_per=args.process_per)
         from chaosdurable.conformance.suite import load_suite, wheel_path
 
         console.print(f"{len(load_suite())} requirements, wheel {wheel_path()}")

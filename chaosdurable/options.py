@@ -133,7 +133,7 @@ def _backend(backend: Backend | str | None, options: Mapping[str, Any], caller: 
             "inprocess", "subprocess") else from_name(backend or "inprocess")
         return chosen
     if engine_options and isinstance(backend, InProcess | Subprocess):
-        return dataclasses.replace(backend, **engine_options)
+        return dataclasses.replace(backend, **engine_options)  # type: ignore[arg-type]
     if engine_options:
         raise TypeError(f"{caller}(): {', '.join(engine_options)} apply to the engine backends only, "
                         f"not to the {backend.name!r} backend")

@@ -206,7 +206,8 @@ def given(
                 if fresh_interpreters.draw(chaos_data, handler, check_options.get("import_path")):
                     from chaosdurable.backends import Subprocess
 
-                    options["backend"] = Subprocess()  # a fresh interpreter: another hash seed, cold modules
+                    # every invocation in a fresh interpreter (each on a new sandbox): another hash seed, cold modules
+                    options["backend"] = Subprocess(process_per="invocation")
                     options["import_path"] = fresh_interpreters.path
             if _State.seed is not None:
                 options.setdefault("seed", _State.seed)

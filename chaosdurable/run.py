@@ -74,6 +74,8 @@ class RunConfig:
     import_path: str | None = None
     #: run the SDK exactly as shipped (``DurableRunner(faithful=True)``)
     faithful: bool = False
+    #: subprocess mode: a process per emulated sandbox (warm invocations share it) or per invocation
+    process_per: str = "sandbox"
 
 
 def _configured_key(name: str | None, callbacks: Mapping[str, Any] | None) -> str | None:
@@ -133,6 +135,8 @@ def execute(handler: Callable[..., Any], payload: str, schedule: FaultSchedule, 
                            virtual_clock=config.virtual_clock, import_path=config.import_path,
                            faithful=config.faithful)
     runner.register_targets(config.targets)
+    if hasattr(runner.service.invoker, "process_per"):
+        runner.service.invoker.process_per = config.process_per
     nemesis = Nemesis(schedule, runner.service)
     runner.service.interceptor = nemesis
     recorder = ledger.Recorder(decide=nemesis.on_effect, is_crashed=nemesis.is_crashed,
@@ -204,6 +208,7 @@ def execute(handler: Callable[..., Any], payload: str, schedule: FaultSchedule, 
         for remove in removers:
             remove()
         sdk_logger.setLevel(sdk_level)
+        getattr(runner.service.invoker, "close", lambda: None)()  # subprocess mode: its idle sandbox processes
     random.setstate(callers_random)
     try:
         snapshot = world.snapshot() if world is not None else None

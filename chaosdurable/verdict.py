@@ -470,11 +470,14 @@ def _handler_ref(handler: Callable[..., Any], import_path: str | None) -> str:
 
 def _replay_command(handler: Callable[..., Any], payload: str, schedule: FaultSchedule, mode: str,
                     setup: Callable[..., Any] | None, targets: Mapping[str, Callable[..., Any]] | None = None,
-                    callbacks: Mapping[str, Any] | None = None, import_path: str | None = None) -> str:
+                    callbacks: Mapping[str, Any] | None = None, import_path: str | None = None,
+                    process_per: str = "sandbox") -> str:
     parts = ["chaosdurable", "check", _handler_ref(handler, import_path), "--input", shlex.quote(payload),
              "--schedule", shlex.quote(schedule.to_json())]
     if mode != "inprocess":
         parts += ["--mode", mode]
+    if process_per != "sandbox":
+        parts += ["--process-per", process_per]
     if setup is not None:
         parts += ["--setup", _ref(setup)]
     for name, target in (targets or {}).items():
@@ -661,7 +664,8 @@ def check(
         not_reached=_not_reached(nemesis.not_reached(), chaotic),
         replay=_replay_snippet(handler, shown, schedule, seed, chosen, setup, targets, callbacks, import_path),
         checkers=list(selected),
-        command=_replay_command(handler, shown, schedule, mode, setup, targets, callbacks, import_path),
+        command=_replay_command(handler, shown, schedule, mode, setup, targets, callbacks, import_path,
+                                getattr(chosen, "process_per", "sandbox")),
         spec={"handler": _handler_ref(handler, import_path), "payload": text,
               "schedule": json.loads(schedule.to_json()), "mode": mode, "backend": chosen.spec(),
               "seed": seed, "setup": _ref(setup) if setup is not None else None,

@@ -7,8 +7,9 @@ verbs, the effect ledger and the callback answers (``chaosdurable.run``).
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 from chaosdurable.backends.base import ALL_FAULT_KINDS, Guards, Limits, Workload
 from chaosdurable.engine.runner import DurableRunner, Mode
@@ -87,7 +88,33 @@ class InProcess(_EngineBackend):
 
 @dataclass(frozen=True)
 class Subprocess(_EngineBackend):
-    """The engine, with every invocation in a fresh Python process: real crashes (``os._exit``,
-    SIGKILL), module state reset per invocation, another ``PYTHONHASHSEED`` each time."""
+    """The engine, with each emulated Lambda sandbox a Python process of its own: real crashes
+    (``os._exit``, SIGKILL), module state kept across a sandbox's warm invocations and reset on a new
+    one (a ``ColdStart``, after a crash or timeout, a concurrent duplicate), another ``PYTHONHASHSEED``
+    per sandbox. ``process_per="invocation"``: a new process for every invocation (all of them cold)."""
 
+    process_per: Literal["sandbox", "invocation"] = "sandbox"
     mode: ClassVar[Mode] = "subprocess"
+
+    def __post_init__(self) -> None:
+        if self.process_per not in ("sandbox", "invocation"):
+            raise ValueError(f"Subprocess(process_per={self.process_per!r}): give 'sandbox' (a process per emulated "
+                             "Lambda sandbox; its warm invocations share it) or 'invocation' (a new process each time)")
+
+    def config(self, workload: Workload, limits: Limits, guards: Guards) -> RunConfig:
+        """The engine's run configuration, with the process model."""
+        return dataclasses.replace(super().config(workload, limits, guards), process_per=self.process_per)
+
+    def driver(self, workload: Workload, limits: Limits) -> DurableRunner:
+        """A ``DurableRunner`` with this process model."""
+        runner = super().driver(workload, limits)
+        invoker: Any = runner.service.invoker
+        invoker.process_per = self.process_per
+        return runner
+
+    def spec(self) -> dict[str, Any]:
+        """``{"name": "subprocess", options that differ from the defaults}``."""
+        out = super().spec()
+        if self.process_per != "sandbox":
+            out["process_per"] = self.process_per
+        return out

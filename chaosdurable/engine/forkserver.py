@@ -212,6 +212,12 @@ _lock = threading.Lock()
 #: library modules some child imported with its handler (``note_modules``); zygotes import them ahead
 _wanted: set[str] = set()
 _zygotes: collections.OrderedDict[tuple[str, str], Zygote] = collections.OrderedDict()
+_started = [0]
+
+
+def started() -> int:
+    """How many zygotes this interpreter has started so far (for benchmarks: start-ups are costly)."""
+    return _started[0]
 
 
 def _startup_key(env: dict[str, str]) -> str:
@@ -231,6 +237,7 @@ def zygote_for(hash_seed: str, env: dict[str, str]) -> Zygote:
             zygote = None
         if zygote is None:
             zygote = Zygote(hash_seed, env)
+            _started[0] += 1
         _zygotes[key] = zygote
         while len(_zygotes) > MAX_ZYGOTES:
             stopped.append(_zygotes.popitem(last=False)[1])

@@ -126,7 +126,8 @@ class DurableRunner:
             SDK does, instead of one after another on the coordinator's thread. Threads
             explore real interleavings, but the order of branch checkpoints (and so the
             history) then depends on thread timing. Default False: serial, byte-identical.
-        mode: "inprocess" (threads) or "subprocess" (a fresh Python process per invocation).
+        mode: "inprocess" (threads) or "subprocess" (a Python process per emulated sandbox; with
+            ``backend=Subprocess(process_per="invocation")``, a new one per invocation).
         max_invocations: per-execution budget before ``ExecutionStuckError``.
         knobs: service behaviours that are unknown on AWS (see ``engine.knobs``).
         import_path: ``"package.module:attribute"`` by which subprocess mode imports the handler in
@@ -168,7 +169,7 @@ class DurableRunner:
         elif mode == "subprocess":
             from chaosdurable.engine.subprocess_invoker import SubprocessInvoker
 
-            invoker = SubprocessInvoker(hang_timeout, seed=seed)
+            invoker = SubprocessInvoker(hang_timeout, seed=seed, process_per=getattr(backend, "process_per", "sandbox"))
         else:
             raise ValueError(f"mode must be 'inprocess' or 'subprocess', not {mode!r}")
         self.mode = mode

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import atexit
 import base64
+import collections
 import contextlib
 import importlib
 import json
@@ -44,9 +45,10 @@ import sys
 import tempfile
 import threading
 import time
+import weakref
 from collections.abc import Callable
 from dataclasses import asdict
-from typing import Any
+from typing import Any, Literal
 
 from aws_durable_execution_sdk_python.exceptions import BotoClientError
 from aws_durable_execution_sdk_python.lambda_service import OperationUpdate
@@ -204,13 +206,108 @@ REAPER = _Reaper()
 atexit.register(REAPER.reap, True)
 
 
-class SubprocessInvoker:
-    """Runs each invocation in ``python -m chaosdurable.engine.subprocess_worker``."""
+class _Sandbox:
+    """A sandbox's process between its warm invocations: idle, waiting on stdin for the next one."""
 
-    def __init__(self, hang_timeout_s: float, seed: int = 0) -> None:
+    def __init__(self, proc: Any, stderr: Any, key: tuple[Any, ...]) -> None:
+        self.proc = proc
+        self.stderr = stderr
+        #: what the process was started for (handler, hash seed, world, sys.path): reused only for the same
+        self.key = key
+
+
+def _release(sandboxes: dict[str, _Sandbox]) -> None:
+    """End idle sandbox processes: their stdin closes, they exit, and the reaper collects them."""
+    while sandboxes:
+        _, sandbox = sandboxes.popitem()
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            os.close(sandbox.proc.chaosdurable_read_fd)
+        with contextlib.suppress(OSError, ValueError):
+            sandbox.proc.stdin.close()
+        REAPER.add(sandbox.proc, sandbox.stderr)
+
+
+class _WarmPool:
+    """Warm sandboxes between executions: a runner that is done hands its idle processes here, and the
+    next runner's first sandbox of the same handler, hash seed, world and ``sys.path`` takes one, as a
+    new execution lands on a warm Lambda sandbox that earlier executions used (module state kept, as
+    in-process). At most ``MAX_IDLE`` are kept (the oldest ends first); all end at interpreter exit.
+    """
+
+    MAX_IDLE = 4
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._idle: collections.OrderedDict[int, _Sandbox] = collections.OrderedDict()
+        self._next = 0
+
+    def give(self, sandboxes: dict[str, _Sandbox]) -> None:
+        """Keep these idle processes (the live ones) for later runners; end the oldest beyond the bound."""
+        over: dict[str, _Sandbox] = {}
+        with self._lock:
+            for sandbox in sandboxes.values():
+                self._next += 1
+                self._idle[self._next] = sandbox
+            sandboxes.clear()
+            while len(self._idle) > self.MAX_IDLE:
+                number, sandbox = self._idle.popitem(last=False)
+                over[str(number)] = sandbox
+        _release(over)
+
+    def take(self, key: tuple[Any, ...]) -> _Sandbox | None:
+        """The most recently kept idle process started for ``key``, or None."""
+        with self._lock:
+            for number in reversed(self._idle):
+                if self._idle[number].key == key:
+                    return self._idle.pop(number)
+        return None
+
+    def clear(self) -> None:
+        """End every kept process (at interpreter exit; and for tests that need cold sandboxes)."""
+        with self._lock:
+            idle = {str(n): s for n, s in self._idle.items()}
+            self._idle.clear()
+        _release(idle)
+
+
+#: the warm sandboxes of this interpreter's finished runners (subprocess mode, ``process_per="sandbox"``)
+WARM_POOL = _WarmPool()
+atexit.register(WARM_POOL.clear)  # runs before REAPER.reap (registered earlier), which then reaps them
+
+
+#: what a process is per: one emulated Lambda sandbox (its warm invocations), or every invocation
+ProcessPer = Literal["sandbox", "invocation"]
+
+
+class SubprocessInvoker:
+    """Runs invocations in ``python -m chaosdurable.engine.subprocess_worker`` processes.
+
+    ``process_per="sandbox"`` (the default) is Lambda's model: a function's sandbox is one process,
+    and its warm invocations run in it one after another, keeping module state, as a warm Lambda
+    sandbox does. A new process (another ``PYTHONHASHSEED``, fresh module state, an empty temporary
+    directory) starts on the function's first invocation, on a ``ColdStart``, after an invocation that
+    crashed or timed out (the sandbox died with it), and for every concurrent duplicate delivery
+    (another copy of an invocation runs on a sandbox of its own, as concurrent Lambda invocations do).
+    ``process_per="invocation"``: every invocation in a new process (every re-invocation cold).
+    """
+
+    def __init__(self, hang_timeout_s: float, seed: int = 0, process_per: ProcessPer = "sandbox") -> None:
         self.hang_timeout_s = hang_timeout_s
         self.seed = seed
         self.count = 0
+        if process_per not in ("sandbox", "invocation"):
+            raise ValueError(f"process_per={process_per!r}: give 'sandbox' (a process per emulated Lambda sandbox, "
+                             "warm invocations share it) or 'invocation' (a new process for every invocation)")
+        self.process_per: ProcessPer = process_per
+        #: processes started for a sandbox so far (their hash seeds derive from it)
+        self.sandboxes_started = 0
+        #: each function's warm sandbox process, idle between invocations (``process_per="sandbox"``)
+        self._idle: dict[str, _Sandbox] = {}
+        self._idle_lock = threading.Lock()
+        #: functions that have had a sandbox in this invoker, or were told to start on a new one: their next
+        #: new sandbox is a new process, never a warm one from the pool
+        self._sandboxed: set[str] = set()
+        weakref.finalize(self, WARM_POOL.give, self._idle)
         self.log_sink: LogCapture | None = None
         #: run map/parallel branches serially in the child (``speedups.serial_branches``)
         self.serial_branches = True
@@ -218,7 +315,6 @@ class SubprocessInvoker:
         self.speedups = True
         #: one temporary directory per function, the child's TMPDIR (``engine.sandbox``)
         self.sandboxes = Sandboxes()
-        self.new_sandbox = self.sandboxes.new_sandbox
         #: explicit ``module:attribute`` import paths by function name (``DurableRunner(import_path=...)``)
         self.import_paths: dict[str, str] = {}
         #: fork invocations from pre-imported zygotes (``engine.forkserver``); False: a plain process each
@@ -230,10 +326,26 @@ class SubprocessInvoker:
         #: around an invocation when ``virtual_clock=True``; None: the child reads the real clock
         self.virtual_now_ms: int | None = None
 
-    #: every invocation already starts with fresh module state
+    #: module state lives in the child processes: a cold start starts a new one, nothing is reloaded here
     always_cold = True
 
-    def child_env(self, function_name: str, world: bool) -> dict[str, str]:
+    def new_sandbox(self, function: str) -> None:
+        """``function``'s next invocation lands on a new sandbox: a new process and an empty temp dir."""
+        with self._idle_lock:
+            idle = {function: self._idle.pop(function)} if function in self._idle else {}
+            self._sandboxed.add(function)
+        _release(idle)
+        self.sandboxes.new_sandbox(function)
+
+    def close(self) -> None:
+        """Hand every idle sandbox process to the warm pool for later runners (idempotent; also done
+        when the invoker is garbage-collected)."""
+        with self._idle_lock:
+            idle = dict(self._idle)
+            self._idle.clear()
+        WARM_POOL.give(idle)
+
+    def child_env(self, function_name: str, world: bool, hash_seed: str | None = None) -> dict[str, str]:
         """The environment of an invocation's process: ours, its hash seed and TMPDIR, and AWS fenced off.
 
         With a moto world in this process, the child's botocore requests come over its pipe to
@@ -242,7 +354,7 @@ class SubprocessInvoker:
         one, AWS calls go to a closed local port. Either way the credentials are dummies and no
         profile or config file is read, unless ``CHAOSDURABLE_ALLOW_REAL_AWS=1``.
         """
-        env = dict(os.environ, PYTHONHASHSEED=self.hash_seed(), PYTHONUNBUFFERED="1",
+        env = dict(os.environ, PYTHONHASHSEED=hash_seed or self.hash_seed(), PYTHONUNBUFFERED="1",
                    TMPDIR=self.sandboxes.tmpdir(function_name))
         if os.environ.get("CHAOSDURABLE_ALLOW_REAL_AWS") != "1":
             for key in [k for k in env if k.startswith("AWS_ENDPOINT_URL") or k in _AWS_LOOKUPS]:
@@ -255,17 +367,27 @@ class SubprocessInvoker:
                 env["AWS_ENDPOINT_URL"] = "http://127.0.0.1:9"
         return env
 
-    def hash_seed(self) -> str:
-        """``PYTHONHASHSEED`` of the current invocation: derived from the seed and the count, so reproducible."""
-        return str((self.seed * 7919 + self.count) % 4_294_967_295)
+    def hash_seed(self, copy: int = 0, index: int = 0) -> str:
+        """``PYTHONHASHSEED`` of the next new process, derived from the seed, so reproducible: per
+        invocation (the count) or, per sandbox, from the number of sandboxes started (a concurrent
+        duplicate's from its invocation and copy, so that which of the two copies starts first does not
+        matter). The ordinals stay small, so a property run needs few zygotes (one per hash seed)."""
+        if self.process_per == "invocation":
+            ordinal = self.count
+        elif copy:
+            ordinal = index + copy
+        else:
+            ordinal = self.sandboxes_started + 1
+        return str((self.seed * 7919 + ordinal) % 4_294_967_295)
 
     def invoke(self, handler: Callable[..., Any], event: Any, context: Any,
                abort: threading.Event | None = None) -> Outcome:
-        """Run one invocation in a new process and serve its service calls until it ends.
+        """Run one invocation in its sandbox's process (or a new one) and serve its service calls until it ends.
 
-        The process is forked from a pre-imported zygote with this invocation's hash seed
-        (``engine.forkserver``), or started as a plain ``python`` when that is unavailable.
-        ``abort`` set by the service (an injected crash) kills the process at once.
+        A new process is forked from a pre-imported zygote with its hash seed (``engine.forkserver``),
+        or started as a plain ``python`` when that is unavailable. ``abort`` set by the service (an
+        injected crash) kills the process at once; so does a hang. A process whose invocation returned
+        or raised stays its sandbox's (``process_per="sandbox"``, first delivery only) for the next one.
         """
         self.count += 1
         client = event.service_client
@@ -275,9 +397,11 @@ class SubprocessInvoker:
         recorder = ledger.ACTIVE
         policy = http_effects.POLICY
         world = bool(ledger.MOTO_ACTIVE) and os.environ.get("CHAOSDURABLE_ALLOW_REAL_AWS") != "1"
-        env = self.child_env(context.function_name, world)
+        _arn, index, copy = client.invocation
+        function = context.function_name
+        ref = handler_ref(handler, self.import_paths.get(function))
         first = {
-            "handler": handler_ref(handler, self.import_paths.get(context.function_name)),
+            "handler": ref,
             "sys_path": [p for p in sys.path if p],
             "event": event.to_json_dict(),
             "context": asdict(context),
@@ -296,28 +420,81 @@ class SubprocessInvoker:
             "http": None if recorder is None or policy is None else {
                 "allow_hosts": list(policy.allow_hosts), "mock": policy.mock is not None},
         }
-        # the child's faulthandler dump lands here if it hangs; closed in the finally below
-        stderr = tempfile.TemporaryFile()  # noqa: SIM115
-        proc, read_fd = self._start(first, env, stderr)
-        proc.chaosdurable_stderr = stderr
-        assert proc.stdin is not None
-        if not getattr(proc, "first_sent", False):
-            proc.stdin.write((json.dumps(first) + "\n").encode())
-            proc.stdin.flush()
+        sandboxed = self.process_per == "sandbox" and copy == 0  # a duplicate copy runs on a sandbox of its own
+        with self._idle_lock:
+            own = self._idle.pop(function, None) if sandboxed else None
+        hash_seed = own.key[3] if own is not None else self.hash_seed(copy, index)
+        # the environment goes with every invocation: a warm process from the pool had another runner's TMPDIR
+        first["env"] = env = self.child_env(function, world, hash_seed)
+        key = (ref, world, self.fork, hash_seed, tuple(first["sys_path"]))
+        proc, read_fd, stderr = self._warm(function, key, first, own) if sandboxed else (None, -1, None)
+        if proc is None:
+            first["keep"] = sandboxed
+            if sandboxed:
+                self.sandboxes_started += 1
+                self._sandboxed.add(function)
+            # the child's faulthandler dump lands here if it hangs; closed when the process is done
+            stderr = tempfile.TemporaryFile()  # noqa: SIM115
+            proc, read_fd = self._start(first, env, stderr)
+            proc.chaosdurable_stderr = stderr
+            proc.chaosdurable_read_fd = read_fd
+            assert proc.stdin is not None
+            if not getattr(proc, "first_sent", False):
+                proc.stdin.write((json.dumps(first) + "\n").encode())
+                proc.stdin.flush()
         ended = False
         try:
             outcome = self._serve(proc, read_fd, client, abort)
             ended = outcome.kind in ("returned", "raised")
             return outcome
         finally:
-            os.close(read_fd)
-            if ended:  # it exits by itself right after its last message: reaped later, not waited for
-                REAPER.add(proc, stderr)
+            if ended and sandboxed and self._keep(function, _Sandbox(proc, stderr, key)):
+                pass  # idle until the sandbox's next invocation
             else:
-                if proc.poll() is None:
-                    proc.kill()
-                proc.wait(timeout=10)
-                _close(proc, stderr)
+                os.close(read_fd)
+                if ended and not sandboxed:  # it exits by itself right after its last message: reaped later
+                    REAPER.add(proc, stderr)
+                else:
+                    if proc.poll() is None:
+                        proc.kill()
+                    proc.wait(timeout=10)
+                    _close(proc, stderr)
+
+    def _warm(self, function: str, key: tuple[Any, ...], first: dict[str, Any],
+              own: _Sandbox | None) -> tuple[Any, int, Any]:
+        """A warm process for ``function``, sent ``first``; (None, -1, None) when there is none to reuse.
+
+        Its own sandbox's idle process ``own``, or, for the function's first sandbox in this invoker
+        (not one a ``ColdStart`` asked to be new), a warm one from the pool.
+        """
+        sandbox = own
+        with self._idle_lock:
+            if sandbox is None and function not in self._sandboxed:
+                sandbox = WARM_POOL.take(key)
+                if sandbox is not None:
+                    self.sandboxes_started += 1
+                    self._sandboxed.add(function)
+        if sandbox is None:
+            return None, -1, None
+        proc = sandbox.proc
+        if sandbox.key != key or proc.poll() is not None:  # another handler or world, or it died idle
+            _release({function: sandbox})
+            return None, -1, None
+        try:
+            proc.stdin.write((json.dumps(dict(first, keep=True)) + "\n").encode())
+            proc.stdin.flush()
+        except (BrokenPipeError, OSError, ValueError):
+            _release({function: sandbox})
+            return None, -1, None
+        return proc, proc.chaosdurable_read_fd, sandbox.stderr
+
+    def _keep(self, function: str, sandbox: _Sandbox) -> bool:
+        """Make ``sandbox`` ``function``'s idle process; False (the caller ends it) if one is already idle."""
+        with self._idle_lock:
+            if function in self._idle:
+                return False
+            self._idle[function] = sandbox
+            return True
 
     def _start(self, first: dict[str, Any], env: dict[str, str], stderr: Any) -> tuple[Any, int]:
         """The invocation's process and the read end of its protocol pipe: forked, or else spawned."""

@@ -311,7 +311,13 @@ def _frozen_clock(now_ms: int | None) -> Any:
 
 
 def run(first: dict[str, Any]) -> None:
-    """Run the invocation ``first`` describes, report its outcome on the pipe and exit the process."""
+    """Run the invocation ``first`` describes, report its outcome on the pipe, then end the process, or
+    (``"keep"``: a sandbox's process) wait on stdin for the sandbox's next invocation and run it the same way.
+
+    Once per process: the environment, ``sys.path``, the AWS routing, the handler's import and the log
+    forwarding. Per invocation: the recorder, body probe, HTTP policy, tripwire, seeded randomness,
+    speed-ups and frozen clock, each undone when it ends. Module state, like a Lambda sandbox's, is kept.
+    """
     import faulthandler
     import signal
     import tempfile
@@ -331,10 +337,27 @@ def run(first: dict[str, Any]) -> None:
     if first.get("env") is not None:  # tell the parent which library modules a zygote could import ahead
         _send({"type": "modules", "names": _library_modules(set(sys.modules) - loaded, first["handler"])})
     _forward_logs()
+    while True:
+        _run_invocation(first, target)
+        if not first.get("keep"):
+            os._exit(0)
+        with _call_lock:  # the sandbox's next invocation; end of stdin: the sandbox is over
+            line = sys.stdin.readline()
+        if not line.strip():
+            os._exit(0)
+        first = json.loads(line)
+        if first.get("env") is not None:  # this invocation's runner's environment (its sandbox's TMPDIR)
+            _take_environment(first["env"])
+            tempfile.tempdir = None
+
+
+def _run_invocation(first: dict[str, Any], target: Any) -> None:
+    """One invocation of ``target`` in this process; its outcome is sent on the pipe, stdout flushed first."""
     base = DurableExecutionInvocationInput.from_json_dict(first["event"])
     event = DurableExecutionInvocationInputWithClient.from_durable_execution_invocation_input(
         base, PipeServiceClient(tuple(first["invocation"])))
     tripwire: Tripwire | None = None
+    remove_probe: Callable[[], None] = lambda: None  # noqa: E731
     user_random = UserRandom.from_json(first["random"]) if first.get("random") else None
     if first.get("record"):
         recorder = _ForwardingRecorder(bool(first.get("allow_real_aws")), bool(first.get("effects_unanswered")))
@@ -345,11 +368,15 @@ def run(first: dict[str, Any]) -> None:
             if event == "start" and user_random is not None:
                 user_random.at_body(where)
 
-        inject_body_probe(target, BodyProbeFactory(on_body))
+        remove_probe = inject_body_probe(target, BodyProbeFactory(on_body))
+        http_effects.activate(None)
         if first.get("http") is not None:
             _enforce_http_policy(first["http"])
         if first.get("tripwire"):
             tripwire = Tripwire(recorder.trip)
+    else:
+        ledger.activate(None)
+        http_effects.activate(None)
     context = LambdaContextStub(**first["context"])
     try:
         with speedups.active(bool(first.get("speedups")), serial_branches=bool(first.get("serial_branches"))), \
@@ -371,7 +398,8 @@ def run(first: dict[str, Any]) -> None:
     else:
         sys.stdout.flush()
         _send({"type": "result", "output": output})
-    os._exit(0)
+    finally:
+        remove_probe()
 
 
 def main() -> None:

@@ -1,4 +1,5 @@
-"""Forked children (``engine.forkserver``) behave as freshly started interpreters, and reproducibly.
+"""Forked children (``engine.forkserver``) behave as freshly started interpreters, and reproducibly;
+each emulated sandbox is one process, kept across its warm invocations (Lambda's model).
 
 (``test_modes`` covers real crashes and hangs of children, which are forked by default.)
 """
@@ -12,8 +13,10 @@ import pytest
 from aws_durable_execution_sdk_python import DurableContext, durable_execution
 from aws_durable_execution_sdk_python.config import Duration
 
-from chaosdurable import CrashAtCheckpoint, DurableRunner, FaultSchedule, check
+from chaosdurable import ColdStart, CrashAtCheckpoint, DurableRunner, FaultSchedule, check
+from chaosdurable.backends import Subprocess
 from chaosdurable.engine import forkserver
+from chaosdurable.engine.subprocess_invoker import WARM_POOL
 
 COUNTER: list[int] = []
 
@@ -28,8 +31,16 @@ def hashes(event: Any, context: DurableContext) -> list[Any]:
     return [first, second]
 
 
-def _run(seed: int) -> tuple[list[Any], str]:
-    result = DurableRunner(hashes, mode="subprocess", seed=seed).run(None)
+@pytest.fixture(autouse=True)
+def _cold_pool() -> Any:
+    """Each test starts with no warm sandbox left by another test (module state would carry over)."""
+    WARM_POOL.clear()
+    yield
+    WARM_POOL.clear()
+
+
+def _run(seed: int, per: Any = "invocation") -> tuple[list[Any], str]:
+    result = DurableRunner(hashes, backend=Subprocess(process_per=per), seed=seed).run(None)
     assert result.status == "SUCCEEDED", result.error
     return result.result, result.history_json()
 
@@ -41,17 +52,61 @@ def test_forked_children_have_their_own_hash_seed_and_fresh_module_state() -> No
     assert first[2] != second[2] and first[0] != second[0]  # another PYTHONHASHSEED per invocation
 
 
-def test_forked_and_spawned_children_give_the_same_values_and_history(monkeypatch: pytest.MonkeyPatch) -> None:
-    forked = _run(seed=5)
-    assert _run(seed=5) == forked  # same seed: byte-identical history, same hash seeds
+def test_a_sandbox_keeps_its_process_across_warm_invocations_and_the_next_execution() -> None:
+    (first, second), _ = _run(seed=3, per="sandbox")
+    assert (first[1], second[1]) == (1, 2)  # module state kept from the first invocation to the second
+    assert first[2] == second[2] and first[0] == second[0]  # one process: one PYTHONHASHSEED
+    (third, _fourth), _ = _run(seed=3, per="sandbox")  # a new runner: its execution lands on the warm sandbox
+    assert third[1] == 3 and third[2] == first[2]
+
+
+def test_a_cold_start_or_a_crash_starts_a_new_process_with_another_hash_seed() -> None:
+    cold = check(hashes, None, FaultSchedule((ColdStart(invocation=2),)), backend=Subprocess(), seed=1)
+    (first, second) = cold.chaotic.result
+    assert second[1] == 1 and second[2] != first[2]  # fresh module state, another hash seed
+    crash = check(hashes, None, FaultSchedule((CrashAtCheckpoint(op="first", action="SUCCEED"),)),
+                  backend=Subprocess(), seed=1)
+    (first, second) = crash.chaotic.result
+    assert first[1] == 1 and second[1] == 2  # the crashed process' count died with it; then a warm invocation
+    assert first[2] == second[2]
+    cold_first = check(hashes, None, FaultSchedule((ColdStart(invocation=1),)), backend=Subprocess(), seed=1)
+    assert cold_first.chaotic.result[0][1] == 1  # a new sandbox, not the warm one the earlier runs left
+
+
+def test_a_duplicate_delivery_runs_on_a_sandbox_of_its_own() -> None:
+    from chaosdurable import DuplicateInvocation
+
+    verdict = check(hashes, None, FaultSchedule((DuplicateInvocation(invocation=1, concurrent=True),)),
+                    backend=Subprocess(), seed=2)
+    assert verdict.fired
+    seeds = {step[2] for step in verdict.chaotic.result}
+    WARM_POOL.clear()
+    again = check(hashes, None, FaultSchedule((DuplicateInvocation(invocation=1, concurrent=True),)),
+                  backend=Subprocess(), seed=2)
+    assert again.fired and {step[2] for step in again.chaotic.result} == seeds  # the same, whichever copy won
+
+
+def test_process_per_is_checked() -> None:
+    with pytest.raises(ValueError, match="process_per"):
+        Subprocess(process_per="execution")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("per", ["invocation", "sandbox"])
+def test_forked_and_spawned_children_give_the_same_values_and_history(monkeypatch: pytest.MonkeyPatch,
+                                                                      per: Any) -> None:
+    forked = _run(seed=5, per=per)
+    WARM_POOL.clear()
+    assert _run(seed=5, per=per) == forked  # same seed: byte-identical history, same hash seeds
+    WARM_POOL.clear()
     monkeypatch.setenv("CHAOSDURABLE_FORKSERVER", "0")
     assert not forkserver.enabled()
-    assert _run(seed=5) == forked  # a plain `python` per invocation gives exactly the same
+    assert _run(seed=5, per=per) == forked  # a plain `python` per process gives exactly the same
 
 
 def test_a_crash_fault_is_checked_the_same_forked_or_spawned(monkeypatch: pytest.MonkeyPatch) -> None:
     schedule = FaultSchedule((CrashAtCheckpoint(op="first", action="SUCCEED"),))
     forked = check(hashes, None, schedule, mode="subprocess", seed=1)
+    WARM_POOL.clear()
     monkeypatch.setenv("CHAOSDURABLE_FORKSERVER", "0")
     spawned = check(hashes, None, schedule, mode="subprocess", seed=1)
     assert forked.fired and forked.chaotic.history == spawned.chaotic.history

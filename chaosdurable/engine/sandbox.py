@@ -271,6 +271,21 @@ class Sandboxes:
         if path is not None:
             shutil.rmtree(path, ignore_errors=True)
 
+    def detach(self, function: str) -> str | None:
+        """Hand ``function``'s directory over to the caller (a warm sandbox outliving this runner): it is
+        no longer this object's to remove. None when it has none."""
+        with self._lock:
+            return self._dirs.pop(function, None)
+
+    def adopt(self, function: str, path: str) -> None:
+        """Make ``path`` (a warm sandbox's directory, ``detach``ed elsewhere) ``function``'s, removed with
+        this object; a directory it had is removed."""
+        with self._lock:
+            old = self._dirs.get(function)
+            self._dirs[function] = path
+        if old is not None and old != path:
+            HOUSEKEEPER.remove_later({"": old})
+
     def paths(self) -> list[str]:
         """The directories that exist now (for tests and reports)."""
         with self._lock:

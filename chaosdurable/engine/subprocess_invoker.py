@@ -57,7 +57,7 @@ from chaosdurable.engine import forkserver
 from chaosdurable.engine.errors import NotDurableHandlerError
 from chaosdurable.engine.invoker import Outcome
 from chaosdurable.engine.logcapture import LogCapture
-from chaosdurable.engine.sandbox import Sandboxes
+from chaosdurable.engine.sandbox import HOUSEKEEPER, Sandboxes
 
 _FIX = ("pass import_path='package.module:attribute' (DurableRunner(..., import_path=...), check(..., "
         "import_path=...), or module:attribute on the command line) naming a module-level attribute that "
@@ -214,6 +214,8 @@ class _Sandbox:
         self.stderr = stderr
         #: what the process was started for (handler, hash seed, world, sys.path): reused only for the same
         self.key = key
+        #: its temporary directory while it is in the warm pool (the pool owns it then; None otherwise)
+        self.tmpdir: str | None = None
 
 
 def _release(sandboxes: dict[str, _Sandbox]) -> None:
@@ -225,6 +227,17 @@ def _release(sandboxes: dict[str, _Sandbox]) -> None:
         with contextlib.suppress(OSError, ValueError):
             sandbox.proc.stdin.close()
         REAPER.add(sandbox.proc, sandbox.stderr)
+        if sandbox.tmpdir is not None:
+            HOUSEKEEPER.remove_later({"": sandbox.tmpdir})
+            sandbox.tmpdir = None
+
+
+def _retire(idle: dict[str, _Sandbox], sandboxes: Sandboxes) -> None:
+    """A runner is done: its idle sandbox processes go to the warm pool with their temporary directories
+    (a warm Lambda sandbox keeps its ``/tmp`` for the next execution)."""
+    for function, sandbox in idle.items():
+        sandbox.tmpdir = sandboxes.detach(function)
+    WARM_POOL.give(idle)
 
 
 class _WarmPool:
@@ -307,14 +320,14 @@ class SubprocessInvoker:
         #: functions that have had a sandbox in this invoker, or were told to start on a new one: their next
         #: new sandbox is a new process, never a warm one from the pool
         self._sandboxed: set[str] = set()
-        weakref.finalize(self, WARM_POOL.give, self._idle)
+        #: one temporary directory per function, the child's TMPDIR (``engine.sandbox``)
+        self.sandboxes = Sandboxes()
+        weakref.finalize(self, _retire, self._idle, self.sandboxes)
         self.log_sink: LogCapture | None = None
         #: run map/parallel branches serially in the child (``speedups.serial_branches``)
         self.serial_branches = True
         #: the semantics-neutral speed-ups in the child (``engine.speedups``; off in faithful mode)
         self.speedups = True
-        #: one temporary directory per function, the child's TMPDIR (``engine.sandbox``)
-        self.sandboxes = Sandboxes()
         #: explicit ``module:attribute`` import paths by function name (``DurableRunner(import_path=...)``)
         self.import_paths: dict[str, str] = {}
         #: fork invocations from pre-imported zygotes (``engine.forkserver``); False: a plain process each
@@ -343,7 +356,7 @@ class SubprocessInvoker:
         with self._idle_lock:
             idle = dict(self._idle)
             self._idle.clear()
-        WARM_POOL.give(idle)
+        _retire(idle, self.sandboxes)
 
     def child_env(self, function_name: str, world: bool, hash_seed: str | None = None) -> dict[str, str]:
         """The environment of an invocation's process: ours, its hash seed and TMPDIR, and AWS fenced off.
@@ -422,12 +435,14 @@ class SubprocessInvoker:
         }
         sandboxed = self.process_per == "sandbox" and copy == 0  # a duplicate copy runs on a sandbox of its own
         with self._idle_lock:
-            own = self._idle.pop(function, None) if sandboxed else None
-        hash_seed = own.key[3] if own is not None else self.hash_seed(copy, index)
-        # the environment goes with every invocation: a warm process from the pool had another runner's TMPDIR
-        first["env"] = env = self.child_env(function, world, hash_seed)
+            sandbox = self._idle.pop(function, None) if sandboxed else None
+        hash_seed = sandbox.key[3] if sandbox is not None else self.hash_seed(copy, index)
         key = (ref, world, self.fork, hash_seed, tuple(first["sys_path"]))
-        proc, read_fd, stderr = self._warm(function, key, first, own) if sandboxed else (None, -1, None)
+        if sandboxed and sandbox is None and function not in self._sandboxed:
+            sandbox = self._from_pool(function, key)
+        # the environment goes with every invocation (a warm process from the pool was another runner's)
+        first["env"] = env = self.child_env(function, world, hash_seed)
+        proc, read_fd, stderr = self._warm(function, key, first, sandbox) if sandbox else (None, -1, None)
         if proc is None:
             first["keep"] = sandboxed
             if sandboxed:
@@ -460,22 +475,22 @@ class SubprocessInvoker:
                     proc.wait(timeout=10)
                     _close(proc, stderr)
 
-    def _warm(self, function: str, key: tuple[Any, ...], first: dict[str, Any],
-              own: _Sandbox | None) -> tuple[Any, int, Any]:
-        """A warm process for ``function``, sent ``first``; (None, -1, None) when there is none to reuse.
-
-        Its own sandbox's idle process ``own``, or, for the function's first sandbox in this invoker
-        (not one a ``ColdStart`` asked to be new), a warm one from the pool.
-        """
-        sandbox = own
-        with self._idle_lock:
-            if sandbox is None and function not in self._sandboxed:
-                sandbox = WARM_POOL.take(key)
-                if sandbox is not None:
-                    self.sandboxes_started += 1
-                    self._sandboxed.add(function)
+    def _from_pool(self, function: str, key: tuple[Any, ...]) -> _Sandbox | None:
+        """A warm sandbox an earlier runner left for ``key``, now this invoker's ``function``'s (with its
+        temporary directory), or None. Only for the function's first sandbox here, never after a ColdStart."""
+        sandbox = WARM_POOL.take(key)
         if sandbox is None:
-            return None, -1, None
+            return None
+        self.sandboxes_started += 1
+        self._sandboxed.add(function)
+        if sandbox.tmpdir is not None:
+            self.sandboxes.adopt(function, sandbox.tmpdir)
+            sandbox.tmpdir = None
+        return sandbox
+
+    def _warm(self, function: str, key: tuple[Any, ...], first: dict[str, Any],
+              sandbox: _Sandbox) -> tuple[Any, int, Any]:
+        """``sandbox``'s process, sent ``first``; (None, -1, None) when it cannot be reused (it died idle)."""
         proc = sandbox.proc
         if sandbox.key != key or proc.poll() is not None:  # another handler or world, or it died idle
             _release({function: sandbox})

@@ -110,3 +110,30 @@ def test_a_crash_fault_is_checked_the_same_forked_or_spawned(monkeypatch: pytest
     monkeypatch.setenv("CHAOSDURABLE_FORKSERVER", "0")
     spawned = check(hashes, None, schedule, mode="subprocess", seed=1)
     assert forked.fired and forked.chaotic.history == spawned.chaotic.history
+
+
+TMP_STATE: dict[str, str] = {}
+
+
+@durable_execution
+def temp_state(event: Any, context: DurableContext) -> list[Any]:
+    """Reports its temp dir, whether a marker file from an earlier invocation or execution is there, and
+    the directory its module computed at import time."""
+    import tempfile
+
+    TMP_STATE.setdefault("at_import", tempfile.gettempdir())
+    here = tempfile.gettempdir()
+    marker = os.path.join(here, "marker")
+    seen = os.path.exists(marker)
+    with open(marker, "w") as out:
+        out.write("x")
+    return [here, seen, TMP_STATE["at_import"] == here]
+
+
+def test_a_warm_sandbox_keeps_its_temp_dir_for_the_next_execution_and_a_cold_start_empties_it() -> None:
+    first = DurableRunner(temp_state, backend=Subprocess(), seed=4).run(None).result
+    second = DurableRunner(temp_state, backend=Subprocess(), seed=4).run(None).result
+    assert first[1] is False and second[1] is True  # the next execution found the marker: a warm /tmp
+    assert second[0] == first[0] and second[2] is True  # the same directory, so an import-time path still holds
+    cold = check(temp_state, None, FaultSchedule((ColdStart(invocation=1),)), backend=Subprocess(), seed=4)
+    assert cold.chaotic.result[1] is False  # a new sandbox: an empty temp dir

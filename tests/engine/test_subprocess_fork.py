@@ -137,3 +137,13 @@ def test_a_warm_sandbox_keeps_its_temp_dir_for_the_next_execution_and_a_cold_sta
     assert second[0] == first[0] and second[2] is True  # the same directory, so an import-time path still holds
     cold = check(temp_state, None, FaultSchedule((ColdStart(invocation=1),)), backend=Subprocess(), seed=4)
     assert cold.chaotic.result[1] is False  # a new sandbox: an empty temp dir
+
+
+def test_a_warm_state_bug_of_the_zoo_is_caught_in_subprocess_mode_too() -> None:
+    """A module-level cache that a cold start empties (``renewal-module-state-cold-start``): found in
+    subprocess mode now that a sandbox's warm invocations share its process."""
+    from tests.zoo import test_zoo
+
+    case = next(c for c in test_zoo.BUGS if c.id == "renewal-module-state-cold-start")
+    verdict = check(case.handler, case.input, FaultSchedule(case.faults), backend=Subprocess(), setup=case.setup)
+    assert verdict.by_checker(case.catcher), verdict.report()

@@ -42,7 +42,7 @@ from .events import stream_space
 
 #: fault kinds in the order draws favour (and shrinking moves toward); repeats weight a kind up
 DEFAULT_KINDS: tuple[str, ...] = (
-    "crash_after_effect", "crash_at_checkpoint", "duplicate_invocation", "callback",
+    "crash_after_effect", "crash_at_checkpoint", "duplicate_invocation", "callback", "transient_failure",
     "crash_after_effect", "crash_at_checkpoint", "callback", "checkpoint_error", "invocation_timeout",
     "transient_failure", "late_timer", "cold_start",
     "event_redelivery", "event_swap", "event_redelivery",  # only with an EventStream (strategies/events.py)
@@ -166,8 +166,11 @@ def _fault(kind: str, space: OperationSpace, assumed: bool = False) -> st.Search
     if kind == "invocation_timeout" and steps:
         return st.builds(InvocationTimeout, op=st.sampled_from(steps), action=_maybe(["SUCCEED", "START"]))
     if kind == "transient_failure" and (space.effects or space.reads):
+        # times=3: an outage that outlasts a short retry budget the handler chose (3 attempts or fewer:
+        # RetryStrategyConfig's default, the transient preset, max_attempts=2): the step fails, a legitimate
+        # outcome the handler must handle. A step on the SDK's default strategy (6 attempts) still succeeds.
         return st.builds(TransientFailure, effect=st.sampled_from(space.effects + space.reads),
-                         attempt=st.sampled_from([1, 2]))
+                         attempt=st.sampled_from([1, 2]), times=st.sampled_from([1, 1, 3]))
     if kind == "late_timer" and space.timers:
         return st.builds(LateTimer, op=st.sampled_from(space.timers), seconds=st.sampled_from([30.0, 1.0, 86400.0]))
     if kind == "cold_start":  # every handler: 1 = the execution starts on a new sandbox, not the warm one

@@ -23,7 +23,10 @@ What it reports, one violation per run, when all of these hold:
   operation's error message or names the operation;
 - the handler did nothing after the failure: no durable operation started after it in the failing
   operation's context or a context around it. A handler that compensates in a step and then
-  re-raises is taken as handled.
+  re-raises is taken as handled;
+- something was done before it that the failure leaves half-done: a step completed before it, and,
+  when the run's effects are recorded, a mutating effect (a write, a POST) ran before it. A first
+  step whose dependency is down, or steps that only read and compute, leave nothing to undo.
 
 What it cannot see: compensation outside any durable operation (another checker's business, an
 effect outside steps), a failure that a handler catches and turns into its *own* exception type
@@ -186,19 +189,42 @@ def _find(reference: RunRecord, chaotic: RunRecord, ledger: Ledger, allow: tuple
             continue  # it compensated, then re-raised
         if allow and _allowed(allow, chaotic, (reported, op)):
             continue
+        if not _work_before(chaotic, reported, ledger, bool(reference.effects)):
+            continue  # nothing was done before it: failing the execution there leaves nothing half-done
         return [_violation(chaotic, reported, kind, fault, error_type, message, raised)]
     return []
+
+
+def _done_before(run: RunRecord, op: dict[str, Any]) -> list[dict[str, Any]]:
+    """The steps outside ``op`` that completed before it failed, in the run's history."""
+    failed_at = max((e.get("EventId", 0) for e in run.history if e.get("Id") == op["Id"]), default=0)
+    inside = _subtree(op["Id"], {o["Id"]: o for o in run.operations})
+    return [o for o in run.operations
+            if o.get("Type") == "STEP" and o.get("Status") == "SUCCEEDED" and o["Id"] not in inside
+            and any(e.get("Id") == o["Id"] and e.get("EventId", 0) < failed_at for e in run.history)]
+
+
+def _work_before(run: RunRecord, op: dict[str, Any], ledger: Ledger, recorded: bool) -> bool:
+    """Was anything done before ``op`` failed that its failure leaves half-done? A step completed before
+    it; and when the handler's effects are recorded (``recorded``: the fault-free run has some), a
+    mutating one ran in such a step (or outside steps) before it. A first step whose dependency is down,
+    or steps that only read and compute, leave nothing."""
+    done = _done_before(run, op)
+    if not done:
+        return False
+    if not recorded:
+        return True  # its effects are not recorded (nothing to tell by): a completed step may have done work
+    done_ids = {o["Id"] for o in done}
+    inside = _subtree(op["Id"], {o["Id"]: o for o in run.operations})
+    return any(e.mutating and (e.where.op_id in done_ids or e.where.op_id is None)
+               and e.where.op_id not in inside for e in ledger.effects)
 
 
 def _violation(run: RunRecord, op: dict[str, Any], kind: str, fault: str, error_type: str, message: str,
                raised: str) -> Violation:
     words = describe_operation(op["Id"], run.operations)
     label = op_label(run, op["Id"])
-    failed_at = max((e.get("EventId", 0) for e in run.history if e.get("Id") == op["Id"]), default=0)
-    inside = _subtree(op["Id"], {o["Id"]: o for o in run.operations})
-    done = [describe_operation(o["Id"], run.operations) for o in run.operations
-            if o.get("Type") == "STEP" and o.get("Status") == "SUCCEEDED" and o["Id"] not in inside
-            and any(e.get("Id") == o["Id"] and e.get("EventId", 0) < failed_at for e in run.history)]
+    done = [describe_operation(o["Id"], run.operations) for o in _done_before(run, op)]
     catch = raised if raised in _RAISED[kind] and raised != "CallableRuntimeError" else _CATCH[kind]
     outer = _ancestors(op, {o["Id"]: o for o in run.operations})
     where = words

@@ -84,6 +84,8 @@ class Nemesis:
         self.service = service
         self.fired: list[Firing] = []
         self._done: set[int] = set()
+        #: a fired ``TransientFailure(times=N)``: index -> how many more times it fails
+        self._repeats: dict[int, int] = {}
         self._lock = threading.Lock()
 
     # ---------------------------------------------------------------- helpers
@@ -264,6 +266,8 @@ class Nemesis:
         """
         if where.copy != 0:
             return "proceed"
+        if self._repeats and self._repeat(name, where):
+            return "fail"
         kinds: tuple[tuple[type[Fault], str], ...] = ((TransientFailure, "fail"), (CrashAfterEffect, "crash"))
         for kind, verdict in (kinds if mutating else kinds[:1]):
             for i, fault in self._pending(kind):
@@ -278,8 +282,29 @@ class Nemesis:
                 if fault.invocation is not None and where.invocation not in (None, fault.invocation):
                     continue
                 if self._take(i, f"at effect {name!r} ({where.label()})"):
+                    if getattr(fault, "times", 1) > 1:
+                        with self._lock:
+                            self._repeats[i] = fault.times - 1
                     return verdict  # a crash is carried out by kill_after_effect, once the effect is done
         return "proceed"
+
+    def _repeat(self, name: str, where: Where) -> bool:
+        """A fired ``TransientFailure(times=N)`` that still has failures left and matches: one is used."""
+        with self._lock:
+            for i, left in list(self._repeats.items()):
+                fault = self.schedule.faults[i]
+                if not fnmatch.fnmatchcase(name, fault.effect or "*"):
+                    continue
+                if not _op_matches(fault.op, where.op_id, where.op_name, None):
+                    continue
+                if fault.invocation is not None and where.invocation not in (None, fault.invocation):
+                    continue
+                if left <= 1:
+                    del self._repeats[i]
+                else:
+                    self._repeats[i] = left - 1
+                return True
+        return False
 
     def kill_after_effect(self, where: Where) -> None:
         """End the invocation ``where`` belongs to: called right after the crashing effect completed,

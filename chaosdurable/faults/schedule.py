@@ -103,6 +103,9 @@ def _check_field(kind: str, name: str, value: Any) -> None:
             raise bad("a string (an operation name, path or id)")
     elif name == "concurrent" and not isinstance(value, bool):
         raise bad("true or false")
+    elif name == "times" and (isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 1000):
+        raise bad("how many times in a row it fails, a whole number from 1 to 1000 (3 outlasts a step with 3 "
+                  "attempts; the SDK's default strategy makes 6)")
 
 
 @dataclass(frozen=True)
@@ -325,17 +328,27 @@ class ColdStart(Fault):
 
 @dataclass(frozen=True)
 class TransientFailure(Fault):
-    """A dependency fails: the named effect (or boto3 call) raises at the given attempt."""
+    """A dependency fails: the named effect (or boto3 call) raises at the given attempt.
+
+    ``times`` > 1: it fails that many times in a row, on the attempts from ``attempt`` on (an outage
+    that outlasts the step's retries when ``times`` is larger than its attempts: the retries run out).
+    """
 
     kind: ClassVar[str] = "transient_failure"
     effect: str = ""
     op: str | None = None
     attempt: int | None = 1
     invocation: int | None = None
+    times: int = 1
 
     def describe(self) -> str:
         """In words."""
-        return f"make effect {self.effect!r} fail {_where(self.op, None, self.attempt, self.invocation, 'once')}"
+        if self.times == 1:
+            return f"make effect {self.effect!r} fail {_where(self.op, None, self.attempt, self.invocation, 'once')}"
+        start = "" if self.attempt in (None, 1) else f" from attempt {self.attempt}"
+        where = _where(self.op, None, None, self.invocation, "")
+        return (f"make effect {self.effect!r} fail {self.times} times in a row{start}"
+                f"{' ' + where if where else ''} (an outage: every retry fails until it ends)")
 
 
 FAULT_TYPES: dict[str, type[Fault]] = {

@@ -250,3 +250,48 @@ def test_the_generic_strategies_find_the_half_done_hold(tmp_path: Any, monkeypat
     text = str(info.value)
     assert "[unhandled_failure] wait_for_callback 'approval' failed under a fault" in text, text
     assert "done before it and never undone: step 'hold-stock'" in text
+
+
+@durable_execution
+def look_up_then_charge(event: dict[str, str], context: Any) -> str:
+    """Correct to let it fail: the only step before the charge reads and computes, so nothing is half-done."""
+    context.step(lambda _: f"price-of-{event['sku']}", name="look-up-price")
+    return context.step(lambda _: _charge(event), name="charge", config=TWO_TRIES)
+
+
+def test_an_outage_with_nothing_done_before_it_is_not_half_done_work() -> None:
+    from chaosdurable import TransientFailure
+
+    outage = FaultSchedule((TransientFailure(effect="charge", times=10),))
+    assert check(look_up_then_charge, ORDER, outage).ok  # the failure propagates, but nothing needs undoing
+    first_step_down = FaultSchedule((TransientFailure(effect="reserve", times=10),))
+    v = check(reserve_then_charge, ORDER, first_step_down)
+    assert v.chaotic.status == "FAILED" and not v.by_checker(NAME), v.report()  # the first step itself failed
+    v = check(reserve_then_charge, ORDER, outage)  # the reservation before it stays: reported
+    assert v.by_checker(NAME) and "fail 10 times in a row" in v.report(), v.report()
+
+
+def test_an_outage_fault_round_trips_and_rejects_a_bad_count() -> None:
+    from chaosdurable import TransientFailure
+    from chaosdurable.faults.schedule import ScheduleError
+
+    outage = FaultSchedule((TransientFailure(effect="charge", times=3),))
+    assert FaultSchedule.from_json(outage.to_json()) == outage
+    assert "fail 3 times in a row" in outage.faults[0].describe()
+    for bad in (0, -1, True, "3"):
+        with pytest.raises(ScheduleError, match="times"):
+            TransientFailure(effect="charge", times=bad)  # type: ignore[arg-type]
+
+
+def test_three_failures_in_a_row_outlast_a_short_retry_budget_but_not_the_sdk_default() -> None:
+    from chaosdurable import TransientFailure
+
+    outage = FaultSchedule((TransientFailure(effect="charge", times=3),))
+    assert check(reserve_then_charge, ORDER, outage).chaotic.status == "FAILED"  # 2 attempts: they run out
+
+    @durable_execution
+    def default_retries(event: dict[str, str], context: Any) -> str:
+        context.step(lambda _: _effect("reserve", event, "reserved"), name="reserve")
+        return context.step(lambda _: _charge(event), name="charge")  # the SDK's default: 6 attempts
+
+    assert check(default_retries, ORDER, outage, import_path=None).chaotic.status == "SUCCEEDED"

@@ -292,7 +292,7 @@ class Nemesis:
         """A fired ``TransientFailure(times=N)`` that still has failures left and matches: one is used."""
         with self._lock:
             for i, left in list(self._repeats.items()):
-                fault = self.schedule.faults[i]
+                fault: Any = self.schedule.faults[i]
                 if not fnmatch.fnmatchcase(name, fault.effect or "*"):
                     continue
                 if not _op_matches(fault.op, where.op_id, where.op_name, None):

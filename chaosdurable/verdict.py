@@ -83,7 +83,7 @@ class Verdict:
                 outcome = f"{run.error.get('ErrorType')}: {run.error.get('ErrorMessage')}"
             lines.append(f"{label} {run.status} {shorten(outcome)}".rstrip())
         notes = list(dict.fromkeys(self.reference.diagnostics + self.chaotic.diagnostics))
-        lines += [f"note: {shorten(note, 600)}" for note in notes]
+        lines += [shorten(note if note.startswith("note: ") else f"note: {note}", 600) for note in notes]
         divergence = self.first_divergence()
         if divergence and not self.ok:
             lines.append(f"first divergent operation: {divergence}")
@@ -641,11 +641,12 @@ def check(
         return world and (v.checker, None) in baseline
 
     violations = [v for v in found if not explained(v)]
+    left_out = len(found) - len(violations)
     if any(v.checker == "tripwire" for v in violations):  # suspicions: a shifted, reseeded replay decides
         violations = _confirmed(violations, chaotic, schedule, chosen, work, text, bounds, quiet, world, setup)
-    if len(violations) < len(found):
+    if left_out:
         chaotic.diagnostics.append(
-            f"{len(found) - len(violations)} finding(s) left out: two fault-free runs already differ there "
+            f"{left_out} finding(s) left out: two fault-free runs already differ there "
             f"({', '.join(sorted({f'{c} at {o!r}' if o else c for c, o in baseline}))}), so faults did not "
             "cause them; values a step mints anew each execution are fine, control flow outside steps on them "
             "is not compared across executions")

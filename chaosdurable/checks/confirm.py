@@ -123,6 +123,24 @@ def confirmed_lines(violation: Violation, found: list[tuple[str, str, str]], rea
     return tuple(lines)
 
 
+def sdk_confirmed_lines(violation: Violation, base: RunRecord, reads: int = 1,
+                        draws: bool = False) -> tuple[str, ...]:
+    """The lines a clock read adds when the replay on time itself failed the SDK's replay check."""
+    call = violation.message.split(" ", 1)[0]
+    at = f" ({call} at {violation.source})" if violation.source else f" ({call})"
+    head = (f"confirmed: the handler reads the clock outside a step{at}, and when the same execution was "
+            "replayed after its own waits had moved the clock on, it took a different path, and the SDK "
+            "detected it:")
+    lines = [head, f"  replayed on time: {_end_words(base)}"]
+    if reads > 1:
+        lines.append(f"  (the handler has {reads} clock reads outside steps; this replay cannot tell which of them "
+                     "steered it)")
+    if draws:
+        lines.append("  (the handler also draws random values or ids outside steps, flagged on their own: they, "
+                     "too, may have steered it)")
+    return tuple(lines)
+
+
 def with_a_replay(schedule: FaultSchedule, run: RunRecord) -> FaultSchedule | None:
     """``schedule``, plus a crash after the last persisted checkpoint when ``run`` (of it) had no replay.
 
@@ -158,9 +176,15 @@ def confirm(violations: list[Violation], chaotic: RunRecord, run: Any, schedule:
         if replayed is not schedule:
             base = run(timed, replayed, "confirm")
         found = differences(base, run(timed, replayed, SHIFTED_REPLAY))
+    reads = len({(v.message.split(" ", 1)[0], v.source) for v in suspicions})
     if found:
-        reads = len({(v.message.split(" ", 1)[0], v.source) for v in suspicions})
         return [dataclasses.replace(v, detail=(*v.detail, *confirmed_lines(v, found, reads)))
+                if v in suspicions else v for v in violations]
+    if "NonDeterministic" in str((base.error or {}).get("ErrorType")):
+        # both replays failed alike: already the replay on time, after the execution's own waits moved the
+        # (virtual) clock on, took another path, and the SDK said so
+        draws = any(v.checker == NAME and v not in suspicions for v in violations)
+        return [dataclasses.replace(v, detail=(*v.detail, *sdk_confirmed_lines(v, base, reads, draws)))
                 if v in suspicions else v for v in violations]
     why = ("the execution has no operation a replay could take another way" if replayed is None
            else f"{_SHIFT_WORDS}, took the same path (operations, effects and end)")
@@ -169,4 +193,5 @@ def confirm(violations: list[Violation], chaotic: RunRecord, run: Any, schedule:
     return [v for v in violations if v not in suspicions]
 
 
-__all__ = ["REPLAY_SHIFT_MS", "confirm", "confirmed_lines", "differences", "divergence", "shape", "with_a_replay"]
+__all__ = ["REPLAY_SHIFT_MS", "confirm", "confirmed_lines", "differences", "divergence", "sdk_confirmed_lines",
+           "shape", "with_a_replay"]

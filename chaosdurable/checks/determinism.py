@@ -84,20 +84,31 @@ def _first_different_result(reference: RunRecord, chaotic: RunRecord, fresh: Fre
     return None
 
 
-def _sdk_detected(run: RunRecord) -> list[Violation]:
+def _sdk_message(run: RunRecord) -> str | None:
     texts = [run.error or {}] + [op.get("Error") or {} for op in run.operations]
     for err in texts:
-        kind = str(err.get("ErrorType", ""))
-        if "NonDeterministic" in kind:
-            return [Violation(NAME, f"the SDK detected a non-deterministic replay in the {run.label} run: "
-                                    f"{err.get('ErrorMessage')}")]
+        if "NonDeterministic" in str(err.get("ErrorType", "")):
+            return str(err.get("ErrorMessage"))
+    return None
+
+
+def _sdk_detected(reference: RunRecord, chaotic: RunRecord) -> list[Violation]:
+    """The SDK's own non-deterministic replay detection, in either run (one finding when in both)."""
+    mine, theirs = _sdk_message(reference), _sdk_message(chaotic)
+    if mine is not None:
+        again = " (and again in the chaotic run)" if theirs is not None else ""
+        return [Violation(NAME, f"the SDK detected a non-deterministic replay in the fault-free run{again}: {mine}",
+                          detail=("control flow outside steps must depend only on the input and on step results: "
+                                  "not on the clock, randomness, module state or an input the handler mutates",))]
+    if theirs is not None:
+        return [Violation(NAME, f"the SDK detected a non-deterministic replay in the chaotic run: {theirs}")]
     return []
 
 
 def determinism(reference: RunRecord, chaotic: RunRecord, ledger: Ledger) -> list[Violation]:
     """The first divergence between the fault-free and the chaotic replays."""
     require_same_handler(reference, chaotic)
-    out = _sdk_detected(reference) + _sdk_detected(chaotic)
+    out = _sdk_detected(reference, chaotic)
     if out or ledger.outcome_may_change:
         return out
     ref, got = _shape(reference, ledger.fresh), _shape(chaotic, ledger.fresh)

@@ -87,3 +87,21 @@ def test_the_zoos_former_wait_from_the_clock_bug_is_a_note() -> None:
                     [LateTimer(op="until-due", seconds=120)])
     assert verdict.ok, verdict.report()
     assert any(d.startswith("note: time.time()") for d in verdict.chaotic.diagnostics)
+
+
+def test_a_clock_read_whose_replay_on_time_the_sdk_rejects_is_confirmed_not_cleared() -> None:
+    # trial b15: both virtual-clock replays failed the SDK's replay check alike, so "the same path" cleared
+    # the hit as a note ("note: note: ..."), next to a "1 finding(s) left out ... ()" that left nothing out
+    from tests.checks import timestamp_handlers
+
+    verdict = check(timestamp_handlers.step_name_from_clock, {"tenant": "acme"})
+    (hit,) = verdict.by_checker("tripwire")
+    text = "\n".join(hit.detail)
+    assert "replayed after its own waits had moved the clock on, it took a different path, and the SDK detected" \
+        in text, verdict.report()
+    assert "replayed on time: FAILED with NonDeterministicExecutionError" in text
+    (found,) = verdict.by_checker("determinism")  # one finding, not one per run
+    assert found.message.startswith("the SDK detected a non-deterministic replay in the fault-free run (and again "
+                                    "in the chaotic run): ")
+    report = verdict.report()
+    assert "note: note:" not in report and "left out" not in report, report

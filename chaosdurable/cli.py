@@ -273,6 +273,11 @@ def check_command(console: Console, ref: str, payload: str, schedule_text: str |
         # the run reached its callbacks and a key answered none: a misnamed key (whatever the run did after
         # the default answer it got instead is no verdict)
         raise UsageError(_unmatched_message(unmatched, seen_callbacks))
+    if reference.status != "SUCCEEDED" and not allow_failed_execution and not verdict.ok:
+        # the fault-free run failed, and a checker says why (the SDK's own replay check found the handler
+        # non-deterministic): that is the finding, as `given` and `run` report it, not a run that tested nothing
+        _print_details(console, verdict, None, saved_violations)
+        return EXIT_VIOLATIONS
     if reference.status != "SUCCEEDED" and not allow_failed_execution:
         from chaosdurable.run import DEFAULTED_MARK
 

@@ -183,6 +183,11 @@ def given(
                         probe_options["backend"] = _State.backend_value  # the probe runs where the examples run
                     spaces[key] = OperationSpace.probe(handler, value, **probe_options)
                 space = spaces[key]
+                if space.outcome != "SUCCEEDED" and (
+                        "NonDeterministic" in str(space.problem) or not allow_failed_execution):
+                    # judged like any example, with no fault: a checker may say why (the SDK's own replay
+                    # check), and then the failure is saved, so that `chaosdurable replay` reproduces it
+                    _fail_fault_free(test, value, allow_failed_execution)
                 if space.outcome != "SUCCEEDED" and "NonDeterministic" in str(space.problem):
                     raise AssertionError(
                         f"[determinism] the SDK detected a non-deterministic replay in the fault-free run of "
@@ -222,15 +227,7 @@ def given(
             record_coverage(verdict)
             if _State.reports is not None:
                 _State.reports.record(_property_name(test), handler, verdict)
-            if allow_failed_execution:
-                verdict.spec["allow_failed_execution"] = True  # so that replay judges it the same way
-            if not verdict.ok:
-                # one file per property: every failing example overwrites it, and Hypothesis runs the
-                # shrunk one last, so the file ends up holding the minimal failure
-                saved = verdict.save(name=f"{getattr(test, '__module__', '?')}.{test.__name__}")
-                if _State.reports is not None:
-                    _State.reports.failed(_property_name(test), verdict, saved)
-                raise AssertionError(failure_report(verdict) + f"\n  chaosdurable replay {saved}")
+            _raise_if_failed(test, verdict, allow_failed_execution)
             if wants_verdict:
                 try:
                     test(*args, verdict=verdict, **kwargs)
@@ -245,6 +242,23 @@ def given(
                         _State.reports.failed(_property_name(test), verdict, saved)
                     raise AssertionError(user_failure_report(verdict, assertion)
                                          + f"\n  chaosdurable replay {saved}") from None
+
+        def _fail_fault_free(test: Callable[..., Any], value: Any, allowed: bool) -> None:
+            """Judge the fault-free run of ``value`` alone (no fault) when it failed; raise with the report
+            and a saved failure when a checker found a violation, else return."""
+            options = dict(check_options)
+            if "backend" not in options and "mode" not in options:
+                options["backend"] = _State.backend_value
+            if _State.seed is not None:
+                options.setdefault("seed", _State.seed)
+            if worlds:
+                options["world"] = worlds[-1]
+            from chaosdurable.faults.schedule import FaultSchedule
+
+            verdict = check(handler, value, FaultSchedule(), **options)
+            if _State.reports is not None:
+                _State.reports.record(_property_name(test), handler, verdict)
+            _raise_if_failed(test, verdict, allowed)
 
         original = inspect.signature(test)
         params = [p for name, p in original.parameters.items() if name != "verdict"]
@@ -276,6 +290,20 @@ def given(
         return with_world
 
     return decorate
+
+
+def _raise_if_failed(test: Callable[..., Any], verdict: Any, allow_failed_execution: bool) -> None:
+    """Save a failing verdict (one file per property) and raise with its report and replay line."""
+    if allow_failed_execution:
+        verdict.spec["allow_failed_execution"] = True  # so that replay judges it the same way
+    if verdict.ok:
+        return
+    # one file per property: every failing example overwrites it, and Hypothesis runs the
+    # shrunk one last, so the file ends up holding the minimal failure
+    saved = verdict.save(name=f"{getattr(test, '__module__', '?')}.{test.__name__}")
+    if _State.reports is not None:
+        _State.reports.failed(_property_name(test), verdict, saved)
+    raise AssertionError(failure_report(verdict) + f"\n  chaosdurable replay {saved}")
 
 
 def _property_name(test: Callable[..., Any]) -> str:

@@ -264,6 +264,15 @@ def check_command(console: Console, ref: str, payload: str, schedule_text: str |
     if faithful and isinstance(backend, InProcess | Subprocess):
         backend = dataclasses.replace(backend, faithful=True)
     ref = normalize_ref(ref)
+    if (saved_spec or {}).get("warm_up"):
+        # the failure was found with module state that earlier executions had left in the process (a
+        # warm sandbox): run the handler once, fault-free, first, as the property's probe did
+        console.print("note: as when this failure was saved, the handler runs once without faults first, so that "
+                      "the runs start with the module state an earlier execution leaves (a warm sandbox)",
+                      markup=False, highlight=False, soft_wrap=True)
+        check(_load(ref), payload=payload, schedule=FaultSchedule(), backend=backend,
+              setup=_load(setup) if setup else None, targets=target_fns or None, callbacks=answers,
+              import_path=ref, checkers=[])
     verdict = check(_load(ref), payload=payload, schedule=schedule, backend=backend,
                     setup=_load(setup) if setup else None, targets=target_fns or None, callbacks=answers,
                     import_path=ref, save_histories=save_histories)

@@ -246,6 +246,7 @@ def given(
         def _fail_fault_free(test: Callable[..., Any], value: Any, allowed: bool) -> None:
             """Judge the fault-free run of ``value`` alone (no fault) when it failed; raise with the report
             and a saved failure when a checker found a violation, else return."""
+            __tracebackhide__ = True
             options = dict(check_options)
             if "backend" not in options and "mode" not in options:
                 options["backend"] = _State.backend_value
@@ -294,6 +295,7 @@ def given(
 
 def _raise_if_failed(test: Callable[..., Any], verdict: Any, allow_failed_execution: bool) -> None:
     """Save a failing verdict (one file per property) and raise with its report and replay line."""
+    __tracebackhide__ = True  # a failure shows the verdict, not this frame's source
     if allow_failed_execution:
         verdict.spec["allow_failed_execution"] = True  # so that replay judges it the same way
     if verdict.ok:

@@ -24,6 +24,7 @@ from chaosdurable.backends.base import refuse_unsupported
 from chaosdurable.checks import ALL_CHECKERS, Checker, Ledger, Violation
 from chaosdurable.checks.base import shorten
 from chaosdurable.checks.fresh import FreshValues
+from chaosdurable.checks.warm import WARM_MARK
 from chaosdurable.engine.errors import NotDurableHandlerError, PayloadNotJsonError
 from chaosdurable.faults.nemesis import Firing
 from chaosdurable.faults.schedule import FaultSchedule, describe_operation, unnamed_in_words
@@ -671,6 +672,10 @@ def check(
               "virtual_clock": virtual_clock,
               "violations": [v.describe() for v in violations]},
     )
+    if any(d.startswith(WARM_MARK) for v in violations for d in v.detail):
+        # the fault-free run started with module state earlier executions in this process left: a replay in a
+        # new process runs the handler once, fault-free, first (``chaosdurable replay``), as the probe did
+        verdict.spec["warm_up"] = True
     if save_histories is not None:
         from chaosdurable.replay import save
 

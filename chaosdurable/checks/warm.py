@@ -22,6 +22,8 @@ from chaosdurable.history.record import RunRecord
 
 #: how many differing globals are named
 MAX_NAMED = 4
+#: the first words of the explanation (a saved failure with it is replayed after a warm-up run)
+WARM_MARK = "why: module state carried over between executions"
 
 
 def warm_difference(reference: RunRecord, chaotic: RunRecord,
@@ -55,7 +57,7 @@ def warm_state_lines(reference: RunRecord, chaotic: RunRecord, invocation: int |
     if step is not None and any(b.where.op_name == step and b.where.op_type == "STEP" for b in reference.body_runs):
         ran = f" Step {step!r} ran in the fault-free run too, without doing this there."
     return (
-        "why: module state carried over between executions, not the fault alone. The fault-free run started on a "
+        f"{WARM_MARK}, not the fault alone. The fault-free run started on a "
         "warm sandbox (in-process, the sandbox is this process), with module state that earlier executions of the "
         "handler here had left (the operation-space probe, the other runs of this check, earlier examples); "
         f"invocation {cold} of the chaotic run started on a cold start, with the module as freshly imported.{ran}",

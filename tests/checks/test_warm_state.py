@@ -9,6 +9,8 @@ on module state), but the report must say why the counts differ and which global
 
 from __future__ import annotations
 
+import pytest
+
 from chaosdurable import ColdStart, CrashAfterEffect, FaultSchedule, check
 from chaosdurable.backends import Subprocess
 from tests.checks import warm_handlers
@@ -50,3 +52,42 @@ def test_the_twin_with_only_a_constant_at_module_level_is_ok_and_explains_nothin
     verdict = check(warm_handlers.module_constant, PAYMENT, FaultSchedule((ColdStart(invocation=1),)))
     assert verdict.ok, verdict.report()
     assert "module state carried over" not in verdict.report()
+
+
+PROPERTY = '''
+import chaosdurable
+from tests.checks import warm_handlers
+
+
+@chaosdurable.given(warm_handlers.module_dedupe, {"payment_id": "p-10"})
+def test_dedupe():
+    pass
+'''
+
+
+def test_a_warm_state_failure_from_given_replays_with_a_warm_up(
+        pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+    import os
+    from pathlib import Path
+
+    from chaosdurable.cli import main
+
+    root = Path(__file__).resolve().parents[2]
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(root), os.environ.get("PYTHONPATH", "")]))
+    pytester.makepyfile(test_warm=PROPERTY)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--chaos-profile", "dev", "--chaos-seed", "1",
+                                           timeout=300)
+    result.assert_outcomes(failed=1)
+    out = result.stdout.str()
+    saved = pytester.path / ".chaosdurable" / "failures" / "test_warm.test_dedupe.json"
+    spec = json.loads(saved.read_text())
+    # as in the trial: the shrunk schedule is a cold start of invocation 1 against a warm fault-free run
+    assert "module globals that differed: _PAID = {'p-10'}" in out, out
+    assert spec["warm_up"] is True
+    monkeypatch.chdir(pytester.path)
+    capsys.readouterr()
+    assert main(["replay", str(saved)]) == 1
+    replayed = capsys.readouterr().out
+    assert "the handler runs once without faults first" in replayed
+    assert "module globals that differed: _PAID = {'p-10'}" in replayed, replayed

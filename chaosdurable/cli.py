@@ -32,6 +32,7 @@ from rich.console import Console
 from rich.table import Table
 
 from chaosdurable.backends import InProcess, Subprocess, from_name, from_spec
+from chaosdurable.checks.base import plural
 from chaosdurable.engine.errors import ChaosDurableError
 from chaosdurable.engine.runner import DurableRunner, ExecutionResult
 from chaosdurable.history.ledger import RealAwsRefused
@@ -187,7 +188,8 @@ def _unreached_reason(verdict: Any) -> str:
         elif op:
             lines.append(f"  - {fault.describe()}: operation {op!r}; {_closest(op, op_names)}")
         else:
-            lines.append(f"  - {fault.describe()}: the run had {len(verdict.chaotic.invocations)} invocation(s)")
+            ran = plural(len(verdict.chaotic.invocations), "invocation")
+            lines.append(f"  - {fault.describe()}: the run had {ran}")
     return "\n".join(lines)
 
 
@@ -306,7 +308,9 @@ def check_command(console: Console, ref: str, payload: str, schedule_text: str |
     if unmatched:
         raise UsageError(_unmatched_message(unmatched, seen_callbacks))
     if len(schedule) and not verdict.fired and not allow_not_reached:
-        message = (f"nothing was tested: none of the schedule's {len(schedule)} fault(s) was reached (a typo in an "
+        which = ("the schedule's one fault was not" if len(schedule) == 1
+                 else f"none of the schedule's {len(schedule)} faults was")
+        message = (f"nothing was tested: {which} reached (a typo in an "
                    f"operation or effect name?)\n{_unreached_reason(verdict)}\npass --allow-not-reached to accept a "
                    "schedule that does not fire")
         if verdict.ok:
@@ -329,7 +333,8 @@ def _print_details(console: Console, verdict: Any, headline: str | None,
     # soft_wrap: the report holds a paste-able Python snippet and JSON; hard wrapping would break them
     console.print(verdict.report(headline), markup=False, highlight=False, soft_wrap=True)
     if saved_violations and verdict.ok:
-        console.print(f"note: the saved failure had {len(saved_violations)} violation(s) and this replay found none. "
+        had = plural(len(saved_violations), "violation")
+        console.print(f"note: the saved failure had {had} and this replay found none. "
                       "If the handler was fixed, delete the saved file; otherwise the failure depended on something "
                       "the file does not record (module state, the machine, real time).", markup=False,
                       highlight=False, soft_wrap=True)

@@ -600,12 +600,15 @@ def pytest_testnodedown(node: Any, error: Any) -> None:
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
     """Fault-space coverage: which (operation x fault kind) pairs the properties exercised."""
+    from chaosdurable.checks.base import plural
+
     if _State.reports is not None and _State.reports.written is not None:
         terminalreporter.write_line(f"chaosdurable report: {_State.reports.written}")
     if _State.budgeted:
         terminalreporter.section("chaosdurable search budgets")
         for name, examples, seconds, budget in _State.budgeted:
-            terminalreporter.write_line(f"{name}: {examples} examples in {seconds:.1f} s (budget {budget:g} s)")
+            ran = plural(examples, "example")
+            terminalreporter.write_line(f"{name}: {ran} in {seconds:.1f} s (budget {budget:g} s)")
     if not _State.coverage:
         return
     terminalreporter.section("chaosdurable fault-space coverage")
@@ -615,8 +618,8 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
     targets = {(h, t) for h, t, _ in _State.coverage}
     handlers = {h for h, _, _ in _State.coverage}
     total = len(_State.coverage)
-    terminalreporter.write_line(f"{total} (operation x fault kind) pairs exercised over {len(targets)} targets "
-                                f"of {len(handlers)} handler(s)")
+    terminalreporter.write_line(f"{plural(total, '(operation x fault kind) pair')} exercised over "
+                                f"{plural(len(targets), 'target')} of {plural(len(handlers), 'handler')}")
 
 
 #: short column names for the coverage table (it fits 80 columns)

@@ -22,7 +22,7 @@ from typing import Any
 from chaosdurable.backends import Backend, Guards, Limits, Workload
 from chaosdurable.backends.base import refuse_unsupported
 from chaosdurable.checks import ALL_CHECKERS, Checker, Ledger, Violation
-from chaosdurable.checks.base import shorten
+from chaosdurable.checks.base import plural, shorten
 from chaosdurable.checks.fresh import FreshValues
 from chaosdurable.checks.warm import WARM_MARK
 from chaosdurable.engine.errors import NotDurableHandlerError, PayloadNotJsonError
@@ -69,7 +69,7 @@ class Verdict:
         uses it when the run tested nothing, so that no line of its output says OK.
         """
         lines = [headline or (f"chaosdurable verdict for {self.chaotic.handler}: "
-                              + ("OK" if self.ok else f"{len(self.violations)} violation(s)"))]
+                              + ("OK" if self.ok else plural(len(self.violations), "violation")))]
         lines.append("schedule:")
         lines += [f"  {line}" for line in self.schedule.describe().splitlines()]
         if self.fired:
@@ -647,7 +647,7 @@ def check(
         violations = _confirmed(violations, chaotic, schedule, chosen, work, text, bounds, quiet, world, setup)
     if left_out:
         chaotic.diagnostics.append(
-            f"{left_out} finding(s) left out: two fault-free runs already differ there "
+            f"{plural(left_out, 'finding')} left out: two fault-free runs already differ there "
             f"({', '.join(sorted({f'{c} at {o!r}' if o else c for c, o in baseline}))}), so faults did not "
             "cause them; values a step mints anew each execution are fine, control flow outside steps on them "
             "is not compared across executions")

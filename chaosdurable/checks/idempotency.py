@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from chaosdurable.checks.base import Ledger, Violation, require_same_handler
+from chaosdurable.checks.base import Ledger, Violation, plural, require_same_handler
 from chaosdurable.checks.fresh import FreshValues
 from chaosdurable.checks.warm import warm_state_lines
 from chaosdurable.history.record import Effect, RunRecord
@@ -98,4 +98,4 @@ def idempotency(reference: RunRecord, chaotic: RunRecord, ledger: Ledger) -> lis
 
 def _times(n: int) -> str:
     """``1 time``, ``2 times``."""
-    return f"{n} time" if n == 1 else f"{n} times"
+    return plural(n, "time")

@@ -32,6 +32,7 @@ from rich.console import Console
 from rich.table import Table
 
 from chaosdurable.backends import InProcess, Subprocess, from_name, from_spec
+from chaosdurable.checks.base import plural
 from chaosdurable.engine.errors import ChaosDurableError
 from chaosdurable.engine.runner import DurableRunner, ExecutionResult
 from chaosdurable.history.ledger import RealAwsRefused
@@ -187,7 +188,8 @@ def _unreached_reason(verdict: Any) -> str:
         elif op:
             lines.append(f"  - {fault.describe()}: operation {op!r}; {_closest(op, op_names)}")
         else:
-            lines.append(f"  - {fault.describe()}: the run had {len(verdict.chaotic.invocations)} invocation(s)")
+            ran = plural(len(verdict.chaotic.invocations), "invocation")
+            lines.append(f"  - {fault.describe()}: the run had {ran}")
     return "\n".join(lines)
 
 
@@ -266,6 +268,15 @@ def check_command(console: Console, ref: str, payload: str, schedule_text: str |
     if process_per != "sandbox" and isinstance(backend, Subprocess):
         backend = dataclasses.replace(backend, process_per=process_per)  # type: ignore[arg-type]
     ref = normalize_ref(ref)
+    if (saved_spec or {}).get("warm_up"):
+        # the failure was found with module state that earlier executions had left in the process (a
+        # warm sandbox): run the handler once, fault-free, first, as the property's probe did
+        console.print("note: as when this failure was saved, the handler runs once without faults first, so that "
+                      "the runs start with the module state an earlier execution leaves (a warm sandbox)",
+                      markup=False, highlight=False, soft_wrap=True)
+        check(_load(ref), payload=payload, schedule=FaultSchedule(), backend=backend,
+              setup=_load(setup) if setup else None, targets=target_fns or None, callbacks=answers,
+              import_path=ref, checkers=[])
     verdict = check(_load(ref), payload=payload, schedule=schedule, backend=backend,
                     setup=_load(setup) if setup else None, targets=target_fns or None, callbacks=answers,
                     import_path=ref, save_histories=save_histories)
@@ -275,6 +286,11 @@ def check_command(console: Console, ref: str, payload: str, schedule_text: str |
         # the run reached its callbacks and a key answered none: a misnamed key (whatever the run did after
         # the default answer it got instead is no verdict)
         raise UsageError(_unmatched_message(unmatched, seen_callbacks))
+    if reference.status != "SUCCEEDED" and not allow_failed_execution and not verdict.ok:
+        # the fault-free run failed, and a checker says why (the SDK's own replay check found the handler
+        # non-deterministic): that is the finding, as `given` and `run` report it, not a run that tested nothing
+        _print_details(console, verdict, None, saved_violations)
+        return EXIT_VIOLATIONS
     if reference.status != "SUCCEEDED" and not allow_failed_execution:
         from chaosdurable.run import DEFAULTED_MARK
 
@@ -294,7 +310,9 @@ def check_command(console: Console, ref: str, payload: str, schedule_text: str |
     if unmatched:
         raise UsageError(_unmatched_message(unmatched, seen_callbacks))
     if len(schedule) and not verdict.fired and not allow_not_reached:
-        message = (f"nothing was tested: none of the schedule's {len(schedule)} fault(s) was reached (a typo in an "
+        which = ("the schedule's one fault was not" if len(schedule) == 1
+                 else f"none of the schedule's {len(schedule)} faults was")
+        message = (f"nothing was tested: {which} reached (a typo in an "
                    f"operation or effect name?)\n{_unreached_reason(verdict)}\npass --allow-not-reached to accept a "
                    "schedule that does not fire")
         if verdict.ok:
@@ -317,7 +335,8 @@ def _print_details(console: Console, verdict: Any, headline: str | None,
     # soft_wrap: the report holds a paste-able Python snippet and JSON; hard wrapping would break them
     console.print(verdict.report(headline), markup=False, highlight=False, soft_wrap=True)
     if saved_violations and verdict.ok:
-        console.print(f"note: the saved failure had {len(saved_violations)} violation(s) and this replay found none. "
+        had = plural(len(saved_violations), "violation")
+        console.print(f"note: the saved failure had {had} and this replay found none. "
                       "If the handler was fixed, delete the saved file; otherwise the failure depended on something "
                       "the file does not record (module state, the machine, real time).", markup=False,
                       highlight=False, soft_wrap=True)

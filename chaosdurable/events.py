@@ -223,7 +223,8 @@ class CallbackAnswers:
             got = stream.next(self.nemesis, shown)
             if got is None:
                 return Delivery(None, shown, problem=(
-                    f"callback {shown} waited for an event of stream {key!r}, but all {len(value.events)} event(s) "
+                    f"callback {shown} waited for an event of stream {key!r}, but all {len(value.events)} "
+                    f"event{'s' if len(value.events) != 1 else ''} "
                     f"had been delivered ({stream.delivered} deliveries); give the stream as many events as the "
                     "handler waits for (or end the handler's loop on a last event)"))
             event, copy, swapped = got
@@ -240,7 +241,8 @@ class CallbackAnswers:
         if isinstance(value, InOrder):
             if k >= len(value.answers):
                 return Delivery(Answer(), shown, problem=(
-                    f"callback {shown} got no answer: InOrder for {key!r} has {len(value.answers)} answer(s) and "
+                    f"callback {shown} got no answer: InOrder for {key!r} has {len(value.answers)} "
+                    f"answer{'s' if len(value.answers) != 1 else ''} and "
                     f"this is callback {k + 1} of that key, so it was answered with the default, success with JSON "
                     f"null; give one answer per callback: callbacks={{{key!r}: InOrder([...])}}"))
             return Delivery(_as_answer(value.answers[k]), shown, note=f"answer #{k} of InOrder {key!r}")

@@ -183,6 +183,11 @@ def given(
                         probe_options["backend"] = _State.backend_value  # the probe runs where the examples run
                     spaces[key] = OperationSpace.probe(handler, value, **probe_options)
                 space = spaces[key]
+                if space.outcome != "SUCCEEDED" and (
+                        "NonDeterministic" in str(space.problem) or not allow_failed_execution):
+                    # judged like any example, with no fault: a checker may say why (the SDK's own replay
+                    # check), and then the failure is saved, so that `chaosdurable replay` reproduces it
+                    _fail_fault_free(test, value, allow_failed_execution)
                 if space.outcome != "SUCCEEDED" and "NonDeterministic" in str(space.problem):
                     raise AssertionError(
                         f"[determinism] the SDK detected a non-deterministic replay in the fault-free run of "
@@ -223,15 +228,7 @@ def given(
             record_coverage(verdict)
             if _State.reports is not None:
                 _State.reports.record(_property_name(test), handler, verdict)
-            if allow_failed_execution:
-                verdict.spec["allow_failed_execution"] = True  # so that replay judges it the same way
-            if not verdict.ok:
-                # one file per property: every failing example overwrites it, and Hypothesis runs the
-                # shrunk one last, so the file ends up holding the minimal failure
-                saved = verdict.save(name=f"{getattr(test, '__module__', '?')}.{test.__name__}")
-                if _State.reports is not None:
-                    _State.reports.failed(_property_name(test), verdict, saved)
-                raise AssertionError(failure_report(verdict) + f"\n  chaosdurable replay {saved}")
+            _raise_if_failed(test, verdict, allow_failed_execution)
             if wants_verdict:
                 try:
                     test(*args, verdict=verdict, **kwargs)
@@ -246,6 +243,24 @@ def given(
                         _State.reports.failed(_property_name(test), verdict, saved)
                     raise AssertionError(user_failure_report(verdict, assertion)
                                          + f"\n  chaosdurable replay {saved}") from None
+
+        def _fail_fault_free(test: Callable[..., Any], value: Any, allowed: bool) -> None:
+            """Judge the fault-free run of ``value`` alone (no fault) when it failed; raise with the report
+            and a saved failure when a checker found a violation, else return."""
+            __tracebackhide__ = True
+            options = dict(check_options)
+            if "backend" not in options and "mode" not in options:
+                options["backend"] = _State.backend_value
+            if _State.seed is not None:
+                options.setdefault("seed", _State.seed)
+            if worlds:
+                options["world"] = worlds[-1]
+            from chaosdurable.faults.schedule import FaultSchedule
+
+            verdict = check(handler, value, FaultSchedule(), **options)
+            if _State.reports is not None:
+                _State.reports.record(_property_name(test), handler, verdict)
+            _raise_if_failed(test, verdict, allowed)
 
         original = inspect.signature(test)
         params = [p for name, p in original.parameters.items() if name != "verdict"]
@@ -277,6 +292,21 @@ def given(
         return with_world
 
     return decorate
+
+
+def _raise_if_failed(test: Callable[..., Any], verdict: Any, allow_failed_execution: bool) -> None:
+    """Save a failing verdict (one file per property) and raise with its report and replay line."""
+    __tracebackhide__ = True  # a failure shows the verdict, not this frame's source
+    if allow_failed_execution:
+        verdict.spec["allow_failed_execution"] = True  # so that replay judges it the same way
+    if verdict.ok:
+        return
+    # one file per property: every failing example overwrites it, and Hypothesis runs the
+    # shrunk one last, so the file ends up holding the minimal failure
+    saved = verdict.save(name=f"{getattr(test, '__module__', '?')}.{test.__name__}")
+    if _State.reports is not None:
+        _State.reports.failed(_property_name(test), verdict, saved)
+    raise AssertionError(failure_report(verdict) + f"\n  chaosdurable replay {saved}")
 
 
 def _property_name(test: Callable[..., Any]) -> str:
@@ -571,12 +601,15 @@ def pytest_testnodedown(node: Any, error: Any) -> None:
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
     """Fault-space coverage: which (operation x fault kind) pairs the properties exercised."""
+    from chaosdurable.checks.base import plural
+
     if _State.reports is not None and _State.reports.written is not None:
         terminalreporter.write_line(f"chaosdurable report: {_State.reports.written}")
     if _State.budgeted:
         terminalreporter.section("chaosdurable search budgets")
         for name, examples, seconds, budget in _State.budgeted:
-            terminalreporter.write_line(f"{name}: {examples} examples in {seconds:.1f} s (budget {budget:g} s)")
+            ran = plural(examples, "example")
+            terminalreporter.write_line(f"{name}: {ran} in {seconds:.1f} s (budget {budget:g} s)")
     if not _State.coverage:
         return
     terminalreporter.section("chaosdurable fault-space coverage")
@@ -586,8 +619,8 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
     targets = {(h, t) for h, t, _ in _State.coverage}
     handlers = {h for h, _, _ in _State.coverage}
     total = len(_State.coverage)
-    terminalreporter.write_line(f"{total} (operation x fault kind) pairs exercised over {len(targets)} targets "
-                                f"of {len(handlers)} handler(s)")
+    terminalreporter.write_line(f"{plural(total, '(operation x fault kind) pair')} exercised over "
+                                f"{plural(len(targets), 'target')} of {plural(len(handlers), 'handler')}")
 
 
 #: short column names for the coverage table (it fits 80 columns)

@@ -27,7 +27,7 @@ from chaosdurable.engine.runner import DurableRunner, Mode, PendingCallback
 from chaosdurable.faults.nemesis import Nemesis
 from chaosdurable.faults.schedule import CallbackFault, FaultSchedule
 from chaosdurable.history import http as http_effects
-from chaosdurable.history import ledger
+from chaosdurable.history import ledger, module_state
 from chaosdurable.history.probes import BodyProbeFactory, inject_body_probe
 from chaosdurable.history.randomness import UserRandom
 from chaosdurable.history.record import RunRecord
@@ -172,6 +172,10 @@ def execute(handler: Callable[..., Any], payload: str, schedule: FaultSchedule, 
             removers.append(inject_body_probe(runner.service.functions[data["function"]].handler, probe))
 
     runner.service.observers.append(on_cold_start)
+    module_states: dict[int, dict[str, str]] = {}
+    cold_starts: list[int] = []
+    if config.mode == "inprocess":  # subprocess children start with fresh module state anyway
+        runner.service.observers.append(_module_state_observer(handler, module_states, cold_starts))
     tripwire = Tripwire(recorder.trip, in_children=config.mode == "subprocess") if config.tripwire else None
     callbacks_log: list[dict[str, Any]] = []
     stuck: str | None = None
@@ -219,12 +223,36 @@ def execute(handler: Callable[..., Any], payload: str, schedule: FaultSchedule, 
             config.http.stop(allow_assert=False)
     record = _record(runner, arn, label, handler, recorder, events, callbacks_log, snapshot, stuck)
     record.tripwire = [h for h in record.tripwire if flagged(h, config.tripwire, config.tripwire_allow)]
+    record.module_state, record.cold_starts = module_states, cold_starts
     note = default_answer_note(defaulted, "STUCK" if stuck else record.status)
     if note is not None and schedule.faults == ():
         record.diagnostics.append(note)  # under faults, a failure has other causes to report
     if stuck or record.status != "SUCCEEDED":
         record.diagnostics += list(dict.fromkeys(problems))
     return record, nemesis
+
+
+def _module_state_observer(handler: Callable[..., Any], states: dict[int, dict[str, str]],
+                           cold_starts: list[int]) -> Callable[[str, dict[str, Any]], None]:
+    """An engine observer that snapshots the handler module's plain-data globals at the start of
+    invocation 1 and of every cold-started invocation of the run's own (first) execution."""
+    main: list[str] = []
+    cold = [False]
+
+    def observe(what: str, data: dict[str, Any]) -> None:
+        if what == "cold_start":
+            cold[0] = True  # the invocation it is for starts next (``Service._invoke``)
+        elif what == "invocation_start":
+            was_cold, cold[0] = cold[0], False
+            if not main:
+                main.append(data["arn"])
+            if data["arn"] != main[0] or not (data["invocation"] == 1 or was_cold):
+                return
+            states[data["invocation"]] = module_state.snapshot(module_state.module_of(handler))
+            if was_cold:
+                cold_starts.append(data["invocation"])
+
+    return observe
 
 
 def _drive(runner: DurableRunner, arn: str, nemesis: Nemesis, config: RunConfig,

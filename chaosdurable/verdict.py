@@ -22,8 +22,9 @@ from typing import Any
 from chaosdurable.backends import Backend, Guards, Limits, Workload
 from chaosdurable.backends.base import refuse_unsupported
 from chaosdurable.checks import ALL_CHECKERS, Checker, Ledger, Violation
-from chaosdurable.checks.base import shorten
+from chaosdurable.checks.base import plural, shorten
 from chaosdurable.checks.fresh import FreshValues
+from chaosdurable.checks.warm import WARM_MARK
 from chaosdurable.engine.errors import NotDurableHandlerError, PayloadNotJsonError
 from chaosdurable.faults.nemesis import Firing
 from chaosdurable.faults.schedule import FaultSchedule, describe_operation, unnamed_in_words
@@ -68,7 +69,7 @@ class Verdict:
         uses it when the run tested nothing, so that no line of its output says OK.
         """
         lines = [headline or (f"chaosdurable verdict for {self.chaotic.handler}: "
-                              + ("OK" if self.ok else f"{len(self.violations)} violation(s)"))]
+                              + ("OK" if self.ok else plural(len(self.violations), "violation")))]
         lines.append("schedule:")
         lines += [f"  {line}" for line in self.schedule.describe().splitlines()]
         if self.fired:
@@ -83,7 +84,7 @@ class Verdict:
                 outcome = f"{run.error.get('ErrorType')}: {run.error.get('ErrorMessage')}"
             lines.append(f"{label} {run.status} {shorten(outcome)}".rstrip())
         notes = list(dict.fromkeys(self.reference.diagnostics + self.chaotic.diagnostics))
-        lines += [f"note: {shorten(note, 600)}" for note in notes]
+        lines += [shorten(note if note.startswith("note: ") else f"note: {note}", 600) for note in notes]
         divergence = self.first_divergence()
         if divergence and not self.ok:
             lines.append(f"first divergent operation: {divergence}")
@@ -644,11 +645,12 @@ def check(
         return world and (v.checker, None) in baseline
 
     violations = [v for v in found if not explained(v)]
+    left_out = len(found) - len(violations)
     if any(v.checker == "tripwire" for v in violations):  # suspicions: a shifted, reseeded replay decides
         violations = _confirmed(violations, chaotic, schedule, chosen, work, text, bounds, quiet, world, setup)
-    if len(violations) < len(found):
+    if left_out:
         chaotic.diagnostics.append(
-            f"{len(found) - len(violations)} finding(s) left out: two fault-free runs already differ there "
+            f"{plural(left_out, 'finding')} left out: two fault-free runs already differ there "
             f"({', '.join(sorted({f'{c} at {o!r}' if o else c for c, o in baseline}))}), so faults did not "
             "cause them; values a step mints anew each execution are fine, control flow outside steps on them "
             "is not compared across executions")
@@ -674,6 +676,10 @@ def check(
               "virtual_clock": virtual_clock,
               "violations": [v.describe() for v in violations]},
     )
+    if any(d.startswith(WARM_MARK) for v in violations for d in v.detail):
+        # the fault-free run started with module state earlier executions in this process left: a replay in a
+        # new process runs the handler once, fault-free, first (``chaosdurable replay``), as the probe did
+        verdict.spec["warm_up"] = True
     if save_histories is not None:
         from chaosdurable.replay import save
 

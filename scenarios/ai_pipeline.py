@@ -22,6 +22,7 @@ from aws_durable_execution_sdk_python.exceptions import CallbackError
 from aws_durable_execution_sdk_python.waits import WaitForConditionConfig, WaitForConditionDecision
 from hypothesis import strategies as st
 
+from chaosdurable.checks.base import plural
 from chaosdurable.run import Answer
 from chaosdurable.scenarios._world import client, ended_by_platform, http_requests, item, make_fifo_queue, make_table
 from chaosdurable.scenarios._world import queue_url as _queue_url
@@ -176,7 +177,8 @@ def deployed_only_if_approved(event: dict[str, Any], run: Any) -> None:
     if ended_by_platform(run):
         return
     want = 1 if row.get("status") == "LIVE" else 0
-    assert deploys == want, f"model {event['model']} is {row.get('status')} but was deployed {deploys} times"
+    assert deploys == want, (
+        f"model {event['model']} is {row.get('status')} but was deployed {plural(deploys, 'time')}")
     if run.status == "SUCCEEDED":
         assert row.get("status") in ("LIVE", "ARCHIVED"), (
             f"the pipeline for {event['model']} ended but the model is {row.get('status')}")

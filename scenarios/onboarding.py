@@ -21,6 +21,7 @@ from aws_durable_execution_sdk_python.exceptions import CallbackError, StepError
 from aws_durable_execution_sdk_python.retries import RetryStrategyConfig, create_retry_strategy
 from hypothesis import strategies as st
 
+from chaosdurable.checks.base import plural
 from chaosdurable.run import Answer
 from chaosdurable.scenarios._world import (
     client,
@@ -204,7 +205,7 @@ def paid_once_if_paying(event: dict[str, Any], run: Any) -> None:
     want = 1 if row.get("status") == "ACTIVE" and PRICES[event["plan"]] else 0
     assert subscriptions == want, (
         f"account {event['user_id']} ({row.get('status')}, plan {event['plan']}) was subscribed "
-        f"{subscriptions} times, not {want}")
+        f"{plural(subscriptions, 'time')}, not {want}")
 
 
 _M = "chaosdurable.scenarios.onboarding"

@@ -23,6 +23,7 @@ from aws_durable_execution_sdk_python.exceptions import CallbackError
 from aws_durable_execution_sdk_python.retries import JitterStrategy, RetryStrategyConfig, create_retry_strategy
 from hypothesis import strategies as st
 
+from chaosdurable.checks.base import plural
 from chaosdurable.run import Answer
 from chaosdurable.scenarios._world import (
     client,
@@ -228,7 +229,8 @@ def charged_once_refunded_iff_cancelled(event: dict[str, Any], run: Any) -> None
     refunded exactly when the order was cancelled."""
     order_id = event["order_id"]
     charges, refunds = http_requests(run, CHARGE), http_requests(run, REFUND)
-    assert charges <= 1 and refunds <= 1, f"order {order_id} was charged {charges} times and refunded {refunds} times"
+    assert charges <= 1 and refunds <= 1, (
+        f"order {order_id} was charged {plural(charges, 'time')} and refunded {plural(refunds, 'time')}")
     if ended_by_platform(run):
         return  # stopped half-way by the platform: nothing happened twice, and that is all one can ask
     assert charges == 1, f"order {order_id} was charged {charges} times"
@@ -236,7 +238,7 @@ def charged_once_refunded_iff_cancelled(event: dict[str, Any], run: Any) -> None
     cancelled = str(row.get("status", "")).startswith("CANCELLED")
     if row.get("status") is not None:
         assert refunds == (1 if cancelled else 0), (
-            f"order {order_id} ended {row.get('status')} but was refunded {refunds} times")
+            f"order {order_id} ended {row.get('status')} but was refunded {plural(refunds, 'time')}")
 
 
 def stock_conserved(event: dict[str, Any], run: Any) -> None:

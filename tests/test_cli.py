@@ -129,7 +129,7 @@ def test_a_replay_that_no_longer_fails_says_so(tmp_path: Path, capsys: pytest.Ca
     spec["schedule"] = {"faults": []}  # as if the fault no longer mattered: the replay is clean
     saved.write_text(json.dumps(spec))
     assert main(["replay", str(saved)]) == 0
-    assert "the saved failure had 1 violation(s) and this replay found none" in capsys.readouterr().out
+    assert "the saved failure had 1 violation and this replay found none" in capsys.readouterr().out
 
 
 def test_an_unknown_handler_name_is_a_clear_error(capsys: pytest.CaptureFixture[str]) -> None:

@@ -58,7 +58,7 @@ def test_a_mistyped_effect_name_is_nothing_tested(capsys: pytest.CaptureFixture[
     schedule = '[{"kind": "crash_after_effect", "effect": "chrage"}]'
     assert main(["check", PAY, "--input", ORDER, "--schedule", schedule]) == EXIT_NOTHING_TESTED
     out = capsys.readouterr().out
-    assert "none of the schedule's 1 fault(s) was reached" in out
+    assert "nothing was tested: the schedule's one fault was not reached" in out
     assert "effect 'chrage'; did you mean 'charge'?" in out and "--allow-not-reached" in out
 
 

@@ -105,6 +105,12 @@ def shorten(text: Any, limit: int = 300) -> str:
     return flat if len(flat) <= limit else f"{flat[:limit]}... ({len(flat)} characters)"
 
 
+def plural(n: int, word: str, words: str | None = None) -> str:
+    """``n`` and the noun in the number it takes: ``1 time``, ``2 times``, ``0 retries`` (``words``: the
+    plural when it is not ``word + "s"``)."""
+    return f"{n} {word}" if n == 1 else f"{n} {words or word + 's'}"
+
+
 def first(items: Sequence[Any]) -> Any:
     """The first item or None."""
     return items[0] if items else None

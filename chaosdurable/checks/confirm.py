@@ -14,7 +14,8 @@ them apart by running the handler twice more, with ``virtual_clock`` on and the 
 If the schedule gives the base a single invocation, a crash right after its last checkpoint
 was persisted is added (to both) so that there is a replay. The suspicion is **confirmed** when
 the two runs diverge: another sequence of operations, other effects, another end (status or
-error type) or another result. The hits stay violations, each saying what diverged. Otherwise they become
+error type) or another result. The hits stay violations, each saying where the handler read the clock
+and what the execution did replayed on time and replayed later (``confirmed_lines``). Otherwise they become
 notes on the chaotic run (``RunRecord.diagnostics``), not violations.
 
 What it cannot see: a read whose effect needs a shift other than this one (a branch on a
@@ -28,7 +29,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from chaosdurable.checks.base import Violation
+from chaosdurable.checks.base import Violation, shorten
 from chaosdurable.faults.schedule import CrashAtCheckpoint, FaultSchedule
 from chaosdurable.history.record import RunRecord
 from chaosdurable.run import REPLAY_SHIFT_MS, SHIFTED_REPLAY
@@ -39,7 +40,8 @@ NAME = "tripwire"
 #: ten) would be cleared by one reseeded replay most of the time, and the environment does not shift.
 CLOCK_CALLS = ("time.time()", "time.time_ns()", "datetime.now()", "datetime.utcnow()", "datetime.today()",
                "date.today()")
-_SHIFT_WORDS = "a replay 1 day 13 h 13 min 17 s later, reseeded outside steps"
+_SHIFT = "1 day 13 h 13 min 17 s"
+_SHIFT_WORDS = f"a replay {_SHIFT} later, reseeded outside steps"
 
 
 def shape(run: RunRecord) -> dict[str, Any]:
@@ -53,21 +55,90 @@ def shape(run: RunRecord) -> dict[str, Any]:
     }
 
 
-def divergence(base: RunRecord, shifted: RunRecord) -> str | None:
-    """In words, where ``shifted`` left ``base``'s path; None when it did not."""
+def _operation_words(op: tuple[Any, ...] | None) -> str:
+    if op is None:
+        return "none (the execution had ended, or went no further)"
+    kind, sub_type, name, _parent, status = op
+    what = str(sub_type or kind or "operation").lower().replace("_", " ")
+    return f"{what} {name!r} ({str(status).lower()})" if name else f"{what} (unnamed, {str(status).lower()})"
+
+
+def _end_words(run: RunRecord) -> str:
+    if run.stuck:
+        return f"stuck, never ended ({shorten(run.stuck, 200)})"
+    if run.status == "FAILED" and run.error:
+        kind = str(run.error.get("ErrorType") or "an error").rsplit(".", 1)[-1]
+        return f"FAILED with {kind}: {shorten(str(run.error.get('ErrorMessage') or ''), 300)}"
+    return str(run.status)
+
+
+def differences(base: RunRecord, shifted: RunRecord) -> list[tuple[str, str, str]]:
+    """What differs between ``base`` and ``shifted``: ``(what, in base, in shifted)``, in words, at most
+    one line pair per kind: how the execution ended, the first operation that differs, its effects, its
+    result. Empty when ``shifted`` took ``base``'s path."""
     a, b = shape(base), shape(shifted)
+    out: list[tuple[str, str, str]] = []
     if a["end"] != b["end"]:
-        return f"the execution ended {b['end'][0]} ({b['end'][1] or 'no error'}) instead of {a['end'][0]}"
-    if a["operations"] != b["operations"]:
-        for index, (x, y) in enumerate(zip(a["operations"], b["operations"], strict=False)):
-            if x != y:
-                return f"operation {index + 1} became {y[0]} {y[2]!r} instead of {x[0]} {x[2]!r}"
-        return f"it issued {len(b['operations'])} operations instead of {len(a['operations'])}"
+        out.append(("how it ended", _end_words(base), _end_words(shifted)))
+    ops_a = [op for op in a["operations"] if op[0] != "EXECUTION"]
+    ops_b = [op for op in b["operations"] if op[0] != "EXECUTION"]
+    if ops_a != ops_b:
+        index = next(i for i in range(max(len(ops_a), len(ops_b)))
+                     if i >= len(ops_a) or i >= len(ops_b) or ops_a[i] != ops_b[i])
+        out.append((f"operation {index + 1}", _operation_words(ops_a[index] if index < len(ops_a) else None),
+                    _operation_words(ops_b[index] if index < len(ops_b) else None)))
     if a["effects"] != b["effects"]:
-        return f"its effects became {b['effects'][:4]} instead of {a['effects'][:4]}"
-    if a["result"] != b["result"]:
-        return f"it returned {str(b['result'])[:80]} instead of {str(a['result'])[:80]}"
-    return None
+        out.append(("effects", shorten(str(a["effects"][:4]), 200), shorten(str(b["effects"][:4]), 200)))
+    if a["result"] != b["result"] and a["end"] == b["end"]:
+        out.append(("result", shorten(str(a["result"]), 200), shorten(str(b["result"]), 200)))
+    return out
+
+
+def divergence(base: RunRecord, shifted: RunRecord) -> str | None:
+    """In one line, where ``shifted`` left ``base``'s path; None when it did not."""
+    found = differences(base, shifted)
+    if not found:
+        return None
+    return "; ".join(f"{what}: {x} replayed on time, {y} replayed later" for what, x, y in found)
+
+
+def confirmed_lines(violation: Violation, found: list[tuple[str, str, str]], reads: int = 1) -> tuple[str, ...]:
+    """The lines a confirmed clock read adds to its violation: where the handler read the clock, and
+    what the same execution did replayed on time and replayed ``REPLAY_SHIFT_MS`` later."""
+    call = violation.message.split(" ", 1)[0]
+    at = f" ({call} at {violation.source})" if violation.source else f" ({call})"
+    head = (f"confirmed: the handler reads the clock outside a step{at}, and when the same execution was "
+            f"replayed {_SHIFT} later (its draws outside steps reseeded), it took a different path:")
+    if reads > 1:
+        head += (f" (the handler has {reads} clock reads outside steps; this replay cannot tell which of them "
+                 "steered it)")
+    width = max(len(what) for what, _, _ in found) + len(", replayed on time:")
+    lines = [head]
+    for what, on_time, later in found:
+        lines.append(f"  {(what + ', replayed on time:').ljust(width)} {on_time}")
+        lines.append(f"  {(what + ', replayed later:').ljust(width)} {later}")
+        if what == "how it ended" and "NonDeterministic" in on_time:
+            lines.append("  (replayed on time, the clock had already moved on by the execution's own waits, and the "
+                         "SDK itself found that the replay took another path than the first run)")
+    return tuple(lines)
+
+
+def sdk_confirmed_lines(violation: Violation, base: RunRecord, reads: int = 1,
+                        draws: bool = False) -> tuple[str, ...]:
+    """The lines a clock read adds when the replay on time itself failed the SDK's replay check."""
+    call = violation.message.split(" ", 1)[0]
+    at = f" ({call} at {violation.source})" if violation.source else f" ({call})"
+    head = (f"confirmed: the handler reads the clock outside a step{at}, and when the same execution was "
+            "replayed after its own waits had moved the clock on, it took a different path, and the SDK "
+            "detected it:")
+    lines = [head, f"  replayed on time: {_end_words(base)}"]
+    if reads > 1:
+        lines.append(f"  (the handler has {reads} clock reads outside steps; this replay cannot tell which of them "
+                     "steered it)")
+    if draws:
+        lines.append("  (the handler also draws random values or ids outside steps, flagged on their own: they, "
+                     "too, may have steered it)")
+    return tuple(lines)
 
 
 def with_a_replay(schedule: FaultSchedule, run: RunRecord) -> FaultSchedule | None:
@@ -100,13 +171,20 @@ def confirm(violations: list[Violation], chaotic: RunRecord, run: Any, schedule:
     timed = dataclasses.replace(backend, virtual_clock=True)
     base = run(timed, schedule, "confirm")
     replayed = with_a_replay(schedule, base)
-    diverged: str | None = None
+    found: list[tuple[str, str, str]] = []
     if replayed is not None:
         if replayed is not schedule:
             base = run(timed, replayed, "confirm")
-        diverged = divergence(base, run(timed, replayed, SHIFTED_REPLAY))
-    if diverged is not None:
-        return [dataclasses.replace(v, detail=(*v.detail, f"confirmed: in {_SHIFT_WORDS}, {diverged}"))
+        found = differences(base, run(timed, replayed, SHIFTED_REPLAY))
+    reads = len({(v.message.split(" ", 1)[0], v.source) for v in suspicions})
+    if found:
+        return [dataclasses.replace(v, detail=(*v.detail, *confirmed_lines(v, found, reads)))
+                if v in suspicions else v for v in violations]
+    if "NonDeterministic" in str((base.error or {}).get("ErrorType")):
+        # both replays failed alike: already the replay on time, after the execution's own waits moved the
+        # (virtual) clock on, took another path, and the SDK said so
+        draws = any(v.checker == NAME and v not in suspicions for v in violations)
+        return [dataclasses.replace(v, detail=(*v.detail, *sdk_confirmed_lines(v, base, reads, draws)))
                 if v in suspicions else v for v in violations]
     why = ("the execution has no operation a replay could take another way" if replayed is None
            else f"{_SHIFT_WORDS}, took the same path (operations, effects and end)")
@@ -115,4 +193,5 @@ def confirm(violations: list[Violation], chaotic: RunRecord, run: Any, schedule:
     return [v for v in violations if v not in suspicions]
 
 
-__all__ = ["REPLAY_SHIFT_MS", "confirm", "divergence", "shape", "with_a_replay"]
+__all__ = ["REPLAY_SHIFT_MS", "confirm", "confirmed_lines", "differences", "divergence", "sdk_confirmed_lines",
+           "shape", "with_a_replay"]

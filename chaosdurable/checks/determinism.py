@@ -10,6 +10,13 @@
   equal in both runs; a value that is, in each run, the result of the same step (at the same
   path) was minted inside that step and is not compared (``fresh.carried_by_steps``).
 Skipped when a fault legitimately changes the outcome (the flow may branch on it).
+
+Control flow may branch on results, so operations are compared only up to the first one (in the
+fault-free run's order) whose *result* differs between the runs: a step, a callback or a chained
+invoke that returned something else under faults (a read whose injected failure the step swallowed
+and turned into "missing", fresh values aside). What follows it may legitimately differ; the different
+result itself is for the other checkers (resumption, idempotency). A replay that takes another path
+with the same results is still caught, before that point, and by the SDK's own check at any point.
 """
 
 from __future__ import annotations
@@ -47,23 +54,69 @@ def _starts(run: RunRecord, fresh: FreshValues | None = None) -> dict[str, dict[
     return out
 
 
-def _sdk_detected(run: RunRecord) -> list[Violation]:
+#: operations whose result user code receives and may branch on (a child context's result is its
+#: operations', which are compared one by one)
+_RESULT_TYPES = ("STEP", "CALLBACK", "CHAINED_INVOKE")
+
+
+def _first_different_result(reference: RunRecord, chaotic: RunRecord, fresh: FreshValues) -> int | None:
+    """The index (among the fault-free run's operations, the execution left out) of the first operation
+    that ended in both runs with a different outcome (status, result with fresh values replaced, error
+    type); None when every such operation agrees."""
+    theirs = {op["Id"]: op for op in chaotic.operations}
+    index = -1
+    for op in reference.operations:
+        if op["Type"] == "EXECUTION":
+            continue
+        index += 1
+        other = theirs.get(op["Id"])
+        if op["Type"] not in _RESULT_TYPES or other is None or other["Type"] != op["Type"]:
+            continue
+        if not all(o.get("Status") in ("SUCCEEDED", "FAILED", "TIMED_OUT", "CANCELLED", "STOPPED")
+                   for o in (op, other)):
+            continue
+
+        def outcome(run: RunRecord, o: dict[str, Any]) -> tuple[Any, ...]:
+            return (o.get("Status"), fresh.normalize(run, o.get("Result")), (o.get("Error") or {}).get("ErrorType"))
+
+        if outcome(reference, op) != outcome(chaotic, other):
+            return index
+    return None
+
+
+def _sdk_message(run: RunRecord) -> str | None:
     texts = [run.error or {}] + [op.get("Error") or {} for op in run.operations]
     for err in texts:
-        kind = str(err.get("ErrorType", ""))
-        if "NonDeterministic" in kind:
-            return [Violation(NAME, f"the SDK detected a non-deterministic replay in the {run.label} run: "
-                                    f"{err.get('ErrorMessage')}")]
+        if "NonDeterministic" in str(err.get("ErrorType", "")):
+            return str(err.get("ErrorMessage"))
+    return None
+
+
+def _sdk_detected(reference: RunRecord, chaotic: RunRecord) -> list[Violation]:
+    """The SDK's own non-deterministic replay detection, in either run (one finding when in both)."""
+    mine, theirs = _sdk_message(reference), _sdk_message(chaotic)
+    if mine is not None:
+        again = " (and again in the chaotic run)" if theirs is not None else ""
+        return [Violation(NAME, f"the SDK detected a non-deterministic replay in the fault-free run{again}: {mine}",
+                          detail=("control flow outside steps must depend only on the input and on step results: "
+                                  "not on the clock, randomness, module state or an input the handler mutates",))]
+    if theirs is not None:
+        return [Violation(NAME, f"the SDK detected a non-deterministic replay in the chaotic run: {theirs}")]
     return []
 
 
 def determinism(reference: RunRecord, chaotic: RunRecord, ledger: Ledger) -> list[Violation]:
     """The first divergence between the fault-free and the chaotic replays."""
     require_same_handler(reference, chaotic)
-    out = _sdk_detected(reference) + _sdk_detected(chaotic)
+    out = _sdk_detected(reference, chaotic)
     if out or ledger.outcome_may_change:
         return out
     ref, got = _shape(reference, ledger.fresh), _shape(chaotic, ledger.fresh)
+    cutoff = _first_different_result(reference, chaotic, ledger.fresh)
+    if cutoff is not None:  # what follows a different result may branch on it
+        compared = {shape[4] for shape in ref[:cutoff + 1]}
+        ref = ref[:cutoff + 1]
+        got = [shape for shape in got if shape[4] in compared]
     got_by_id = {shape[4]: shape for shape in got}
     ref_ids = {shape[4] for shape in ref}
     # Operation ids are a pure function of the call structure, so they are compared by id: the
@@ -91,6 +144,8 @@ def determinism(reference: RunRecord, chaotic: RunRecord, ledger: Ledger) -> lis
     ref_starts, got_starts = _starts(reference, ledger.fresh), _starts(chaotic, ledger.fresh)
     for op_id, fields in ref_starts.items():
         other = got_starts.get(op_id)
+        if op_id not in ref_ids:
+            continue  # started after a different result: not compared
         if other is None or other == fields:
             continue
         # a value minted inside a step (a wait computed from a deadline a step saved) differs between

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from chaosdurable.checks.base import Ledger, Violation, require_same_handler
+from chaosdurable.checks.base import Ledger, Violation, plural, require_same_handler
 from chaosdurable.history.record import Effect, RunRecord
 
 NAME = "effects_outside_steps"
@@ -25,7 +25,7 @@ def effects_outside_steps(reference: RunRecord, chaotic: RunRecord, ledger: Ledg
         counts = {label: sum(1 for lbl, _ in hits if lbl == label) for label in ("reference", "chaotic")}
         first = hits[0][1]
         scope = first.where.label()
-        tally = f"{counts['reference']} times in the fault-free run, {counts['chaotic']} under faults"
+        tally = f"{plural(counts['reference'], 'time')} in the fault-free run, {counts['chaotic']} under faults"
         if max(counts.values()) <= 1:
             tally += "; no replay reached it in these runs, but any replay that does repeats it"
         out.append(Violation(

@@ -13,6 +13,13 @@ replaces, in any text of that run, each fresh value *that run's* steps produced 
 placeholder naming the step and path, so ``<fresh mint-id>`` in both runs compares equal while
 a value that a fault duplicated or changed outside those steps still differs.
 
+A fresh step may mint more than one value within one run: a duplicate (concurrent) invocation runs
+its body in two copies, a crash re-runs it, and which copy's checkpoint the service keeps is a race.
+So every value the run's steps *offered* for that step (the result it kept and the payload of every
+SUCCEED checkpoint, accepted or rejected, of any copy or attempt) is replaced, whichever one reached
+the world. A value no step ever returned (minted outside a step, or minted and written by an attempt
+that crashed before checkpointing) is still not replaced, and a value written twice still counts twice.
+
 Only values of at least ``MIN_LENGTH`` characters (as JSON text) are replaced: short numbers
 and words occur everywhere by coincidence.
 """
@@ -20,6 +27,7 @@ and words occur everywhere by coincidence.
 from __future__ import annotations
 
 import json
+import weakref
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -90,13 +98,37 @@ def _step_results(run: RunRecord) -> dict[str, tuple[str, Any]]:
             for op in run.operations if op.get("Type") == "STEP" and op.get("Result") is not None}
 
 
+def _step_values(run: RunRecord) -> dict[str, tuple[str, list[Any]]]:
+    """Every value each step of ``run``'s own execution returned: its kept result, then the payload of
+    every SUCCEED checkpoint of it (accepted or rejected: any copy or attempt), distinct, in order."""
+    out = {op_id: (name, [value]) for op_id, (name, value) in _step_results(run).items()}
+    for cp in run.checkpoints:
+        if run.arn and cp.get("arn", run.arn) != run.arn:
+            continue  # a chained-invoke child numbers its operations independently
+        for u in cp.get("updates") or ():
+            if u.get("Type") != "STEP" or u.get("Action") != "SUCCEED" or u.get("Payload") is None:
+                continue
+            _name, values = out.setdefault(u["Id"], (str(u.get("Name") or u["Id"][:12]), []))
+            value = _parse(u["Payload"])
+            if value not in values:
+                values.append(value)
+    return out
+
+
 @dataclass(frozen=True)
 class FreshValues:
     """Where step results differ between two fault-free runs; see the module docstring."""
 
     #: (operation id, path inside its result) of every fresh value
     paths: frozenset[tuple[str, Path]] = frozenset()
-    _cache: dict[int, list[tuple[str, str]]] = field(default_factory=dict, compare=False, repr=False)
+    #: substitutions by ``id(run)``, with a weak reference to that run: a ``FreshValues`` lives on the
+    #: fault-free run, which the pytest plugin reuses across examples, so it outlives the chaotic runs it
+    #: normalizes, and a later run may be allocated at a dead one's address (same ``id``)
+    _cache: dict[int, tuple[weakref.ref[RunRecord], list[tuple[str, str]]]] = field(
+        default_factory=dict, compare=False, repr=False)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (FreshValues, (self.paths,))  # the cache (weak references) stays behind
 
     @classmethod
     def between(cls, first: RunRecord, second: RunRecord) -> FreshValues:
@@ -112,20 +144,22 @@ class FreshValues:
     def substitutions(self, run: RunRecord) -> list[tuple[str, str]]:
         """(text, placeholder) pairs for ``run``, longest text first."""
         cached = self._cache.get(id(run))
-        if cached is not None:
-            return cached
-        results = _step_results(run)
+        if cached is not None and cached[0]() is run:
+            return cached[1]
+        results = _step_values(run)
         pairs: dict[str, str] = {}
         for op_id, path in sorted(self.paths, key=repr):
             if op_id not in results:
                 continue
-            name, value = results[op_id]
+            name, values = results[op_id]
             where = "".join(f"[{p!r}]" for p in path)
-            for leaf in _leaves(_at(value, path)):
-                for text in _texts(leaf):
-                    pairs.setdefault(text, f"<fresh {name}{where}>")
+            for value in values:
+                for leaf in _leaves(_at(value, path)):
+                    for text in _texts(leaf):
+                        pairs.setdefault(text, f"<fresh {name}{where}>")
         out = sorted(pairs.items(), key=lambda kv: (-len(kv[0]), kv[0]))
-        self._cache[id(run)] = out
+        key, cache = id(run), self._cache
+        cache[key] = (weakref.ref(run, lambda _dead: cache.pop(key, None)), out)
         return out
 
     def normalize(self, run: RunRecord, text: str | None) -> str | None:
@@ -164,9 +198,10 @@ def _leaf_paths(value: Any, path: Path = ()) -> Iterator[tuple[Path, Any]]:
 def _result_index(run: RunRecord) -> dict[str, set[tuple[str, Path]]]:
     """Every leaf of every step result of ``run`` (as JSON text) -> the (operation id, path) holding it."""
     index: dict[str, set[tuple[str, Path]]] = {}
-    for op_id, (_name, value) in _step_results(run).items():
-        for path, leaf in _leaf_paths(value):
-            index.setdefault(json.dumps(leaf, sort_keys=True), set()).add((op_id, path))
+    for op_id, (_name, values) in _step_values(run).items():
+        for value in values:
+            for path, leaf in _leaf_paths(value):
+                index.setdefault(json.dumps(leaf, sort_keys=True), set()).add((op_id, path))
     return index
 
 

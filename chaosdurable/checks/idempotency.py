@@ -15,8 +15,9 @@ from __future__ import annotations
 
 from collections import Counter
 
-from chaosdurable.checks.base import Ledger, Violation, require_same_handler
+from chaosdurable.checks.base import Ledger, Violation, plural, require_same_handler
 from chaosdurable.checks.fresh import FreshValues
+from chaosdurable.checks.warm import warm_state_lines
 from chaosdurable.history.record import Effect, RunRecord
 from chaosdurable.history.world import diff_worlds
 
@@ -68,6 +69,8 @@ def idempotency(reference: RunRecord, chaotic: RunRecord, ledger: Ledger) -> lis
                        "but with different parameters")
             else:
                 why = "the same calls left a different state"
+            detail += warm_state_lines(reference, chaotic, first.where.invocation if first else None,
+                                       first.where.op_name if first else None)
             out.append(Violation(
                 NAME, "the external world differs from the fault-free run: " + why,
                 op=first.where.op_name if first else None, invocation=first.where.invocation if first else None,
@@ -80,11 +83,12 @@ def idempotency(reference: RunRecord, chaotic: RunRecord, ledger: Ledger) -> lis
     for name, key in sorted(extra):
         hits = _in_order([e for e in chaotic.effects if e.name == name and fresh.normalize(chaotic, e.key) == key])
         total = len(hits)
+        warm = warm_state_lines(reference, chaotic, hits[-1].where.invocation, hits[-1].where.op_name)
         out.append(Violation(
-            NAME, f"effect {name!r} (key {key!r}) happened {total} times under faults but "
+            NAME, f"effect {name!r} (key {key!r}) happened {_times(total)} under faults but "
                   f"{_times(ref_counts[(name, key)])} without them: it is not idempotent",
             op=hits[-1].where.op_name, invocation=hits[-1].where.invocation, source=hits[-1].where.source,
-            detail=(*(f"ran in {e.where.label()}" for e in hits),
+            detail=(*(f"ran in {e.where.label()}" for e in hits), *warm,
                     "an event was delivered again (an at-least-once source): dedupe events by their id before "
                     "acting on them" if "event_redelivery" in ledger.fault_kinds else
                     "make it idempotent (an idempotency key the callee honours), or configure the step "
@@ -94,4 +98,4 @@ def idempotency(reference: RunRecord, chaotic: RunRecord, ledger: Ledger) -> lis
 
 def _times(n: int) -> str:
     """``1 time``, ``2 times``."""
-    return f"{n} time" if n == 1 else f"{n} times"
+    return plural(n, "time")

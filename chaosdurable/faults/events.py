@@ -53,7 +53,7 @@ class EventRedelivery(Fault):
     def describe(self) -> str:
         """In words."""
         where = f" of stream {self.stream!r}" if self.stream else ""
-        later = f", after {self.lag} other event(s)" if self.lag else ""
+        later = f", after {self.lag} other event{'s' if self.lag != 1 else ''}" if self.lag else ""
         return f"deliver event #{self.event}{where} twice (the copy to the next pending callback{later})"
 
 

@@ -123,3 +123,11 @@ class RunRecord:
     issued_tokens: dict[str, int] | None = None
     #: GetDurableExecutionState calls: ``{"arn", "invocation", "token", "accepted"}``
     state_calls: list[dict[str, Any]] = field(default_factory=list)
+    #: in-process only: the plain-data globals of the handler's module (name -> short repr,
+    #: ``history.module_state``) at the start of invocation 1 and of every cold-started invocation
+    #: (see ``cold_starts``) of the run's own execution. Module state is per sandbox, and in-process the
+    #: sandbox is this process: earlier executions of the handler here (the operation-space probe, the
+    #: other runs of ``check``, earlier examples) may have left values the run starts with.
+    module_state: dict[int, dict[str, str]] = field(default_factory=dict)
+    #: the invocations of the run's own execution that ran on a new sandbox (a ``ColdStart``), in-process
+    cold_starts: list[int] = field(default_factory=list)

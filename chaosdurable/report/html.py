@@ -14,6 +14,7 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
+from chaosdurable.checks.base import plural
 from chaosdurable.report.json_report import failure_to_dict, report_to_dict
 from chaosdurable.report.model import RunReport, TargetReport
 from chaosdurable.report.svg import heat_svg, timeline_svg
@@ -21,6 +22,7 @@ from chaosdurable.report.timeline import build_timeline
 
 _ENV = Environment(loader=PackageLoader("chaosdurable.report", "templates"),
                    autoescape=select_autoescape(["html", "j2"]), trim_blocks=True, lstrip_blocks=True)
+_ENV.filters["plural"] = plural  # {{ n|plural("example") }}: "1 example", "2 examples"
 STATUSES = ("succeeded", "started", "retrying", "failed", "rejected", "lost", "replayed", "ran")
 
 

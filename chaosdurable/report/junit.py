@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
+from chaosdurable.checks.base import plural
 from chaosdurable.report.model import RunReport, TargetReport
 
 
@@ -18,9 +19,9 @@ def _why(target: TargetReport) -> str:
     if target.examples == 0:
         return "nothing was tested (0 examples ran)"
     if target.expected == "fail" and not target.found_bug:
-        return f"the planted bug was not found in {target.examples} examples"
+        return f"the planted bug was not found in {plural(target.examples, 'example')}"
     count = len(target.failures)
-    return f"{count} failing schedule(s) found in {target.examples} examples"
+    return f"{plural(count, 'failing schedule')} found in {plural(target.examples, 'example')}"
 
 
 def _details(target: TargetReport) -> str:

@@ -13,6 +13,7 @@ from html import escape
 
 from markupsafe import Markup
 
+from chaosdurable.checks.base import plural
 from chaosdurable.report.timeline import HANDLER_ROW, Cell, Timeline
 
 LABEL_W, LANE_W, ROW_H, HEAD_H, PAD = 220, 150, 28, 46, 6
@@ -27,7 +28,7 @@ def _cell_title(row_label: str, lane: int, cell: Cell) -> str:
     lines = [f"{row_label}, invocation {lane}: {cell.status}"]
     lines += [f"checkpoint {a}{'' if ok else ' (rejected)'}" for a, ok in cell.checkpoints]
     if cell.bodies:
-        lines.append(f"body ran {cell.bodies} time(s)")
+        lines.append(f"body ran {plural(cell.bodies, 'time')}")
     lines += [f"effect {e}" for e in cell.effects]
     lines += [f"FAULT: {f}" for f in cell.faults]
     return "\n".join(lines)
@@ -101,7 +102,8 @@ def heat_svg(coverage: dict[tuple[str, str], int], title: str = "coverage") -> M
             count = coverage.get((op, kind), 0)
             x = label_w + k * cell_w
             level = 0 if not count else 1 + int(4 * math.log1p(count) / math.log1p(top) - 1e-9)
-            out.append(f'<g><title>{escape(op)} x {escape(kind)}: {count} fault(s)</title>'
+            faults = plural(count, "fault")
+            out.append(f'<g><title>{escape(op)} x {escape(kind)}: {faults}</title>'
                        f'<rect class="heat-cell h{min(level, 4)}" x="{x + 1}" y="{y + 1}" width="{cell_w - 2}" '
                        f'height="{cell_h - 2}"/>'
                        f'<text class="heat-n" x="{x + cell_w / 2}" y="{y + cell_h / 2 + 4}">'

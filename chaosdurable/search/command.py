@@ -25,6 +25,7 @@ from typing import Any
 
 from rich.console import Console
 
+from chaosdurable.checks.base import plural
 from chaosdurable.cli import EXIT_NOTHING_TESTED, EXIT_OK, EXIT_VIOLATIONS, UsageError
 from chaosdurable.report.model import RunReport, TargetReport
 from chaosdurable.search.explore import SearchPlan
@@ -154,9 +155,10 @@ def run_main(args: argparse.Namespace, console: Console) -> int:
     plan = _plan(args, targets, workers)
     workers = min(workers, len(plan_units(len(targets), workers)))
     logging.getLogger("aws_durable_execution_sdk_python").setLevel(logging.CRITICAL)
-    _say(console, f"searching {len(targets)} target(s): {plan.examples} examples each"
+    _say(console, f"searching {plural(len(targets), 'target')}: {plural(plan.examples, 'example')} each"
          + (f", {args.budget or PROFILES[args.profile]['budget']:g} s budget" if plan.budget_s else "")
-         + f", {workers} worker(s), {plan.backend} backend, seed {plan.seed if plan.seed is not None else 'random'}")
+         + f", {plural(workers, 'worker')}, {plan.backend} backend, "
+         + f"seed {plan.seed if plan.seed is not None else 'random'}")
     with display_for(console, targets) as display:
         reports = run_units(targets, plan, workers, display)
     for report in reports:
@@ -221,7 +223,7 @@ def _verdict(console: Console, reports: list[TargetReport], elapsed: float) -> i
     counts = (("caught", caught), ("passed", passed), ("failed", len(failed)), ("missed", len(missed)),
               ("untested", len(untested)))
     summary = (", ".join(f"{n} {word}" for word, n in counts if n)
-               + f"; {sum(r.examples for r in reports)} runs in {elapsed:.1f} s")
+               + f"; {plural(sum(r.examples for r in reports), 'run')} in {elapsed:.1f} s")
     if failed or missed:
         _say(console, f"\nFAIL ({summary})")
         if failed:

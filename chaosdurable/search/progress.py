@@ -19,6 +19,7 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
+from chaosdurable.checks.base import plural
 from chaosdurable.report.model import TargetReport
 from chaosdurable.search.explore import Stats
 from chaosdurable.search.targets import Target
@@ -62,8 +63,9 @@ class _Counts:
     def overall(self) -> str:
         """The overall line."""
         runs, faults, violations, done = self.totals()
-        return (f"{done}/{len(self.targets)} targets done, {runs} executions, {faults} faults, "
-                f"{violations} violations, {time.monotonic() - self.started:.0f} s")
+        return (f"{done}/{plural(len(self.targets), 'target')} done, {plural(runs, 'execution')}, "
+                f"{plural(faults, 'fault')}, {plural(violations, 'violation')}, "
+                f"{time.monotonic() - self.started:.0f} s")
 
     def covered(self, index: int) -> str:
         """Operations covered by a fired fault / operations of the fault-free run."""
@@ -100,8 +102,9 @@ class PlainDisplay(_Counts):
         self.reports[index] = report
         word, _ = outcome(report)
         stats = self.stats.get(index, Stats())
-        self._print(f"{word:<8} {report.name}: {report.examples} runs, {report.faults_injected} faults, "
-                    f"ops {self.covered(index)}, {len(stats.violations)} violations, {report.elapsed_s:.1f} s")
+        self._print(f"{word:<8} {report.name}: {plural(report.examples, 'run')}, "
+                    f"{plural(report.faults_injected, 'fault')}, ops {self.covered(index)}, "
+                    f"{plural(len(stats.violations), 'violation')}, {report.elapsed_s:.1f} s")
 
 
 class LiveDisplay(_Counts):

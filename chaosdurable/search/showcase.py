@@ -14,6 +14,7 @@ import time
 
 from rich.console import Console
 
+from chaosdurable.checks.base import plural
 from chaosdurable.cli import EXIT_NOTHING_TESTED, EXIT_OK, EXIT_VIOLATIONS, UsageError
 from chaosdurable.search.explore import SearchPlan, search_target
 from chaosdurable.search.targets import Target, bundled, scenario_targets
@@ -54,11 +55,12 @@ def demo(console: Console, name: str | None = None, failures: str = ".chaosdurab
         say(f"error: {report.error}")
         return EXIT_NOTHING_TESTED
     if not report.failures:
-        say(f"not found in {report.examples} executions ({time.monotonic() - started:.1f} s)", "bold red")
+        say(f"not found in {plural(report.examples, 'execution')} ({time.monotonic() - started:.1f} s)", "bold red")
         return EXIT_VIOLATIONS
     verdict = report.failures[0]
     saved = verdict.save(failures, name=f"demo.{target.name}")
-    say(f"found and shrunk in {report.examples} executions ({report.faults_injected} faults injected), "
+    say(f"found and shrunk in {plural(report.examples, 'execution')} "
+        f"({plural(report.faults_injected, 'fault')} injected), "
         f"{time.monotonic() - started:.1f} s", "bold green")
     say()
     say("the smallest schedule that still breaks it:", "bold")

@@ -51,7 +51,7 @@ EXAMPLES: list[tuple[Fault, str]] = [
     (TransientFailure(effect="reserve", op="reserve", attempt=2),
      "make effect 'reserve' fail on operation 'reserve' (attempt 2)"),
     (EventRedelivery(event=2, stream="webhook", lag=1),
-     "deliver event #2 of stream 'webhook' twice (the copy to the next pending callback, after 1 other event(s))"),
+     "deliver event #2 of stream 'webhook' twice (the copy to the next pending callback, after 1 other event)"),
     (EventSwap(event=0, stream="webhook"),
      "deliver event #1 of stream 'webhook' before event #0 (out of order)"),
 ]

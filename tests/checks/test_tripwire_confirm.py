@@ -8,7 +8,7 @@ import pytest
 
 from chaosdurable import check
 from chaosdurable.backends import InProcess, Subprocess
-from chaosdurable.checks.confirm import divergence
+from chaosdurable.checks.confirm import differences, divergence
 from tests.checks import tripwire_confirm_handlers as handlers
 
 BACKENDS = [pytest.param(InProcess(), id="inprocess"), pytest.param(Subprocess(), id="subprocess")]
@@ -19,8 +19,32 @@ def test_a_clock_read_that_steers_a_replay_is_a_confirmed_violation(backend: obj
     verdict = check(handlers.greets_by_the_hour, {}, backend=backend)
     hits = verdict.by_checker("tripwire")
     assert hits, verdict.report()
-    assert all(any(d.startswith("confirmed: in a replay 1 day 13 h") for d in v.detail) for v in hits), \
-        verdict.report()
+    assert all(any(d.startswith("confirmed: the handler reads the clock outside a step") for d in v.detail)
+               for v in hits), verdict.report()
+
+
+def test_a_confirmed_clock_read_says_where_and_what_the_later_replay_did() -> None:
+    # trial b05: the report read "the execution ended SUCCEEDED (no error) instead of FAILED"
+    verdict = check(handlers.routes_by_business_hours, {"case": "c-5"})
+    (hit,) = verdict.by_checker("tripwire")
+    line = next(i for i, d in enumerate(hit.detail) if d.startswith("confirmed:"))
+    head, pairs = hit.detail[line], hit.detail[line + 1:]
+    assert re.search(r"the handler reads the clock outside a step \(datetime\.now\(\) at "
+                     r"\S*tripwire_confirm_handlers\.py:\d+\), and when the same execution was replayed "
+                     r"1 day 13 h 13 min 17 s later .*, it took a different path:$", head), head
+    on_time = [d for d in pairs if ", replayed on time:" in d]
+    later = [d for d in pairs if ", replayed later:" in d]
+    assert on_time and len(on_time) == len(later), pairs
+    # each pair names the same thing, fault-free replay first, then the shifted one
+    for a, b in zip(on_time, later, strict=True):
+        assert a.split(",")[0] == b.split(",")[0]
+    assert not any("instead of" in d for d in hit.detail), hit.detail
+    assert "instead of" not in verdict.report()
+
+
+def test_the_twin_reading_the_hour_in_a_step_is_not_flagged() -> None:
+    verdict = check(handlers.routes_by_business_hours_in_a_step, {"case": "c-5"})
+    assert verdict.ok, verdict.report()
 
 
 def test_a_random_draw_outside_steps_stays_a_violation_unconfirmed() -> None:
@@ -45,9 +69,12 @@ def test_divergence_names_the_first_operation_that_differs() -> None:
     base = check(handlers.logs_when_it_ran, {}).chaotic
     other = check(handlers.greets_by_the_hour, {}).chaotic
     assert divergence(base, base) is None
-    # operation 1 is the execution itself; the real clock decides which greeting, so either may show
-    assert re.fullmatch(r"operation 2 became STEP '(morning|afternoon)' instead of STEP 'charge'",
-                        str(divergence(base, other)))
+    assert differences(base, base) == []
+    # the real clock decides which greeting, so either may show
+    assert re.match(r"operation 1: step 'charge' \(succeeded\) replayed on time, "
+                    r"step '(morning|afternoon)' \(succeeded\) replayed later; result: ",
+                    str(divergence(base, other)))
+    assert [what for what, _, _ in differences(base, other)] == ["operation 1", "result"]
 
 
 def test_the_zoos_former_wait_from_the_clock_bug_is_a_note() -> None:
@@ -60,3 +87,21 @@ def test_the_zoos_former_wait_from_the_clock_bug_is_a_note() -> None:
                     [LateTimer(op="until-due", seconds=120)])
     assert verdict.ok, verdict.report()
     assert any(d.startswith("note: time.time()") for d in verdict.chaotic.diagnostics)
+
+
+def test_a_clock_read_whose_replay_on_time_the_sdk_rejects_is_confirmed_not_cleared() -> None:
+    # trial b15: both virtual-clock replays failed the SDK's replay check alike, so "the same path" cleared
+    # the hit as a note ("note: note: ..."), next to a "1 finding(s) left out ... ()" that left nothing out
+    from tests.checks import timestamp_handlers
+
+    verdict = check(timestamp_handlers.step_name_from_clock, {"tenant": "acme"})
+    (hit,) = verdict.by_checker("tripwire")
+    text = "\n".join(hit.detail)
+    assert "replayed after its own waits had moved the clock on, it took a different path, and the SDK detected" \
+        in text, verdict.report()
+    assert "replayed on time: FAILED with NonDeterministicExecutionError" in text
+    (found,) = verdict.by_checker("determinism")  # one finding, not one per run
+    assert found.message.startswith("the SDK detected a non-deterministic replay in the fault-free run (and again "
+                                    "in the chaotic run): ")
+    report = verdict.report()
+    assert "note: note:" not in report and "left out" not in report, report

@@ -45,3 +45,32 @@ def logs_when_it_ran(event: Any, context: DurableContext) -> str:
     context.logger.info("replayed at %s", datetime.now(UTC).isoformat())
     context.step(lambda _: "charged", name="charge")
     return str(context.step(lambda _: "mailed", name="receipt"))
+
+
+@durable_execution
+def routes_by_business_hours(event: Any, context: DurableContext) -> dict[str, str]:
+    """Bug (trial b05): business-hours routing decided by the clock outside a step; the replay after the
+    13 h follow-up wait reads another hour and takes the other branch."""
+    context.step(lambda _: "logged", name="log-case")
+    hour = datetime.now(UTC).hour
+    if 8 <= hour < 18:
+        context.step(lambda _: "phone", name="route-to-phone-team")
+    else:
+        context.step(lambda _: "email", name="route-to-email-queue")
+    context.wait(Duration.from_hours(13), name="follow-up")
+    context.step(lambda _: "followed-up", name="follow-up-mail")
+    return {"case": str(event["case"])}
+
+
+@durable_execution
+def routes_by_business_hours_in_a_step(event: Any, context: DurableContext) -> dict[str, str]:
+    """Correct twin: the hour is read in a step, so every replay routes as the first run did."""
+    context.step(lambda _: "logged", name="log-case")
+    hour = context.step(lambda _: datetime.now(UTC).hour, name="read-hour")
+    if 8 <= hour < 18:
+        context.step(lambda _: "phone", name="route-to-phone-team")
+    else:
+        context.step(lambda _: "email", name="route-to-email-queue")
+    context.wait(Duration.from_hours(13), name="follow-up")
+    context.step(lambda _: "followed-up", name="follow-up-mail")
+    return {"case": str(event["case"])}

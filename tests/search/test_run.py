@@ -46,7 +46,7 @@ def test_the_correct_twin_passes(tmp_path: Path, capsys: pytest.CaptureFixture[s
 def test_output_is_plain_lines_when_not_a_terminal(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert run(tmp_path, "tests.search.handlers:pay_once", "--input", ORDER, "--examples", "5") == 0
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0].startswith("searching 1 target(s): 5 examples each")
+    assert lines[0].startswith("searching 1 target: 5 examples each")
     assert any(line.startswith("passed   tests.search.handlers:pay_once: 5 runs") for line in lines)
     assert not any("\x1b[" in line or "━" in line for line in lines)  # no live table, no escapes
     assert all(len(line) <= 100 for line in lines if str(tmp_path) not in line)

@@ -1,0 +1,34 @@
+"""An HTTP request's Idempotency-Key is its effect key: requests with keys of their own are not repeats
+of one another (one subscription per callback under a redelivered event), a keyless repeat still is."""
+
+from __future__ import annotations
+
+import responses
+
+from chaosdurable import CrashAfterEffect, EventStream, FaultSchedule, check
+from chaosdurable.faults.events import EventRedelivery
+from tests.checks import http_key_handlers as h
+
+EVENTS = EventStream([{"id": "pay-1"}, {"id": "pay-2"}, {"id": "pay-3"}])
+
+
+def _mock() -> responses.RequestsMock:
+    mock = responses.RequestsMock(assert_all_requests_are_fired=False)
+    mock.add(responses.POST, h.PROVIDER, json={"ok": True}, status=201)
+    mock.add(responses.POST, h.WAREHOUSE, json={"ok": True})
+    return mock
+
+
+def test_one_keyed_subscription_per_callback_is_not_a_repeat_under_a_redelivered_event() -> None:
+    v = check(h.keyed_subscriptions, {"payments": 3}, FaultSchedule((EventRedelivery(stream="payment-webhook"),)),
+              callbacks={"payment-webhook": EVENTS}, http=_mock())
+    assert v.fired and v.ok, v.report()
+    keys = [e.key for e in v.chaotic.effects if e.name.endswith("/v1/subscriptions")]
+    assert len(keys) == 4 and len(set(keys)) == 4  # one more callback, one more subscription, its own key
+
+
+def test_a_keyless_request_repeated_by_a_crash_is_still_caught() -> None:
+    v = check(h.keyless_release, {"ids": ["pay-1"]},
+              FaultSchedule((CrashAfterEffect(effect="http:POST wms.example.com/v1/releases"),)), http=_mock())
+    assert v.by_checker("idempotency"), v.report()
+    assert "(key None) happened 2 times under faults but 1 time without them" in v.report(), v.report()

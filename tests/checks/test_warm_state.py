@@ -39,9 +39,11 @@ def test_a_count_that_module_state_explains_says_so_and_names_the_global() -> No
 
 
 def test_the_bug_is_still_caught_from_a_clean_start_without_the_warm_state_story() -> None:
-    # subprocess mode: every run starts with the module as imported; a retry on a new sandbox pays twice
+    # a process per invocation: every run starts with the module as imported; a retry on a new sandbox pays
+    # twice (with a process per sandbox, the default, warm sandboxes carry module state across runs, as
+    # in-process)
     schedule = FaultSchedule((CrashAfterEffect(effect="bank-transfer"), ColdStart(invocation=2)))
-    verdict = check(warm_handlers.module_dedupe, PAYMENT, schedule, backend=Subprocess())
+    verdict = check(warm_handlers.module_dedupe, PAYMENT, schedule, backend=Subprocess(process_per="invocation"))
     (finding,) = verdict.by_checker("idempotency")
     assert "happened 2 times under faults but 1 time without them" in finding.message, verdict.report()
     assert not any(d.startswith("why: module state") for d in finding.detail)

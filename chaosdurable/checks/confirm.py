@@ -14,7 +14,9 @@ them apart by running the handler twice more, with ``virtual_clock`` on and the 
 If the schedule gives the base a single invocation, a crash right after its last checkpoint
 was persisted is added (to both) so that there is a replay. The suspicion is **confirmed** when
 the two runs diverge: another sequence of operations, other effects, another end (status or
-error type) or another result. The hits stay violations, each saying where the handler read the clock
+error type) or another result. Only up to the first step, callback or invoke whose *result* differs
+between them: a step that read the shifted clock itself, or minted a fresh id, legitimately returns
+something else, and what follows may follow from that result rather than from a read outside steps. The hits stay violations, each saying where the handler read the clock
 and what the execution did replayed on time and replayed later (``confirmed_lines``). Otherwise they become
 notes on the chaotic run (``RunRecord.diagnostics``), not violations.
 
@@ -30,6 +32,8 @@ import dataclasses
 from typing import Any
 
 from chaosdurable.checks.base import Violation, shorten
+from chaosdurable.checks.determinism import first_different_result
+from chaosdurable.checks.fresh import FreshValues
 from chaosdurable.faults.schedule import CrashAtCheckpoint, FaultSchedule
 from chaosdurable.history.record import RunRecord
 from chaosdurable.run import REPLAY_SHIFT_MS, SHIFTED_REPLAY
@@ -78,10 +82,19 @@ def differences(base: RunRecord, shifted: RunRecord) -> list[tuple[str, str, str
     result. Empty when ``shifted`` took ``base``'s path."""
     a, b = shape(base), shape(shifted)
     out: list[tuple[str, str, str]] = []
-    if a["end"] != b["end"]:
-        out.append(("how it ended", _end_words(base), _end_words(shifted)))
     ops_a = [op for op in a["operations"] if op[0] != "EXECUTION"]
     ops_b = [op for op in b["operations"] if op[0] != "EXECUTION"]
+    cut = first_different_result(base, shifted, FreshValues())
+    if cut is not None:
+        # a step (or callback, invoke) returned something else replayed later: a step that read the shifted
+        # clock or minted a fresh id. What follows may follow from that result, not from a read outside
+        # steps, so only the path before it is compared (and the effects of the steps before it)
+        before = {op["Id"] for op in [o for o in base.operations if o.get("Type") != "EXECUTION"][:cut]}
+        ops_a, ops_b = ops_a[:cut + 1], ops_b[:cut + 1]
+        a = dict(a, effects=[(e.name, e.key) for e in base.effects if e.where.op_id in before])
+        b = dict(b, effects=[(e.name, e.key) for e in shifted.effects if e.where.op_id in before])
+    elif a["end"] != b["end"]:
+        out.append(("how it ended", _end_words(base), _end_words(shifted)))
     if ops_a != ops_b:
         index = next(i for i in range(max(len(ops_a), len(ops_b)))
                      if i >= len(ops_a) or i >= len(ops_b) or ops_a[i] != ops_b[i])
@@ -89,7 +102,7 @@ def differences(base: RunRecord, shifted: RunRecord) -> list[tuple[str, str, str
                     _operation_words(ops_b[index] if index < len(ops_b) else None)))
     if a["effects"] != b["effects"]:
         out.append(("effects", shorten(str(a["effects"][:4]), 200), shorten(str(b["effects"][:4]), 200)))
-    if a["result"] != b["result"] and a["end"] == b["end"]:
+    if cut is None and a["result"] != b["result"] and a["end"] == b["end"]:
         out.append(("result", shorten(str(a["result"]), 200), shorten(str(b["result"]), 200)))
     return out
 

@@ -59,7 +59,7 @@ def _starts(run: RunRecord, fresh: FreshValues | None = None) -> dict[str, dict[
 _RESULT_TYPES = ("STEP", "CALLBACK", "CHAINED_INVOKE")
 
 
-def _first_different_result(reference: RunRecord, chaotic: RunRecord, fresh: FreshValues) -> int | None:
+def first_different_result(reference: RunRecord, chaotic: RunRecord, fresh: FreshValues) -> int | None:
     """The index (among the fault-free run's operations, the execution left out) of the first operation
     that ended in both runs with a different outcome (status, result with fresh values replaced, error
     type); None when every such operation agrees."""
@@ -112,7 +112,7 @@ def determinism(reference: RunRecord, chaotic: RunRecord, ledger: Ledger) -> lis
     if out or ledger.outcome_may_change:
         return out
     ref, got = _shape(reference, ledger.fresh), _shape(chaotic, ledger.fresh)
-    cutoff = _first_different_result(reference, chaotic, ledger.fresh)
+    cutoff = first_different_result(reference, chaotic, ledger.fresh)
     if cutoff is not None:  # what follows a different result may branch on it
         compared = {shape[4] for shape in ref[:cutoff + 1]}
         ref = ref[:cutoff + 1]

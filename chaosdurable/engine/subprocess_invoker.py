@@ -116,6 +116,17 @@ def resolve_import_path(handler: Callable[..., Any], import_path: str) -> str:
         "a fresh process would run other code; name the attribute that holds this handler")
 
 
+def _reloaded_copy(found: Any, handler: Callable[..., Any]) -> bool:
+    """``found`` is ``handler`` defined again by a reload of its module (an in-process ``ColdStart``):
+    the same module, name and source file, so a fresh process importing that name runs the same code."""
+    if found is None or not callable(found):
+        return False
+    same = all(getattr(found, a, None) == getattr(handler, a, None) and getattr(handler, a, None) is not None
+               for a in ("__module__", "__qualname__"))
+    code_of = [getattr(getattr(f, "__wrapped__", f), "__code__", None) for f in (found, handler)]
+    return same and all(code_of) and code_of[0].co_filename == code_of[1].co_filename  # type: ignore[union-attr]
+
+
 def handler_ref(handler: Callable[..., Any], import_path: str | None = None) -> str:
     """``module:attribute`` by which a fresh process imports ``handler``, or a clear error.
 
@@ -137,10 +148,11 @@ def handler_ref(handler: Callable[..., Any], import_path: str | None = None) -> 
     if module is not None:
         if "<locals>" not in qualname:
             try:
-                if _resolve(module, qualname) is handler:
-                    return f"{module_name}:{qualname}"
+                found = _resolve(module, qualname)
             except AttributeError:
-                pass
+                found = None
+            if found is handler or _reloaded_copy(found, handler):
+                return f"{module_name}:{qualname}"
         for name, value in vars(module).items():
             if value is handler:
                 return f"{module_name}:{name}"

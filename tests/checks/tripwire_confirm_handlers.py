@@ -74,3 +74,26 @@ def routes_by_business_hours_in_a_step(event: Any, context: DurableContext) -> d
     context.wait(Duration.from_hours(13), name="follow-up")
     context.step(lambda _: "followed-up", name="follow-up-mail")
     return {"case": str(event["case"])}
+
+
+@durable_execution
+def deadline_checked_in_a_step(event: Any, context: DurableContext) -> str:
+    """Correct: the deadline is checked inside a step after a long wait; the clock read outside steps only
+    stamps a log line."""
+    context.logger.info("dunning run at %s", datetime.now(UTC).isoformat())
+    context.step(lambda _: "nudged", name="nudge-1")
+    context.wait(Duration.from_days(1), name="grace")
+    overdue = context.step(lambda _: time.time() > event["due_epoch"], name="check-deadline")
+    if overdue:
+        return str(context.step(lambda _: "suspended", name="suspend"))
+    return str(context.step(lambda _: "nudged again", name="nudge-2"))
+
+
+@durable_execution
+def deadline_checked_outside_steps(event: Any, context: DurableContext) -> str:
+    """Bug: the same check outside any step: a replay a day later takes the other branch."""
+    context.step(lambda _: "nudged", name="nudge-1")
+    context.wait(Duration.from_days(1), name="grace")
+    if time.time() > event["due_epoch"]:
+        return str(context.step(lambda _: "suspended", name="suspend"))
+    return str(context.step(lambda _: "nudged again", name="nudge-2"))

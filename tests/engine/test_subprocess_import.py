@@ -73,3 +73,25 @@ def test_a_wrong_import_path_gets_a_clear_error(path: str, says: str) -> None:
         DurableRunner(hello, mode="subprocess", import_path=path)
     with pytest.raises(NotDurableHandlerError, match=says):
         check(hello, "Ed", mode="subprocess", import_path=path)
+
+
+def test_a_handler_whose_module_was_reloaded_is_still_found(tmp_path: Any, monkeypatch: Any) -> None:
+    """An in-process ColdStart reloads the module: an invoke target given before it is an older copy of
+    the module's attribute, and a fresh process importing that name runs the same code."""
+    import importlib
+
+    from chaosdurable.engine.subprocess_invoker import handler_ref
+
+    (tmp_path / "reloaded_target.py").write_text(
+        "from aws_durable_execution_sdk_python import durable_execution\n\n\n"
+        "@durable_execution\ndef target(event, context):\n    return event\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    module = importlib.import_module("reloaded_target")
+    before = module.target
+    importlib.reload(module)
+    assert module.target is not before
+    assert handler_ref(before) == "reloaded_target:target"
+    other = importlib.import_module("reloaded_target")
+    other.target = lambda event, context: None  # another function under that name: not a copy
+    with pytest.raises(NotDurableHandlerError):
+        handler_ref(before)

@@ -16,7 +16,8 @@ was persisted is added (to both) so that there is a replay. The suspicion is **c
 the two runs diverge: another sequence of operations, other effects, another end (status or
 error type) or another result. Only up to the first step, callback or invoke whose *result* differs
 between them: a step that read the shifted clock itself, or minted a fresh id, legitimately returns
-something else, and what follows may follow from that result rather than from a read outside steps. The hits stay violations, each saying where the handler read the clock
+something else, and what follows may follow from that result rather than from a read outside steps.
+The hits stay violations, each saying where the handler read the clock
 and what the execution did replayed on time and replayed later (``confirmed_lines``). Otherwise they become
 notes on the chaotic run (``RunRecord.diagnostics``), not violations.
 

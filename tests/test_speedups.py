@@ -25,7 +25,7 @@ def test_installed_on_sdk_3() -> None:
                                   "reuse_threads": "installed", "serial_branches": "installed",
                                   "skip_plugin_bookkeeping": "installed", "exact_batch_size": "installed",
                                   "light_queue": "installed", "inline_sync_checkpoints": "installed",
-                                  "plain_step_counter": "installed"}
+                                  "plain_step_counter": "installed", "wrapper_on_caller": "installed"}
 
 
 def test_thread_reuse_only_while_active() -> None:
@@ -310,3 +310,58 @@ def test_the_change_hook_is_built_only_when_a_plugin_implements_it() -> None:
     finally:
         remove()
         PluginExecutor.record_change = original  # type: ignore[method-assign]
+
+
+def test_the_wrapper_runs_on_the_callers_thread_only_while_active_and_switched_on() -> None:
+    from aws_durable_execution_sdk_python import execution
+
+    threads: list[threading.Thread] = []
+    original = execution.ExecutionState
+
+    class Spy(original):  # type: ignore[misc, valid-type]
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            threads.append(threading.current_thread())
+            super().__init__(*args, **kwargs)
+
+    execution.ExecutionState = Spy  # type: ignore[misc]
+    try:
+        fast = DurableRunner(three_steps).run(1)
+        on_caller = list(threads)
+        threads.clear()
+        speedups.WRAPPER_ON_CALLER[0] = False
+        try:
+            switched_off = DurableRunner(three_steps).run(1)
+        finally:
+            speedups.WRAPPER_ON_CALLER[0] = True
+        off = list(threads)
+        threads.clear()
+        faithful = DurableRunner(three_steps, faithful=True).run(1)
+    finally:
+        execution.ExecutionState = original  # type: ignore[misc]
+    assert on_caller and all(t is threading.current_thread() for t in on_caller)
+    assert off and not any(t is threading.current_thread() for t in off)
+    assert threads and not any(t is threading.current_thread() for t in threads)
+    assert fast.history_json() == switched_off.history_json() == faithful.history_json()
+
+
+@durable_execution
+def sets_context_and_locals(event: Any, context: DurableContext) -> list[Any]:
+    seen = [_VAR.get(None), getattr(_LOCAL, "value", None)]
+    _VAR.set("set by the handler")
+    _LOCAL.value = "set by the handler"
+    return seen
+
+
+import contextvars  # noqa: E402
+
+_VAR: contextvars.ContextVar[str] = contextvars.ContextVar("_VAR")
+_LOCAL = threading.local()
+
+
+def test_the_wrapper_on_the_callers_thread_leaks_no_context_or_locals_either_way() -> None:
+    _VAR.set("the caller's")
+    _LOCAL.value = "the caller's"
+    first = DurableRunner(sets_context_and_locals).run(None)
+    second = DurableRunner(sets_context_and_locals).run(None)
+    assert first.result == second.result == [None, None]
+    assert _VAR.get() == "the caller's" and _LOCAL.value == "the caller's"

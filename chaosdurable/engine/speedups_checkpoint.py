@@ -83,6 +83,9 @@ _EXPECTED = {
     "OrderedCounter.increment": "6b0997dd7d33f2e3",
     "OrderedLock.acquire": "95c14ce0808ebc88",
     "OrderedLock.release": "09cc50e061cb86f6",
+    # not replaced: ``engine.speedups``' ``wrapper_on_caller`` relies on how this wrapper hands the
+    # invocation to its executor (one worker job, submitted first, whose ``result()`` it waits for)
+    "execution.durable_execution": "4d2c31853f813a75",
 }
 #: which SDK functions each patch depends on
 _NEEDS = {
@@ -292,6 +295,10 @@ def fingerprints(state: Any) -> dict[str, str | None]:
     cls: Any = getattr(state, "ExecutionState", None)
     found = {name: _fingerprint(getattr(cls, name, None)) for name in _EXPECTED if "." not in name}
     found["OperationUpdate.to_dict"] = _fingerprint(getattr(getattr(state, "OperationUpdate", None), "to_dict", None))
+    sdk_execution: Any = None
+    with contextlib.suppress(ImportError):
+        from aws_durable_execution_sdk_python import execution as sdk_execution
+    found["execution.durable_execution"] = _fingerprint(getattr(sdk_execution, "durable_execution", None))
     sdk_threading: Any = None
     with contextlib.suppress(ImportError):  # the SDK's layout changed: the counter patch is skipped below
         from aws_durable_execution_sdk_python import threading as sdk_threading

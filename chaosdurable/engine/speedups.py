@@ -205,7 +205,7 @@ def active(enabled: bool, serial_branches: bool | None = None) -> Iterator[None]
     held; the engine runs one invocation at a time, which makes that safe.
     """
     serial = enabled if serial_branches is None else serial_branches
-    if enabled or serial:
+    if (enabled or serial) and not _installed:
         install()
     previous = (_ActiveFlag.on, _ActiveFlag.serial)
     _set(enabled)

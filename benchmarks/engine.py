@@ -12,7 +12,8 @@ For five workloads written with the real SDK (``aws_durable_execution_sdk_python
 
 it reports the median wall time of one complete execution (runner construction, driving the
 execution to its outcome, reading the result, teardown: what one test does) for three runners,
-plus the SDK floor:
+plus the SDK floor, and then the median CPU time (``time.process_time``, every thread of the
+process) of the same executions, which other load on the machine distorts less:
 
 - ``fast``     -- ``chaosdurable.DurableRunner(handler)`` (SDK speed-ups on, the default);
 - ``faithful`` -- ``chaosdurable.DurableRunner(handler, faithful=True)`` (unmodified SDK);
@@ -288,19 +289,22 @@ def runners_for(workload: Workload) -> list[str]:
 
 
 # ------------------------------------------------------------------------------------ benchmark
-def time_workload(workload: Workload, repeat: int) -> dict[str, list[float]]:
-    """Wall times (seconds) of ``repeat`` interleaved executions per runner, after one warm-up each."""
+def time_workload(workload: Workload, repeat: int) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
+    """Wall times and CPU times (seconds: ``time.process_time``, every thread of this process) of ``repeat``
+    interleaved executions per runner, after one warm-up each."""
     names = runners_for(workload)
     for name in names:
         RUNNERS[name](workload)  # warm-up, verified but untimed
     times: dict[str, list[float]] = {name: [] for name in names}
+    cpu: dict[str, list[float]] = {name: [] for name in names}
     for rep in range(repeat):
         shift = rep % len(names)
         for name in names[shift:] + names[:shift]:
-            start = time.perf_counter()
+            started, cpu_started = time.perf_counter(), time.process_time()
             RUNNERS[name](workload)
-            times[name].append(time.perf_counter() - start)
-    return times
+            cpu[name].append(time.process_time() - cpu_started)
+            times[name].append(time.perf_counter() - started)
+    return times, cpu
 
 
 def _ratio(num: float, den: float) -> str:
@@ -318,8 +322,9 @@ def benchmark(repeat: int, workloads: list[Workload]) -> None:
     print("-" * len(header))
     total = time.perf_counter()
     executions = 0
+    cpu_rows = []
     for workload in workloads:
-        times = time_workload(workload, repeat)
+        times, cpu = time_workload(workload, repeat)
         executions += (repeat + 1) * len(times)
         med = {name: statistics.median(values) * 1000 for name, values in times.items()}
         floor = f"{med['floor']:>13.2f} {_ratio(med['anchor'], med['floor']):>13}" if "floor" in med else (
@@ -327,8 +332,23 @@ def benchmark(repeat: int, workloads: list[Workload]) -> None:
         print(f"{workload.name:<12} {med['fast']:>9.2f} {med['faithful']:>12.2f} {med['anchor']:>10.2f} "
               f"{_ratio(med['anchor'], med['fast']):>12} {_ratio(med['anchor'], med['faithful']):>16} {floor} "
               f"{med['zero']:>13.2f} {_ratio(med['fast'], med['zero']):>10}", flush=True)
+        cpu_med = {name: statistics.median(values) * 1000 for name, values in cpu.items()}
+        # the ratio of CPU times per repetition (same round, same load), then its median
+        per_round = statistics.median(f / z for f, z in zip(cpu["fast"], cpu["zero"], strict=True) if z > 0)
+        cpu_rows.append((workload.name, cpu_med, per_round))
     print(f"\n(all {executions} executions SUCCEEDED with the expected result; timing took "
           f"{time.perf_counter() - total:.1f} s)")
+    print("\nMedian CPU time per complete execution (time.process_time: every thread of this process, so other load\n"
+          "on the machine stretches it less than the wall clock; the anchor's CPU leaves out its polling sleeps)\n")
+    header = (f"{'workload':<12} {'fast ms':>9} {'faithful ms':>12} {'anchor ms':>10} {'anchor/fast':>12} "
+              f"{'SDK floor ms':>13} {'zero-cost ms':>13} {'fast/zero':>10}")
+    print(header)
+    print("-" * len(header))
+    for name, med, per_round in cpu_rows:
+        floor = f"{med['floor']:>13.2f}" if "floor" in med else f"{'-':>13}"
+        print(f"{name:<12} {med['fast']:>9.2f} {med['faithful']:>12.2f} {med['anchor']:>10.2f} "
+              f"{_ratio(med['anchor'], med['fast']):>12} {floor} {med['zero']:>13.2f} {per_round:>9.2f}x")
+    print("(fast/zero here: the median over repetitions of the two CPU times measured in the same round)")
     print("SDK floor: one invocation through the SDK seam with a service that does nothing (speed-ups on);\n"
           "anchor/floor is the largest ratio any in-process engine could reach without changing the SDK.\n"
           "zero-cost: benchmarks/zero_cost.py, a service that only keeps operations (waits and callbacks settle\n"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from typing import Any
 
@@ -25,7 +26,8 @@ def test_installed_on_sdk_3() -> None:
                                   "reuse_threads": "installed", "serial_branches": "installed",
                                   "skip_plugin_bookkeeping": "installed", "exact_batch_size": "installed",
                                   "light_queue": "installed", "inline_sync_checkpoints": "installed",
-                                  "plain_step_counter": "installed"}
+                                  "plain_step_counter": "installed", "skip_unimplemented_hooks": "installed",
+                                  "wrapper_on_caller": "installed"}
 
 
 def test_thread_reuse_only_while_active() -> None:
@@ -310,3 +312,109 @@ def test_the_change_hook_is_built_only_when_a_plugin_implements_it() -> None:
     finally:
         remove()
         PluginExecutor.record_change = original  # type: ignore[method-assign]
+
+
+def test_the_wrapper_runs_on_the_callers_thread_only_while_active_and_switched_on() -> None:
+    from aws_durable_execution_sdk_python import execution
+
+    threads: list[threading.Thread] = []
+    original = execution.ExecutionState
+
+    class Spy(original):  # type: ignore[misc, valid-type]
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            threads.append(threading.current_thread())
+            super().__init__(*args, **kwargs)
+
+    execution.ExecutionState = Spy  # type: ignore[misc]
+    try:
+        fast = DurableRunner(three_steps).run(1)
+        on_caller = list(threads)
+        threads.clear()
+        speedups.WRAPPER_ON_CALLER[0] = False
+        try:
+            switched_off = DurableRunner(three_steps).run(1)
+        finally:
+            speedups.WRAPPER_ON_CALLER[0] = True
+        off = list(threads)
+        threads.clear()
+        faithful = DurableRunner(three_steps, faithful=True).run(1)
+    finally:
+        execution.ExecutionState = original  # type: ignore[misc]
+    assert on_caller and all(t is threading.current_thread() for t in on_caller)
+    assert off and not any(t is threading.current_thread() for t in off)
+    assert threads and not any(t is threading.current_thread() for t in threads)
+    assert fast.history_json() == switched_off.history_json() == faithful.history_json()
+
+
+@durable_execution
+def sets_context_and_locals(event: Any, context: DurableContext) -> list[Any]:
+    seen = [_VAR.get(None), getattr(_LOCAL, "value", None)]
+    _VAR.set("set by the handler")
+    _LOCAL.value = "set by the handler"
+    return seen
+
+
+import contextvars  # noqa: E402
+
+_VAR: contextvars.ContextVar[str] = contextvars.ContextVar("_VAR")
+_LOCAL = threading.local()
+
+
+def test_the_wrapper_on_the_callers_thread_leaks_no_context_or_locals_either_way() -> None:
+    _VAR.set("the caller's")
+    _LOCAL.value = "the caller's"
+    first = DurableRunner(sets_context_and_locals).run(None)
+    second = DurableRunner(sets_context_and_locals).run(None)
+    assert first.result == second.result == [None, None]
+    assert _VAR.get() == "the caller's" and _LOCAL.value == "the caller's"
+
+
+def _hook_log(factory_hooks: tuple[str, ...]) -> tuple[list[tuple[str, Any]], Any]:
+    """A plugin factory whose plugins log every hook of ``factory_hooks`` (hook, operation name)."""
+    from aws_durable_execution_sdk_python.plugin import DurableInstrumentationPlugin
+
+    log: list[tuple[str, Any]] = []
+    methods = {hook: (lambda self, info, hook=hook: log.append((hook, getattr(info, "name", None))))
+               for hook in factory_hooks}
+    plugin_cls = type("Logging", (DurableInstrumentationPlugin,), methods)
+
+    class Factory:
+        def create_plugin(self, info: Any, /) -> Any:
+            return plugin_cls()
+
+    return log, Factory()
+
+
+@durable_execution
+def with_retries_and_failure(event: Any, context: DurableContext) -> Any:
+    from aws_durable_execution_sdk_python.config import Duration
+
+    context.step(lambda _: 1, name="one")
+    context.wait(Duration.from_seconds(5), name="pause")
+    with contextlib.suppress(Exception):  # the step's failure is part of the run
+        context.step(lambda _: 1 / 0, name="fails")
+    return context.step(lambda _: 2, name="two")
+
+
+def test_every_implemented_hook_runs_as_in_the_sdk_when_others_are_skipped() -> None:
+    from chaosdurable.engine import speedups_checkpoint as sc
+    from chaosdurable.history.probes import BodyProbeFactory, inject_body_probe
+
+    hooks = ("on_operation_start", "on_operation_end", "on_user_function_start", "on_user_function_end")
+    for chosen in [hooks, hooks[2:3], hooks[:2], hooks[1:2], hooks[3:]]:
+        logs = []
+        for mode in ("fast", "switched off", "faithful"):
+            log, factory = _hook_log(chosen)
+            removers = [inject_body_probe(with_retries_and_failure, factory),
+                        inject_body_probe(with_retries_and_failure, BodyProbeFactory(lambda *_: None))]
+            sc.ENABLED["skip_unimplemented_hooks"] = mode != "switched off"
+            try:
+                result = DurableRunner(with_retries_and_failure, faithful=mode == "faithful").run(None)
+            finally:
+                sc.ENABLED["skip_unimplemented_hooks"] = True
+                for remove in removers:
+                    remove()
+            assert result.result == 2
+            logs.append(log)
+        assert logs[0] == logs[1] == logs[2], chosen
+        assert {hook for hook, _ in logs[0]} == set(chosen)

@@ -1,9 +1,12 @@
 """Running one invocation of a handler, in this process, with a real-time bound.
 
 ``InProcessInvoker.invoke`` calls the decorated handler on a daemon thread and waits at
-most ``hang_timeout_s`` real seconds. A handler that does not return in time is reported
-as an invocation timeout (``Sandbox.Timedout``) together with the stack it hung in; its
-thread cannot be killed, so it lives on as a zombie whose checkpoints the service rejects.
+most ``hang_timeout_s`` real seconds. With the speed-ups active (``engine.speedups``,
+``wrapper_on_caller``) the SDK's wrapper runs on the calling thread instead, and the same bounds
+apply to its wait for the worker thread the SDK runs the user handler on. A handler that does
+not return in time is reported as an invocation timeout (``Sandbox.Timedout``) together with
+the stack it hung in; its thread cannot be killed, so it lives on as a zombie whose checkpoints
+the service rejects.
 Nothing here ever waits without a bound.
 
 Sandbox state: every invocation runs with ``tempfile.gettempdir()`` and ``$TMPDIR`` pointing at
@@ -23,10 +26,12 @@ import time
 import traceback
 from collections.abc import Callable, MutableMapping
 from concurrent.futures import Future
+from concurrent.futures import wait as futures_wait
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from chaosdurable import sdk_compat
+from chaosdurable.engine import speedups
 from chaosdurable.engine.sandbox import Sandboxes, entered
 from chaosdurable.engine.threads import IDLE_THREADS
 
@@ -140,6 +145,44 @@ def is_durable_handler(handler: Callable[..., Any]) -> bool:
     return sdk_compat.is_durable_handler(handler)
 
 
+class _Abandoned(BaseException):
+    """Unwinds the SDK's wrapper on the calling thread when the engine stops waiting for its worker."""
+
+
+class _CallerBounds:
+    """The invoker's bounds for the wrapper's wait on its worker (``speedups.call_wrapper``).
+
+    ``abandoned`` says why the wait stopped early: ``"timed_out"`` (the hang timeout), ``"crashed"``
+    (killed, and its thread did not reach its end in time), ``"interrupted"`` (the waiting thread
+    itself got an exception, a ``KeyboardInterrupt``: it propagates).
+    """
+
+    def __init__(self, hang_timeout_s: float, abort: threading.Event | None) -> None:
+        self.hang_timeout_s = hang_timeout_s
+        self.abort = abort
+        self.abandoned: str | None = None
+
+    def wait(self, future: Future[Any]) -> None:
+        # one event, set when the worker is done and (``AbortSignal.wake_too``) when the invocation is killed
+        wake = threading.Event()
+        future.add_done_callback(lambda _f: wake.set())
+        abort = self.abort
+        if abort is not None and hasattr(abort, "wake_too"):
+            abort.wake_too(wake)
+        try:
+            if not (wake.wait(self.hang_timeout_s) if abort is None or hasattr(abort, "wake_too")
+                    else _wait_either(wake, abort, self.hang_timeout_s)):
+                self.abandoned = "timed_out"
+            elif not future.done() and not futures_wait((future,), min(self.hang_timeout_s, ZOMBIE_WAIT_S)).done:
+                # killed: as on a thread of its own, its worker gets to reach its end first (bounded)
+                self.abandoned = "crashed"
+        except BaseException:
+            self.abandoned = "interrupted"
+            raise
+        if self.abandoned is not None:
+            raise _Abandoned(self.abandoned)
+
+
 class InProcessInvoker:
     """Calls handlers on a daemon thread of this process (an idle one reused, or a new one)."""
 
@@ -159,6 +202,8 @@ class InProcessInvoker:
         ``abort`` set by the service (an injected crash or timeout) ends the wait at once; the
         thread lives on as a zombie that the service no longer listens to.
         """
+        if speedups.runs_on_caller(handler):
+            return self._invoke_on_caller(handler, event, context, abort)
         box: dict[str, Any] = {}
         done = threading.Event()
         wake: threading.Event | None = None
@@ -198,11 +243,49 @@ class InProcessInvoker:
             done.wait(min(self.hang_timeout_s, ZOMBIE_WAIT_S))
             return Outcome(kind="crashed", error_type="Runtime.ExitError", error_message="killed (injected)")
         if "exc" in box:
-            exc = box["exc"]
-            return Outcome(
-                kind="raised",
-                error_type=type(exc).__name__,
-                error_message=str(exc),
-                where="".join(traceback.format_exception(exc)[-4:]),
-            )
+            return _raised(box["exc"])
         return Outcome(kind="returned", output=box.get("output"))
+
+    def _invoke_on_caller(self, handler: Callable[..., Any], event: Any, context: Any,
+                          abort: threading.Event | None) -> Outcome:
+        """``invoke`` with the SDK's wrapper on this thread (``speedups.call_wrapper``): same outcomes."""
+        bounds = _CallerBounds(self.hang_timeout_s, abort)
+        before = set(threading.enumerate())
+        output: Any = None
+        error: BaseException | None = None
+        with entered(self.sandboxes.tmpdir(getattr(context, "function_name", None) or "handler")):
+            try:
+                output = speedups.call_wrapper(handler, event, context, bounds)
+            except _Abandoned:
+                pass
+            except BaseException as exc:
+                if bounds.abandoned == "interrupted":
+                    raise
+                error = exc
+        if bounds.abandoned == "timed_out":
+            return Outcome(
+                kind="timed_out",
+                error_type="Sandbox.Timedout",
+                error_message=f"Task timed out after {self.hang_timeout_s:.2f} seconds",
+                where=_stacks_of_new_threads(before, exclude=None),
+            )
+        if bounds.abandoned is not None or (abort is not None and abort.is_set()):
+            return Outcome(kind="crashed", error_type="Runtime.ExitError", error_message="killed (injected)")
+        if error is not None:
+            return _raised(error)
+        return Outcome(kind="returned", output=output)
+
+
+def _raised(exc: BaseException) -> Outcome:
+    """The outcome of a handler (wrapper) that raised ``exc``; ``where`` is its last three frames and the
+    exception, in the classic traceback layout (no caret lines: 3.11 parses every line of a traceback for
+    them, ~0.5 ms for the SDK's depth, and nothing reads this text but a person)."""
+    frames = traceback.extract_tb(exc.__traceback__, limit=-3)
+    lines = [f'  File "{f.filename}", line {f.lineno}, in {f.name}\n' + (f"    {f.line.strip()}\n" if f.line else "")
+             for f in frames]
+    return Outcome(
+        kind="raised",
+        error_type=type(exc).__name__,
+        error_message=str(exc),
+        where="".join(lines + traceback.format_exception_only(exc)),
+    )

@@ -423,13 +423,13 @@ class DurableRunner:
     # ------------------------------------------------------------ internals
     @contextlib.contextmanager
     def _driving(self) -> Iterator[None]:
-        with contextlib.ExitStack() as stack:
-            inprocess = self.mode == "inprocess"
-            stack.enter_context(speedups.active(not self.faithful and inprocess,
-                                                serial_branches=self.serial_branches and inprocess))
-            if self.logs is not None and self.mode == "inprocess":
-                stack.enter_context(self.logs.capturing())
-            yield
+        inprocess = self.mode == "inprocess"
+        with speedups.active(not self.faithful and inprocess, serial_branches=self.serial_branches and inprocess):
+            if self.logs is not None and inprocess:
+                with self.logs.capturing():
+                    yield
+            else:
+                yield
 
     def _require_arn(self) -> str:
         if self._last_arn is None:

@@ -39,6 +39,19 @@ stop flag every 100 ms, plus ~1 ms per synchronous checkpoint for a batching win
   in-process (a shared ``threading.Event``, a barrier) cannot make progress; the hang timeout
   reports it, and ``DurableRunner(threaded_branches=True)`` turns this patch off on its own.
 
+- ``wrapper_on_caller``: the in-process invoker calls the SDK's handler wrapper on its own (the
+  engine's driving) thread instead of handing it to a thread of its own. The wrapper runs no user
+  code: it builds the invocation's state and submits its worker (``invoke_worker``, which runs the
+  user handler, the plugins and the checkpointing) to its executor, where the worker gets a fresh
+  thread as before, and waits for it. That wait is the one thing that changes: the worker's future
+  (the first job the wrapper's executor gets) waits through the engine's bounds (the hang timeout,
+  the injected crash or timeout); when the engine stops waiting, the wait raises a
+  ``BaseException`` that unwinds the wrapper, and the executor then waits for none of its jobs (the
+  worker lives on as a zombie, as the wrapper's own thread did before). Each job starts in a fresh
+  context, as on the wrapper's own thread. Guarded by the wrapper's source (SHA-256 of SDK 3.0.0's
+  ``durable_execution``); switched off alone with ``WRAPPER_ON_CALLER[0] = False``. Saves two
+  thread switches per invocation.
+
 The checkpoint path's patches (``skip_plugin_bookkeeping``, ``exact_batch_size``, ``light_queue``,
 ``inline_sync_checkpoints``, ``plain_step_counter``) live in ``engine.speedups_checkpoint``, which says
 what each changes; they are installed and switched with these.
@@ -64,7 +77,10 @@ from chaosdurable.engine.threads import IDLE_THREADS, fresh_context
 
 #: Every patch this module knows, in the order ``status()`` reports them (the last four are the
 #: checkpoint path's, ``engine.speedups_checkpoint``).
-PATCHES = ("wake_on_stop", "flush_sync_batches", "reuse_threads", "serial_branches", *speedups_checkpoint.PATCHES)
+PATCHES = ("wake_on_stop", "flush_sync_batches", "reuse_threads", "serial_branches", *speedups_checkpoint.PATCHES,
+           "wrapper_on_caller")
+#: switch for ``wrapper_on_caller`` alone (the others: ``speedups_checkpoint.ENABLED``)
+WRAPPER_ON_CALLER = [True]
 
 _lock = threading.Lock()
 _installed = False
@@ -112,6 +128,7 @@ def install() -> dict[str, str]:
             stop_checkpointing.__wrapped__ = original_stop  # type: ignore[attr-defined]
             cls.stop_checkpointing = stop_checkpointing
         _install_thread_reuse()
+        _check_wrapper(state)
         batcher = speedups_checkpoint.install(state, _skipped)
         if batcher is not None and _SDK_ONLY_JOB is not None:
             _SDK_ONLY_JOB = batcher  # the replacement runs only SDK and engine code too
@@ -121,6 +138,53 @@ def install() -> dict[str, str]:
         else:
             _original_blocked_wait = blocked
         return status()
+
+
+def _check_wrapper(state: Any) -> None:
+    """``wrapper_on_caller`` needs the executor patch and the wrapper it was written against."""
+    if "reuse_threads" in _skipped:
+        _skipped["wrapper_on_caller"] = "needs reuse_threads (" + _skipped["reuse_threads"] + ")"
+        return
+    expected = speedups_checkpoint._EXPECTED["execution.durable_execution"]
+    if speedups_checkpoint.fingerprints(state).get("execution.durable_execution") != expected:
+        _skipped["wrapper_on_caller"] = "the SDK's execution.durable_execution differs from 3.0.0 (source checked)"
+
+
+def runs_on_caller(handler: Callable[..., Any]) -> bool:
+    """Whether ``call_wrapper`` may run ``handler`` on the calling thread now: ``wrapper_on_caller`` is
+    installed, switched on and active, and ``handler`` is the SDK's own execution wrapper."""
+    return (_ActiveFlag.on and WRAPPER_ON_CALLER[0] and _installed and "wrapper_on_caller" not in _skipped
+            and sdk_compat.execution_wrapper(handler) is handler)
+
+
+def call_wrapper(handler: Callable[..., Any], event: Any, context: Any, bounds: Any) -> Any:
+    """Call the SDK's wrapper on this thread, in a fresh context; the worker's future waits with ``bounds``.
+
+    ``bounds.wait(future)`` returns once the future is done, or raises a ``BaseException`` after
+    setting ``bounds.abandoned`` (then the wrapper's executor waits for none of its jobs).
+    """
+    _CALLER.bounds = bounds
+    try:
+        return fresh_context().run(handler, event, context)
+    finally:
+        _CALLER.bounds = None
+
+
+#: the bounds ``call_wrapper`` hands to the executor the wrapper creates on this thread
+_CALLER = threading.local()
+
+
+class _BoundedFuture(Future[Any]):
+    """The worker's future: ``result()`` waits through the engine's bounds (``call_wrapper``)."""
+
+    def __init__(self, bounds: Any) -> None:
+        super().__init__()
+        self._cd_bounds = bounds
+
+    def result(self, timeout: float | None = None) -> Any:
+        if timeout is None:
+            self._cd_bounds.wait(self)
+        return super().result(timeout)
 
 
 def status() -> dict[str, str]:
@@ -141,7 +205,7 @@ def active(enabled: bool, serial_branches: bool | None = None) -> Iterator[None]
     held; the engine runs one invocation at a time, which makes that safe.
     """
     serial = enabled if serial_branches is None else serial_branches
-    if enabled or serial:
+    if (enabled or serial) and not _installed:
         install()
     previous = (_ActiveFlag.on, _ActiveFlag.serial)
     _set(enabled)
@@ -187,12 +251,16 @@ class _ReusingExecutor:
         self._futures: list[Future[Any]] = []
         self._lock = threading.Lock()
         self._closed = False
+        # the wrapper's executor under ``call_wrapper`` (created on that thread): its first job is the worker
+        self._bounds = getattr(_CALLER, "bounds", None)
+        if self._bounds is not None:
+            _CALLER.bounds = None
 
     def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
         with self._lock:
             if self._closed:
                 raise RuntimeError("cannot schedule new futures after shutdown")
-            future: Future[Any] = Future()
+            future: Future[Any] = Future() if self._bounds is None or self._futures else _BoundedFuture(self._bounds)
             self._futures.append(future)
         sdk_only = _SDK_ONLY_JOB is not None and getattr(fn, "__func__", None) is _SDK_ONLY_JOB
         _IDLE.run(future, fn, args, kwargs, fresh_thread=_FRESH_SDK_THREADS and not sdk_only)
@@ -205,7 +273,7 @@ class _ReusingExecutor:
         if cancel_futures:
             for future in futures:
                 future.cancel()
-        if wait:
+        if wait and not (self._bounds is not None and self._bounds.abandoned):
             futures_wait(futures)
 
     def __enter__(self) -> _ReusingExecutor:

@@ -20,6 +20,17 @@ shipped. What each one changes:
   map and converts every operation for it, per checkpoint response (quadratic in the operations), to
   hand it to the base class's empty method. (Needs ``inline_sync_checkpoints``, which owns the
   response handling.)
+- ``skip_unimplemented_hooks``: with plugins, a hook that no plugin of the invocation implements (its
+  method is ``DurableInstrumentationPlugin``'s own empty one) is not prepared: no ``OperationStartInfo``
+  for ``on_operation_start`` when a START is queued, no ``UserFunctionEndInfo`` (nor the
+  ``functools.wraps`` wrapper) around a step body when nobody implements ``on_user_function_end``, and
+  without an ``on_operation_end`` no end hook is recorded from checkpoint responses or claimed by the
+  synchronous waiter (the SDK would run the empty method, in an order that then orders nothing). Hooks
+  that are implemented run exactly as the SDK runs them: chaosdurable's body probe implements only
+  ``on_user_function_start``, which is still built and dispatched before every step body, from the same
+  wrapper frame. Decided per invocation from the plugin instances the SDK created for it; with an
+  unknown executor shape, the SDK's code runs. Needs ``inline_sync_checkpoints`` (which owns the
+  response handling where end hooks are recorded).
 - ``exact_batch_size``: ``_calculate_operation_size`` returns the length of
   ``json.dumps(update.to_dict()).encode()`` computed without building that JSON text (plain ASCII
   strings are counted directly, anything else is measured with ``json.dumps`` of that one value).
@@ -67,7 +78,7 @@ from collections.abc import Callable
 from typing import Any
 
 PATCHES = ("skip_plugin_bookkeeping", "exact_batch_size", "light_queue", "inline_sync_checkpoints",
-           "plain_step_counter")
+           "plain_step_counter", "skip_unimplemented_hooks")
 
 #: SHA-256 (first 16 hex digits) of the source of every SDK function these patches replace or
 #: re-implement, as in aws-durable-execution-sdk-python 3.0.0. A different source skips the patch.
@@ -83,6 +94,21 @@ _EXPECTED = {
     "OrderedCounter.increment": "6b0997dd7d33f2e3",
     "OrderedLock.acquire": "95c14ce0808ebc88",
     "OrderedLock.release": "09cc50e061cb86f6",
+    # not replaced: ``engine.speedups``' ``wrapper_on_caller`` relies on how this wrapper hands the
+    # invocation to its executor (one worker job, submitted first, whose ``result()`` it waits for)
+    "execution.durable_execution": "4d2c31853f813a75",
+    # ``skip_unimplemented_hooks``: what the SDK would do for a hook nobody implements
+    "PluginExecutor.execute_plugins": "5b49bc0b7019e163",
+    "PluginExecutor._dispatch_plugin": "6bc0c9aebe18343d",
+    "PluginExecutor.on_operation_action": "989946c18c9c2746",
+    "PluginExecutor.on_user_function_start": "da5613b178f4f5a3",
+    "PluginExecutor.on_user_function_end": "6686fa1176d2bda3",
+    "PluginExecutor.record_end_hooks": "b16ce5d72f465a53",
+    "PluginExecutor.claim_end_hook": "d60a8e127d1f1514",
+    "DurableInstrumentationPlugin.on_operation_start": "99cefa834bde4999",
+    "DurableInstrumentationPlugin.on_operation_end": "eb7733fd8564c88d",
+    "DurableInstrumentationPlugin.on_user_function_start": "1e66058b9a85c91b",
+    "DurableInstrumentationPlugin.on_user_function_end": "de38f3a6e2172d17",
 }
 #: which SDK functions each patch depends on
 _NEEDS = {
@@ -92,6 +118,9 @@ _NEEDS = {
     "light_queue": ("__init__", "_drain_unsent_operations", "_collect_checkpoint_batch"),
     "inline_sync_checkpoints": ("create_checkpoint", "checkpoint_batches_forever", "_collect_checkpoint_batch",
                                 "__init__"),
+    "skip_unimplemented_hooks": ("create_checkpoint", "checkpoint_batches_forever", "_collect_checkpoint_batch",
+                                 "wrap_user_function", "__init__", *(name for name in _EXPECTED if name.startswith((
+                                     "PluginExecutor.", "DurableInstrumentationPlugin.")))),
 }
 
 #: process-wide switches (``speedups.active`` turns them on; each can be turned off alone)
@@ -292,6 +321,17 @@ def fingerprints(state: Any) -> dict[str, str | None]:
     cls: Any = getattr(state, "ExecutionState", None)
     found = {name: _fingerprint(getattr(cls, name, None)) for name in _EXPECTED if "." not in name}
     found["OperationUpdate.to_dict"] = _fingerprint(getattr(getattr(state, "OperationUpdate", None), "to_dict", None))
+    sdk_execution: Any = None
+    with contextlib.suppress(ImportError):
+        from aws_durable_execution_sdk_python import execution as sdk_execution
+    found["execution.durable_execution"] = _fingerprint(getattr(sdk_execution, "durable_execution", None))
+    sdk_plugin: Any = None
+    with contextlib.suppress(ImportError):
+        from aws_durable_execution_sdk_python import plugin as sdk_plugin
+    for name in _EXPECTED:
+        owner, _, attr = name.partition(".")
+        if owner in ("PluginExecutor", "DurableInstrumentationPlugin"):
+            found[name] = _fingerprint(getattr(getattr(sdk_plugin, owner, None), attr, None))
     sdk_threading: Any = None
     with contextlib.suppress(ImportError):  # the SDK's layout changed: the counter patch is skipped below
         from aws_durable_execution_sdk_python import threading as sdk_threading
@@ -334,6 +374,8 @@ def install(state: Any, skipped: dict[str, str]) -> Callable[[Any], Any] | None:
         from aws_durable_execution_sdk_python.plugin import DurableInstrumentationPlugin
 
         _BASE_CHANGE_HOOK[0] = getattr(DurableInstrumentationPlugin, "on_operation_change", None)
+        for hook in _HOOKS:
+            _BASE_HOOKS[hook] = getattr(DurableInstrumentationPlugin, hook, None)
     on = {p: p not in skipped for p in PATCHES}
 
     original_init = cls.__init__
@@ -354,6 +396,9 @@ def install(state: Any, skipped: dict[str, str]) -> Callable[[Any], Any] | None:
         self._cd_skip_hooks = active and on["skip_plugin_bookkeeping"] and ENABLED["skip_plugin_bookkeeping"]
         self._cd_skip_plugins = self._cd_skip_hooks and not self._plugin_executor.has_plugins
         self._cd_exact_size = active and on["exact_batch_size"] and ENABLED["exact_batch_size"]
+        # hooks some plugin implements, found once the invocation's plugins exist (``_implemented``)
+        self._cd_unimplemented = inline and on["skip_unimplemented_hooks"] and ENABLED["skip_unimplemented_hooks"]
+        self._cd_hooks = None
         if inline:
             self._cd_send_lock = threading.Lock()
             self._cd_token = self._current_checkpoint_token
@@ -373,15 +418,22 @@ def install(state: Any, skipped: dict[str, str]) -> Callable[[Any], Any] | None:
 
         cls._calculate_operation_size = staticmethod(_calculate_operation_size)
 
-    if on["skip_plugin_bookkeeping"]:
+    if on["skip_plugin_bookkeeping"] or on["skip_unimplemented_hooks"]:
         def wrap_user_function(self: Any, user_function: Callable[..., Any], operation_identifier: Any,
                                is_replay_children: bool = False, attempt: int | None = None) -> Any:
-            if not getattr(self, "_cd_skip_plugins", False):
-                return original_wrap(self, user_function, operation_identifier, is_replay_children, attempt)
+            if getattr(self, "_cd_skip_plugins", False):
+                starts = False
+            else:
+                hooks = _implemented(self)
+                if hooks is None or "on_user_function_end" in hooks:
+                    return original_wrap(self, user_function, operation_identifier, is_replay_children, attempt)
+                starts = "on_user_function_start" in hooks
 
             def wrapper(*args: Any, **kwargs: Any) -> Any:
                 # what ``history.probes.where_now`` reads from an SDK wrapper's frame
                 self, operation_identifier, attempt  # noqa: B018
+                if starts:  # as the SDK's wrapper does it; nobody implements the end hook
+                    self._plugin_executor.on_user_function_start(operation_identifier, is_replay_children, attempt)
                 return user_function(*args, **kwargs)
 
             return wrapper
@@ -391,7 +443,7 @@ def install(state: Any, skipped: dict[str, str]) -> Callable[[Any], Any] | None:
         wrap_user_function.__wrapped__ = original_wrap  # type: ignore[attr-defined]
         cls.wrap_user_function = wrap_user_function
 
-    if on["skip_plugin_bookkeeping"] or on["inline_sync_checkpoints"]:
+    if on["skip_plugin_bookkeeping"] or on["inline_sync_checkpoints"] or on["skip_unimplemented_hooks"]:
         cls.create_checkpoint = _make_create_checkpoint(state, original_create)
 
     if on["plain_step_counter"] and sdk_threading is not None:
@@ -454,7 +506,10 @@ def _make_create_checkpoint(state: Any, original: Callable[..., Any]) -> Callabl
         self._reject_if_checkpoint_token_revoked()
         self._reject_if_execution_completed(operation_update)
         completion_event = (FastCompletion() if inline else CompletionEvent()) if is_sync else None
-        if operation_update is not None and not skip_plugins:
+        hooks = None if skip_plugins else _implemented(self)
+        starts = not skip_plugins and (hooks is None or "on_operation_start" in hooks)
+        ends = not skip_plugins and (hooks is None or "on_operation_end" in hooks)
+        if operation_update is not None and starts:
             with self._operations_lock:
                 previous_operation = self._operations.get(operation_update.operation_id)
             self._plugin_executor.on_operation_action(operation_update, previous_operation=previous_operation)
@@ -477,7 +532,7 @@ def _make_create_checkpoint(state: Any, original: Callable[..., Any]) -> Callabl
                 _send_until(self, completion_event)
             completion_event.wait()
         finally:
-            if operation_update is not None and not skip_plugins:
+            if operation_update is not None and ends:
                 self._plugin_executor.claim_end_hook(operation_update.operation_id, waiter=True)
 
     create_checkpoint.__wrapped__ = original  # type: ignore[attr-defined]
@@ -556,18 +611,20 @@ def _send(self: Any, batch: list[Any]) -> None:
         observed = has_plugins and not (self._cd_skip_hooks and not _observes_changes(self._plugin_executor))
         previous_operations = self.operations if observed else None
         fetch_marker = None if execution_completed else output.new_execution_state.next_marker
+        hooks = _implemented(self) if has_plugins else None
+        records_ends = has_plugins and (hooks is None or "on_operation_end" in hooks)
         waited_for = {
             q.operation_update.operation_id
             for q in batch
             if q.operation_update is not None and q.completion_event is not None
-        } if has_plugins else set()
+        } if records_ends else set()
         updated_operations = self.fetch_paginated_operations(
             output.new_execution_state.operations,
             self._cd_token,
             fetch_marker,
             before_publish=(
                 functools.partial(self._plugin_executor.record_end_hooks, waited_for=waited_for)
-                if has_plugins else None
+                if records_ends else None
             ),
         )
         if previous_operations is not None:
@@ -608,6 +665,26 @@ def _observes_changes(executor: Any) -> bool:
 
 
 _BASE_CHANGE_HOOK: list[Any] = [None]
+#: the hooks ``skip_unimplemented_hooks`` looks at, and ``DurableInstrumentationPlugin``'s own (empty) ones
+_HOOKS = ("on_operation_start", "on_operation_end", "on_user_function_start", "on_user_function_end")
+_BASE_HOOKS: dict[str, Any] = {}
+
+
+def _implemented(self: Any) -> frozenset[str] | None:
+    """The hooks (of ``_HOOKS``) some plugin of this invocation implements, or None: unknown (the SDK's
+    code then runs), ``skip_unimplemented_hooks`` off, or the invocation's plugins not created yet."""
+    found = self._cd_hooks if getattr(self, "_cd_unimplemented", False) else None
+    if found is not None or not getattr(self, "_cd_unimplemented", False):
+        return found
+    executor = self._plugin_executor
+    plugins = getattr(executor, "_plugins", None)
+    if not isinstance(plugins, list) or getattr(executor, "_invocation_status", None) is None \
+            or len(_BASE_HOOKS) != len(_HOOKS) or any(base is None for base in _BASE_HOOKS.values()):
+        return None
+    found = frozenset(hook for hook in _HOOKS if any(
+        getattr(getattr(plugin, hook, None), "__func__", None) is not _BASE_HOOKS[hook] for plugin in plugins))
+    self._cd_hooks = found
+    return found
 
 
 def _make_batcher(state: Any, original: Callable[..., Any]) -> Callable[..., Any]:

@@ -38,6 +38,20 @@ from chaosdurable.run import Answer
 _OUTCOME_CHANGING = {"callback": ("after_timeout", "failure", "miss_heartbeats")}
 
 
+def _shown(payload: Any) -> str:
+    """An operation's result (JSON text) as a reader wants it: the value, not its escaped JSON; a string
+    result (a callback's answer is often JSON text itself) quoted once."""
+    if payload is None:
+        return "(no result)"
+    try:
+        value = json.loads(payload)
+    except (TypeError, ValueError):
+        return repr(shorten(str(payload), 200))
+    if isinstance(value, str):
+        return repr(shorten(value, 200))
+    return shorten(json.dumps(value), 200)
+
+
 @dataclass
 class Verdict:
     """The outcome of one ``check``."""
@@ -118,8 +132,8 @@ class Verdict:
                 return f"{label}: {op['Status']} without faults, never reached under faults"
             if (op["Status"], fresh.normalize(self.reference, op.get("Result"))) != (
                     other["Status"], fresh.normalize(self.chaotic, other.get("Result"))):
-                return (f"{label}: {op['Status']} {shorten(op.get('Result'), 200)!r} without faults, "
-                        f"{other['Status']} {shorten(other.get('Result'), 200)!r} under faults")
+                return (f"{label}: {op['Status']} {_shown(op.get('Result'))} without faults, "
+                        f"{other['Status']} {_shown(other.get('Result'))} under faults")
         return None
 
     def timeline(self) -> list[str]:

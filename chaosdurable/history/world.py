@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import threading
 from collections import Counter
 from collections.abc import Callable
 from typing import Any
@@ -56,6 +57,7 @@ class World:
         self._mock = mock_aws()
         self._mock.start()
         ledger.MOTO_ACTIVE += 1
+        _serialize_requests()
         import boto3
 
         self._clients = {name: boto3.client(name, region_name=self.region) for name in ("dynamodb", "s3")}
@@ -171,6 +173,28 @@ class World:
             if mails:
                 out["ses:sent"] = sorted(mails)
         return {k: v for k, v in out.items() if v or not k.startswith(("sqs:", "sns:"))}
+
+
+_REQUEST_LOCK = threading.RLock()
+
+
+def _serialize_requests() -> None:
+    """Answer moto's requests one at a time (idempotent): a real AWS request is atomic (a conditional
+    write checks and writes one item as one step), but moto checks then writes without a lock, so two
+    concurrent duplicate invocations could both pass the same condition, a false alarm real DynamoDB
+    never gives. Requests in one order is one legal linearization of what AWS does."""
+    from moto.core.models import botocore_stubber
+
+    if getattr(botocore_stubber, "_chaosdurable_serialized", False):
+        return
+    process = botocore_stubber.process_request
+
+    def process_request(request: Any) -> Any:
+        with _REQUEST_LOCK:
+            return process(request)
+
+    botocore_stubber.process_request = process_request  # type: ignore[method-assign]
+    botocore_stubber._chaosdurable_serialized = True  # type: ignore[attr-defined]
 
 
 def serve_aws_request(method: str, url: str, headers: dict[str, str],

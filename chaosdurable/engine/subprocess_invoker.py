@@ -246,10 +246,12 @@ def _release(sandboxes: dict[str, _Sandbox]) -> None:
 
 def _retire(idle: dict[str, _Sandbox], sandboxes: Sandboxes) -> None:
     """A runner is done: its idle sandbox processes go to the warm pool with their temporary directories
-    (a warm Lambda sandbox keeps its ``/tmp`` for the next execution)."""
-    for function, sandbox in idle.items():
-        sandbox.tmpdir = sandboxes.detach(function)
-    WARM_POOL.give(idle)
+    (a warm Lambda sandbox keeps its ``/tmp`` for the next execution). Safe in a finalizer: it only
+    queues them (a garbage collection can run it while this thread holds any lock); the pool takes
+    them in at its next use."""
+    if idle:
+        WARM_POOL.handed.append((dict(idle), sandboxes))
+        idle.clear()
 
 
 class _WarmPool:
@@ -265,6 +267,20 @@ class _WarmPool:
         self._lock = threading.Lock()
         self._idle: collections.OrderedDict[int, _Sandbox] = collections.OrderedDict()
         self._next = 0
+        #: (idle sandboxes, their runner's ``Sandboxes``) handed over by finished runners, not taken in yet
+        #: (``_retire`` only appends here: ``deque.append`` takes no lock a finalizer could deadlock on)
+        self.handed: collections.deque[tuple[dict[str, _Sandbox], Sandboxes]] = collections.deque()
+
+    def _take_in(self) -> None:
+        """Take in what finished runners handed over: each sandbox with its temporary directory."""
+        while True:
+            try:
+                idle, sandboxes = self.handed.popleft()
+            except IndexError:
+                return
+            for function, sandbox in idle.items():
+                sandbox.tmpdir = sandboxes.detach(function)
+            self.give(idle)
 
     def give(self, sandboxes: dict[str, _Sandbox]) -> None:
         """Keep these idle processes (the live ones) for later runners; end the oldest beyond the bound."""
@@ -281,6 +297,7 @@ class _WarmPool:
 
     def take(self, key: tuple[Any, ...]) -> _Sandbox | None:
         """The most recently kept idle process started for ``key``, or None."""
+        self._take_in()
         with self._lock:
             for number in reversed(self._idle):
                 if self._idle[number].key == key:
@@ -289,6 +306,7 @@ class _WarmPool:
 
     def clear(self) -> None:
         """End every kept process (at interpreter exit; and for tests that need cold sandboxes)."""
+        self._take_in()
         with self._lock:
             idle = {str(n): s for n, s in self._idle.items()}
             self._idle.clear()
@@ -369,6 +387,7 @@ class SubprocessInvoker:
             idle = dict(self._idle)
             self._idle.clear()
         _retire(idle, self.sandboxes)
+        WARM_POOL._take_in()
 
     def child_env(self, function_name: str, world: bool, hash_seed: str | None = None) -> dict[str, str]:
         """The environment of an invocation's process: ours, its hash seed and TMPDIR, and AWS fenced off.

@@ -147,3 +147,25 @@ def test_a_warm_state_bug_of_the_zoo_is_caught_in_subprocess_mode_too() -> None:
     case = next(c for c in test_zoo.BUGS if c.id == "renewal-module-state-cold-start")
     verdict = check(case.handler, case.input, FaultSchedule(case.faults), backend=Subprocess(), setup=case.setup)
     assert verdict.by_checker(case.catcher), verdict.report()
+
+
+def test_a_runner_collected_while_the_pool_is_busy_hands_its_sandboxes_over_without_blocking() -> None:
+    """A garbage collection can finalize a finished runner while this thread is inside the pool (it did,
+    in CI: a deadlock). Its finalizer only queues its sandboxes; the pool takes them in at its next use."""
+    from chaosdurable.engine.sandbox import Sandboxes
+    from chaosdurable.engine.subprocess_invoker import _retire, _Sandbox
+
+    class Idle:
+        stdin = None
+
+        def poll(self) -> int | None:
+            return None
+
+    boxes = Sandboxes()
+    path = boxes.tmpdir("handler")
+    sandbox = _Sandbox(Idle(), None, ("key",))
+    with WARM_POOL._lock:  # as if the collection ran inside take()
+        _retire({"handler": sandbox}, boxes)
+    assert WARM_POOL.take(("key",)) is sandbox and sandbox.tmpdir == path  # taken in, with its directory
+    boxes.adopt("handler", path)
+    boxes.close()

@@ -42,9 +42,9 @@ from .events import stream_space
 
 #: fault kinds in the order draws favour (and shrinking moves toward); repeats weight a kind up
 DEFAULT_KINDS: tuple[str, ...] = (
-    "crash_after_effect", "crash_at_checkpoint", "duplicate_invocation", "callback", "transient_failure",
+    "crash_after_effect", "crash_at_checkpoint", "duplicate_invocation", "callback",
     "crash_after_effect", "crash_at_checkpoint", "callback", "checkpoint_error", "invocation_timeout",
-    "transient_failure", "late_timer", "cold_start",
+    "transient_failure", "late_timer", "cold_start", "transient_failure",
     "event_redelivery", "event_swap", "event_redelivery",  # only with an EventStream (strategies/events.py)
 )
 

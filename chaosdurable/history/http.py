@@ -145,9 +145,9 @@ def _record(method: str, host: str, port: int | None, path: str, headers: Iterab
         data = body.encode() if isinstance(body, str) else body
         detail["body_sha"] = hashlib.blake2b(data, digest_size=8).hexdigest()
     where = where_now()
-    # its Idempotency-Key is its key: requests are counted per key, as effect(name, key) is, so a request
-    # with a key of its own (one per callback, one per event) is not a repeat of another
-    return recorder.effect(name, key, "explicit", where, mutating, detail), name, where
+    # counted per name, not per Idempotency-Key: a key minted per attempt is the classic double charge, so
+    # requests with different keys still count as repeats (a repeat with the same key is deduplicated)
+    return recorder.effect(name, None, "explicit", where, mutating, detail), name, where
 
 
 def _refuse(what: str) -> RealNetworkRefused:

@@ -3,6 +3,7 @@ of one another (one subscription per callback under a redelivered event), a keyl
 
 from __future__ import annotations
 
+import pytest
 import responses
 
 from chaosdurable import CrashAfterEffect, EventStream, FaultSchedule, check
@@ -19,6 +20,9 @@ def _mock() -> responses.RequestsMock:
     return mock
 
 
+@pytest.mark.xfail(strict=True, reason="open (issue 9, trial3 c08): counting requests per Idempotency-Key fixed this "
+                   "but hid the order saga's key-per-attempt double charge (chaosdurable run); a request in a new "
+                   "operation must be told apart from a retry of the same one")
 def test_one_keyed_subscription_per_callback_is_not_a_repeat_under_a_redelivered_event() -> None:
     v = check(h.keyed_subscriptions, {"payments": 3}, FaultSchedule((EventRedelivery(stream="payment-webhook"),)),
               callbacks={"payment-webhook": EVENTS}, http=_mock())

@@ -55,26 +55,31 @@ def _label(ref: Any) -> str:
 
 
 def replay_one(history: RecordedHistory, handler: Handler,
-               targets: Mapping[str, Handler] | None = None) -> HistoryReplay:
-    """Replay one loaded history against ``handler``."""
+               targets: Mapping[str, Handler] | None = None,
+               fence: Mapping[str, Any] | None = None) -> HistoryReplay:
+    """Replay one loaded history against ``handler`` (``fence``: see ``session.run_replay``)."""
     try:
         recorded = rebuild(history.events, history.source)
     except HistoryError as exc:
         return HistoryReplay(source=history.source, error=str(exc))
-    replayed = run_replay(recorded, handler, targets=targets)
+    replayed = run_replay(recorded, handler, targets=targets, fence=fence)
     divergence = compare(recorded, replayed)
     return HistoryReplay(source=history.source, divergence=divergence,
                          continuation=continuation(recorded, replayed) if divergence is None else "",
-                         operations=len(recorded.ops) - 1, recorded_outcome=recorded.outcome)
+                         operations=len(recorded.ops) - 1, recorded_outcome=recorded.outcome,
+                         refused=tuple(replayed.refused))
 
 
 def replay_history(history: Any, handler: Handler | str, *, targets: Mapping[str, Handler | str] | None = None,
-                   aws: Mapping[str, Any] | None = None, quiet: bool = True) -> ReplayReport:
+                   aws: Mapping[str, Any] | None = None, quiet: bool = True,
+                   fence: Mapping[str, Any] | None = None) -> ReplayReport:
     """Replay every history in ``history`` against ``handler`` (see the module docstring).
 
     ``aws`` holds keyword options of ``replay.aws.fetch_history`` for execution ARNs
     (``client=``, ``allowlist=``, ``environ=``). ``quiet`` silences the SDK's logger while
-    replaying (its replayed-operation logs are noise here).
+    replaying (its replayed-operation logs are noise here). ``fence`` holds keyword options of
+    ``replay.fence.fenced`` (``allow_real_aws``, ``allow_hosts``, ``http``): by default the handler's code
+    outside steps reaches neither AWS (outside a moto world) nor the network while it replays.
     """
     fn = resolve_handler(handler)
     resolved = {name: resolve_handler(t) for name, t in (targets or {}).items()}
@@ -94,7 +99,7 @@ def replay_history(history: Any, handler: Handler | str, *, targets: Mapping[str
             except HistoryError as exc:
                 results.append(HistoryReplay(source=_label(ref), error=str(exc)))
                 continue
-            results.append(replay_one(loaded, fn, resolved))
+            results.append(replay_one(loaded, fn, resolved, fence))
     finally:
         sdk_logger.setLevel(level)
     return ReplayReport(results)

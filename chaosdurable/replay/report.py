@@ -28,6 +28,8 @@ class HistoryReplay:
     continuation: str = ""
     operations: int = 0
     recorded_outcome: str | None = None
+    #: AWS calls and HTTP requests the handler made outside steps while replaying, refused by the fence
+    refused: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -38,12 +40,16 @@ class HistoryReplay:
         """A few lines saying what happened."""
         if self.error is not None:
             return f"UNREADABLE {self.source}\n  {self.error}"
+        fenced = ""
+        if self.refused:
+            fenced = (f"\n  refused during the replay (AWS calls or HTTP requests the handler makes outside steps; a "
+                      f"replay never sends them): {', '.join(self.refused[:6])}")
         if self.divergence is not None:
             return f"DIVERGES {self.source}\n" + "\n".join(
-                "  " + line for line in self.divergence.describe().splitlines())
+                "  " + line for line in self.divergence.describe().splitlines()) + fenced
         state = f"ended {self.recorded_outcome}" if self.recorded_outcome else "in flight"
         return (f"OK {self.source}: {self.operations} recorded operations replay identically ({state}); "
-                f"{self.continuation}")
+                f"{self.continuation}{fenced}")
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,9 @@ operations (the execution stays RUNNING so it can be invoked), starts exactly on
 at the recorded point in virtual time, watches it (``observe.Observer``) and stops it at the
 first work the history does not hold (``observe.Guard``; a checkpoint that would START an
 unknown operation or retry an interrupted step is also refused by ``FrontierInterceptor``,
-without being persisted). Invoke targets are never run and no step body is executed.
+without being persisted). Invoke targets are never run and no step body is executed. The
+handler's own code between operations does run again: it is fenced (``fence.fenced``), so an
+AWS call or HTTP request there is refused (``Replayed.refused``) unless ``fence`` allows it.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from chaosdurable.engine.clock import VirtualClock
 from chaosdurable.engine.interception import PROCEED, CheckpointSite, Intervention, NoInterceptor
 from chaosdurable.engine.invoker import is_durable_handler
 from chaosdurable.engine.runner import DurableRunner
+from chaosdurable.replay.fence import fenced
 from chaosdurable.replay.observe import GuardFactory, Observer, add_plugin
 from chaosdurable.replay.rebuild import Recorded
 
@@ -42,6 +45,8 @@ class Replayed:
     outcome_error: dict[str, Any] | None
     new_checkpoints: list[str] = field(default_factory=list)
     diagnostics: list[str] = field(default_factory=list)
+    #: AWS calls and HTTP requests the handler made outside steps during the replay, refused by the fence
+    refused: list[str] = field(default_factory=list)
 
 
 class FrontierInterceptor(NoInterceptor):
@@ -77,11 +82,14 @@ class FrontierInterceptor(NoInterceptor):
 
 
 def run_replay(recorded: Recorded, handler: Callable[..., Any], *, hang_timeout: float = 30.0,
-               targets: Mapping[str, Callable[..., Any]] | None = None) -> Replayed:
+               targets: Mapping[str, Callable[..., Any]] | None = None,
+               fence: Mapping[str, Any] | None = None) -> Replayed:
     """One invocation of ``handler`` against ``recorded`` (see the module docstring).
 
     ``targets`` (invoke targets by name) are registered so the handler's invoke calls resolve as
     in ``check``; the replay never runs them (recorded invokes replay, new ones are the frontier).
+    ``fence`` holds keyword options of ``fence.fenced`` (``allow_real_aws``, ``allow_hosts``,
+    ``http``); by default every AWS call (outside a moto world) and every HTTP request is refused.
     """
     runner = DurableRunner(handler, hang_timeout=hang_timeout, max_invocations=1)
     for name, target in (targets or {}).items():
@@ -104,7 +112,7 @@ def run_replay(recorded: Recorded, handler: Callable[..., Any], *, hang_timeout:
                         handler_code=getattr(getattr(handler, "__wrapped__", None), "__code__", None), arn=ex.arn)
     interceptor = FrontierInterceptor(recorded, observer)
     service.interceptor = interceptor
-    with _REPLAY_LOCK:
+    with _REPLAY_LOCK, fenced(**dict(fence or {})) as recorder:
         remove = add_plugin(handler, GuardFactory(observer))
         previous = (threading.getprofile(), sys.getprofile())
         threading.setprofile(observer.profile)
@@ -120,4 +128,5 @@ def run_replay(recorded: Recorded, handler: Callable[..., Any], *, hang_timeout:
     kind = "returned" if error is None else "raised"
     return Replayed(observer=observer, status=ex.status, result=ex.result, error=ex.error, outcome_kind=kind,
                     outcome_error=dict(error.get("Payload") or {}) if error else None,
-                    new_checkpoints=interceptor.accepted, diagnostics=list(ex.diagnostics))
+                    new_checkpoints=interceptor.accepted, diagnostics=list(ex.diagnostics),
+                    refused=list(dict.fromkeys(recorder.refused)))

@@ -33,6 +33,7 @@ from chaosdurable.history.ledger import RealAwsRefused
 from chaosdurable.history.record import RunRecord
 from chaosdurable.history.world import World
 from chaosdurable.options import resolve
+from chaosdurable.replay.selfcheck import replay_finished
 from chaosdurable.run import Answer
 
 _OUTCOME_CHANGING = {"callback": ("after_timeout", "failure", "miss_heartbeats")}
@@ -611,6 +612,11 @@ def check(
             witness, _ = chosen.run(work, text, FaultSchedule(), bounds, quiet, active, label="witness")
             reference.fresh = FreshValues.between(reference, witness)
             reference.baseline = _baseline(reference, witness, selected)
+            if "final_replay" in selected and chosen.name in ("inprocess", "subprocess"):
+                reference.final_replay = replay_finished(
+                    reference, handler, targets=targets,
+                    fence={"allow_real_aws": values.guards.allow_real_aws, "allow_hosts": values.guards.allow_hosts,
+                           "http": values.guards.http})
         chaotic, nemesis = chosen.run(work, text, schedule, bounds, quiet, active, label="chaotic")
     refused_http = sorted({r for r in reference.refused_aws + chaotic.refused_aws if r.startswith("http:")})
     if refused_http:

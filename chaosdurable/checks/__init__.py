@@ -11,6 +11,7 @@
 | ``liveness`` | the execution ends within its bounds; otherwise what it waits for |
 | ``well_formed`` | history events come in a legal order and every operation ends at most once |
 | ``event_delivery`` | an event delivered twice or out of order leaves the execution's end unchanged |
+| ``final_replay`` | the fault-free run, replayed from its own finished history, ends the same way |
 """
 
 from chaosdurable.checks.base import Checker, CheckerInputError, Ledger, Violation
@@ -18,6 +19,7 @@ from chaosdurable.checks.delivery import event_delivery
 from chaosdurable.checks.determinism import determinism
 from chaosdurable.checks.effects import effects_outside_steps
 from chaosdurable.checks.exactly_once import exactly_once
+from chaosdurable.checks.final_replay import final_replay
 from chaosdurable.checks.idempotency import idempotency
 from chaosdurable.checks.liveness import liveness
 from chaosdurable.checks.resumption import resumption
@@ -36,6 +38,7 @@ ALL_CHECKERS: dict[str, Checker] = {
     "well_formed": well_formed,
     "unhandled_failure": unhandled_failure,
     "event_delivery": event_delivery,
+    "final_replay": final_replay,
 }
 
 __all__ = [
@@ -48,6 +51,7 @@ __all__ = [
     "effects_outside_steps",
     "event_delivery",
     "exactly_once",
+    "final_replay",
     "idempotency",
     "liveness",
     "resumption",

@@ -11,12 +11,14 @@ Functions, classes, modules and other objects (clients, loggers) are left out.
 from __future__ import annotations
 
 import collections
+import itertools
 import sys
 from collections.abc import Callable
 from types import ModuleType
 from typing import Any
 
-_PLAIN = (type(None), bool, int, float, complex, str, bytes, tuple, list, dict, set, frozenset, collections.deque)
+_PLAIN = (type(None), bool, int, float, complex, str, bytes, tuple, list, dict, set, frozenset, collections.deque,
+          itertools.count)
 #: containers longer than this are described by their length, not their contents
 MAX_ITEMS = 50
 #: longest text kept for one value

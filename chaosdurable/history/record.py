@@ -131,3 +131,6 @@ class RunRecord:
     module_state: dict[int, dict[str, str]] = field(default_factory=dict)
     #: the invocations of the run's own execution that ran on a new sandbox (a ``ColdStart``), in-process
     cold_starts: list[int] = field(default_factory=list)
+    #: how replaying this finished run's own history diverged from it, in lines (``replay.selfcheck``);
+    #: ``()`` when it replayed identically or was not replayed. Set by ``check`` on its fault-free run.
+    final_replay: tuple[str, ...] = ()

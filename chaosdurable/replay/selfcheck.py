@@ -1,0 +1,78 @@
+"""Replaying a finished run's own history once more: the handler must end it the same way.
+
+Contract: ``replay_finished(record, handler, ...)`` takes the ``RunRecord`` of an execution that
+ended (SUCCEEDED or FAILED), replays its complete history through ``handler`` (the replay of
+``replay_history``: every operation already checkpointed, no step body runs, the handler's code
+outside steps is fenced) and returns the lines describing how the replay diverged, or ``()``.
+``check`` does this for its fault-free run, once per reference run (``RunRecord.final_replay``),
+and the ``final_replay`` checker reports the lines.
+
+Why: the service replays the handler from the top after every suspension, crash or timeout. A
+handler that is deterministic outside its steps returns, from the same checkpoints, the same
+result every time. One that returns something else computes it from state that differs between
+replays and that no checkpoint holds: a module-level counter or cache (which lives as long as
+the sandbox), a file in the temp dir, data read outside a step. The replay runs in this process
+right after the run, so in-process a module global the run left behind is still there (a warm
+sandbox); in subprocess mode this process never ran the handler (a cold one). The globals of the
+handler's module that the replay itself changed are named: code outside steps mutates them on
+every replay.
+
+Skipped (``()``) when the run did not end, when no history was recorded, and when the run read
+the clock, ``random`` or a uuid outside steps: the tripwire reports those reads, and the shifted
+replay of ``checks.confirm`` judges them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from chaosdurable.history.module_state import differing, module_of, snapshot
+from chaosdurable.history.record import RunRecord
+from chaosdurable.history.tripwire import ENVIRONMENT_CALLS
+
+#: how many changed globals are named
+MAX_NAMED = 4
+
+
+def should_replay(record: RunRecord) -> bool:
+    """Whether ``record`` is a finished run whose replay says something (see the module docstring)."""
+    if record.status not in ("SUCCEEDED", "FAILED") or record.stuck or not record.history:
+        return False
+    return all(hit.call in ENVIRONMENT_CALLS for hit in record.tripwire)
+
+
+def replay_finished(record: RunRecord, handler: Callable[..., Any], *,
+                    targets: Mapping[str, Callable[..., Any]] | None = None,
+                    fence: Mapping[str, Any] | None = None) -> tuple[str, ...]:
+    """The lines saying how replaying ``record``'s finished history diverged from it, or ``()``."""
+    if not should_replay(record):
+        return ()
+    from chaosdurable.replay.api import replay_history
+
+    module = module_of(handler)
+    before = snapshot(module)
+    report = replay_history({"Events": record.history}, handler, targets=targets, fence=fence)
+    changed = differing(before, snapshot(module))
+    found = report.divergence
+    if found is None:
+        return ()
+    lines = [
+        f"replaying the fault-free run's finished history (every operation already checkpointed, as the service "
+        f"replays it after any suspension, crash or timeout) did not end it the same way: {found.kind} at "
+        f"{found.path!r}" + (f" ({found.source})" if found.source else ""),
+        f"  recorded: {found.expected}",
+        f"  replayed: {found.actual}",
+    ]
+    if changed:
+        named = "; ".join(f"{name}: {old} -> {new}" for name, old, new in changed[:MAX_NAMED])
+        more = f" (and {len(changed) - MAX_NAMED} more)" if len(changed) > MAX_NAMED else ""
+        lines.append(f"module globals that the replay itself changed (code outside steps mutates them on every "
+                     f"replay): {named}{more}")
+    refused = [r for result in report for r in result.refused]
+    if refused:
+        lines.append(f"refused during the replay (calls the handler makes outside steps): {', '.join(refused[:6])}")
+    lines.append("the handler computes this outside steps from state no checkpoint holds (module state, a file, "
+                 "a read outside a step), so each replay sees another value: compute it inside a step, or derive "
+                 "it from step results")
+    return tuple(lines)

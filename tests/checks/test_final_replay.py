@@ -1,0 +1,91 @@
+"""``final_replay``: the fault-free run, replayed from its finished history, must end the same way.
+
+Each bug here is visible without any fault: the handler computes its result outside steps from
+state that no checkpoint holds, so a replay from the same checkpoints returns something else.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+from typing import Any
+
+from aws_durable_execution_sdk_python import DurableContext, durable_execution
+from aws_durable_execution_sdk_python.config import Duration
+
+from chaosdurable import check
+from chaosdurable.backends import Subprocess
+
+_numbers = itertools.count(1001)
+_CONFIG: dict[str, str] = {}
+
+
+@durable_execution
+def invoice_from_module_counter(event: Any, context: DurableContext) -> dict[str, str]:
+    """BUG: the invoice number comes from a module-level counter, re-read on every replay."""
+    number = f"INV-{next(_numbers)}"
+    context.step(lambda _: number, name="create-invoice")
+    context.wait(Duration.from_days(30), name="payment-terms")
+    return {"invoice": number, "status": context.step(lambda _: "SETTLED", name="settle")}
+
+
+@durable_execution
+def invoice_from_step(event: Any, context: DurableContext) -> dict[str, str]:
+    """Correct twin: the number is minted in a step; configuration is cached in module state."""
+    if not _CONFIG:
+        _CONFIG["prefix"] = os.environ.get("INVOICE_PREFIX", "INV")
+    number = context.step(lambda _: f"{_CONFIG['prefix']}-{next(_numbers)}", name="create-invoice")
+    context.wait(Duration.from_days(30), name="payment-terms")
+    return {"invoice": number, "status": context.step(lambda _: "SETTLED", name="settle")}
+
+
+@durable_execution
+def coupon_into_closure(event: Any, context: DurableContext) -> dict[str, int]:
+    """BUG: the coupon step writes the discount into the order dict instead of returning it: a replay,
+    which does not run the step again, sees the full total."""
+    order = {"total": event["total"]}
+
+    def apply_coupon(_: Any) -> None:
+        order["total"] -= 500
+
+    context.step(apply_coupon, name="apply-coupon")
+    charged = context.step(lambda _: order["total"], name="charge")
+    return {"charged": charged, "total": order["total"]}
+
+
+@durable_execution
+def coupon_returned(event: Any, context: DurableContext) -> dict[str, int]:
+    """Correct twin: the discounted total is the coupon step's result."""
+    total = context.step(lambda _: event["total"] - 500, name="apply-coupon")
+    charged = context.step(lambda _: total, name="charge")
+    return {"charged": charged, "total": total}
+
+
+def test_a_module_counter_read_outside_steps_is_caught_without_faults() -> None:
+    verdict = check(invoice_from_module_counter, {})
+    found = verdict.by_checker("final_replay")
+    assert found, verdict.report()
+    text = "\n".join([found[0].message, *found[0].detail])
+    assert "result" in found[0].message and "INV-" in text
+    assert "_numbers: count(" in text, text  # the global the replay itself moved on
+
+
+def test_a_step_writing_into_a_closure_is_caught_without_faults() -> None:
+    verdict = check(coupon_into_closure, {"total": 5000})
+    assert verdict.by_checker("final_replay"), verdict.report()
+
+
+def test_the_correct_twins_pass() -> None:
+    for handler, event in ((invoice_from_step, {}), (coupon_returned, {"total": 5000})):
+        verdict = check(handler, event)
+        assert verdict.ok, verdict.report()
+
+
+def test_subprocess_mode_replays_in_this_process_a_cold_sandbox() -> None:
+    verdict = check(invoice_from_module_counter, {}, backend=Subprocess())
+    assert verdict.by_checker("final_replay"), verdict.report()
+    assert check(invoice_from_step, {}, backend=Subprocess()).ok
+
+
+def test_it_can_be_left_out() -> None:
+    assert check(invoice_from_module_counter, {}, checkers=["resumption", "determinism"]).ok

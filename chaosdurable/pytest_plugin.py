@@ -414,7 +414,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                          "none otherwise); the search stops at the budget or at the profile's examples")
     group.addoption("--chaos-seed", type=int, default=None, help="seed Hypothesis and the engine")
     group.addoption("--chaos-backend", type=_backend, default="inprocess", metavar="{" + ",".join(BACKENDS) + "}",
-                    help="where executions run: inprocess, subprocess (a process per invocation), aws (a "
+                    help="where executions run: inprocess, subprocess (a process per emulated sandbox), aws (a "
                          "deployed function through boto3: --chaos-aws-function, the allowlist and the switch)")
     group.addoption("--chaos-aws-function", default=None, metavar="NAME_OR_ARN",
                     help="--chaos-backend aws: the deployed durable function to drive")

@@ -269,10 +269,12 @@ def _payload(input: Any, payload: str | None) -> str:
                                   "(or pass payload= the JSON text itself)") from None
 
 
-def _not_reached(nemesis_not_reached: list[Any], chaotic: RunRecord) -> list[str]:
-    """Why each fault never fired: its target never happened, or never at the coordinates it names."""
+def _not_reached(nemesis_not_reached: list[Any], chaotic: RunRecord, fired: Iterable[Firing] = ()) -> list[str]:
+    """Why each fault never fired: its target never happened, or never at the coordinates it names, or
+    every attempt at it was failed by another fault of the schedule (``fired``)."""
     import fnmatch
 
+    failed = [f.fault for f in fired if f.fault.kind == "transient_failure"]
     seen = sorted({str(op.get("Name")) for op in chaotic.operations if op.get("Name") and op["Type"] != "EXECUTION"})
     effects = sorted({str(e.name) for e in chaotic.effects})
     out = []
@@ -291,6 +293,13 @@ def _not_reached(nemesis_not_reached: list[Any], chaotic: RunRecord) -> list[str
             places = sorted({e.where.label() for e in matching})
             out.append(f"{fault.describe()} -- not reached: effect {pattern!r} happened, but never at the "
                        f"coordinates this fault names (it happened in: {'; '.join(places[:6])})")
+            continue
+        failing = [f for f in failed if pattern and (fnmatch.fnmatchcase(str(f.effect), pattern)
+                                                     or fnmatch.fnmatchcase(pattern, str(f.effect)))]
+        if failing:  # every attempt at the effect was failed by a TransientFailure: a failed call did not happen
+            out.append(f"{fault.describe()} -- not reached: every attempt at effect {pattern!r} was failed by "
+                       f"another fault of this schedule ({failing[0].describe()}), and a call that failed did not "
+                       "happen, so there was nothing to act after")
             continue
         named = [op for op in chaotic.operations if target is not None and target in (op.get("Name"), op["Id"])]
         if named:
@@ -683,7 +692,7 @@ def check(
         chaotic=chaotic,
         schedule=schedule,
         fired=fired,
-        not_reached=_not_reached(nemesis.not_reached(), chaotic),
+        not_reached=_not_reached(nemesis.not_reached(), chaotic, fired),
         replay=_replay_snippet(handler, shown, schedule, seed, chosen, setup, targets, callbacks, import_path),
         checkers=list(selected),
         command=_replay_command(handler, shown, schedule, mode, setup, targets, callbacks, import_path,

@@ -220,3 +220,12 @@ def test_checker_accepts_runs_of_the_same_handler(two_handlers: tuple[object, ob
 def test_schedules_that_could_only_misfire_are_refused(text: str, complaint: str) -> None:
     with pytest.raises(ScheduleError, match=re.escape(complaint)):
         FaultSchedule.from_json(text)
+
+
+def test_an_effect_every_attempt_of_which_failed_is_not_called_missing() -> None:
+    schedule = FaultSchedule((TransientFailure(effect="charge", times=20), CrashAfterEffect(effect="charge")))
+    v = check(handlers.charges_at_least_once, None, schedule, checkers=["resumption"])
+    assert [f.fault.kind for f in v.fired] == ["transient_failure"]
+    (text,) = v.not_reached
+    assert "not reached: every attempt at effect 'charge' was failed by another fault of this schedule" in text, text
+    assert "never happened" not in text

@@ -96,12 +96,14 @@ def _fired_on(op: dict[str, Any], ledger: Ledger) -> str | None:
     if op.get("Type") == "CALLBACK":
         if op.get("Status") not in ("TIMED_OUT", "FAILED"):
             return None
-        for text, kind in zip(ledger.fired, kinds, strict=True):
-            names = {name, callback_label(name)} - {None}  # the fault says the name the handler wrote
-            if kind in ("callback", "") and (any(f"on callback {n!r}" in text for n in names) if names
-                                             else "on callback" in text):
-                return text
-        return None
+        names = {name, callback_label(name)} - {None}  # the fault says the name the handler wrote
+        candidates = [text for text, kind in zip(ledger.fired, kinds, strict=True)
+                      if kind in ("callback", "") and (any(f"on callback {n!r}" in text for n in names) if names
+                                                       else "on callback" in text)]
+        # the fault that explains this outcome first: a failure answer for FAILED, a timeout for TIMED_OUT
+        # (a callback answered late, then with a failure, failed through the failure)
+        telling = ("failure",) if op.get("Status") == "FAILED" else ("timeout", "heartbeat")
+        return next((t for t in candidates if any(w in t for w in telling)), candidates[0] if candidates else None)
     if op.get("Status") != "FAILED" or op.get("Type") not in ("STEP", "CHAINED_INVOKE"):
         return None
     what = "step" if op.get("Type") == "STEP" else "invoke"

@@ -295,3 +295,22 @@ def test_three_failures_in_a_row_outlast_a_short_retry_budget_but_not_the_sdk_de
         return context.step(lambda _: _charge(event), name="charge")  # the SDK's default: 6 attempts
 
     assert check(default_retries, ORDER, outage, import_path=None).chaotic.status == "SUCCEEDED"
+
+
+@durable_execution
+def hold_then_two_approvals(event: dict[str, str], context: Any) -> dict[str, Any]:
+    """BUG: two approvals by the same callback name; a failed one leaves the hold."""
+    context.step(lambda _: _hold(event["order"], "HELD"), name="hold-stock")
+    approvals = [_approval(context), _approval(context)]
+    return {"approvals": approvals, "status": context.step(lambda _: _hold(event["order"], "SOLD"), name="finalize")}
+
+
+def test_the_fault_named_is_the_one_that_failed_the_callback() -> None:
+    # the late answer lands on the first 'approval', the failure on the second: the failure failed it
+    late, failure = CallbackFault(behaviour="delay", seconds=60.0), CallbackFault(behaviour="failure")
+    v = _check(hold_then_two_approvals, FaultSchedule((late, failure)))
+    assert len(v.fired) == 2, v.report()
+    (found,) = v.by_checker(NAME)
+    text = found.describe()
+    assert f"fault: {failure.describe()} -> fired on callback" in text, text
+    assert late.describe() + " ->" not in text

@@ -6,6 +6,11 @@ are what they were after the fault-free run.
 - explicit effects (``chaosdurable.effect(name, key)``) are counted per (name, key); one that
   happened more often under faults is not idempotent. Pass ``idempotent=True`` to ``effect``
   for effects that are safe to repeat.
+- a request that carries an idempotency key of its own (an HTTP ``Idempotency-Key`` the fault-free
+  run never sent) made in an operation the fault-free run does not have is new work on a path the
+  fault opened (one more callback for a redelivered event, and its own subscription), not a repeat,
+  and is not counted. The same request in an operation both runs have (a step re-run by a crash or
+  a retry) is counted whatever its key, so a key minted anew per attempt is still caught.
 Skipped when a fault legitimately changes the outcome; when the change is only a handled failure
 of one operation (``Ledger.repeats_still_count``), the explicit effects that the fault-free run
 made are still counted (the world is not compared: the other path may change it legitimately).
@@ -32,6 +37,15 @@ def _counts(effects: list[Effect], kind: str, run: RunRecord | None = None,
 
     return Counter((e.name, key(e)) for e in effects
                    if e.kind == kind and e.mutating and not e.detail.get("idempotent"))
+
+
+def _repeats(chaotic: RunRecord, reference: RunRecord) -> list[Effect]:
+    """The chaotic run's effects less new keyed work in operations the fault-free run does not have."""
+    known = {op.get("Id") for op in reference.operations}
+    sent = {(e.name, e.detail.get("idempotency_key")) for e in reference.effects}
+    return [e for e in chaotic.effects
+            if e.where.op_id is None or e.where.op_id in known or not e.detail.get("idempotency_key")
+            or (e.name, e.detail.get("idempotency_key")) in sent]
 
 
 def _in_order(effects: list[Effect]) -> list[Effect]:
@@ -75,13 +89,13 @@ def idempotency(reference: RunRecord, chaotic: RunRecord, ledger: Ledger) -> lis
                 NAME, "the external world differs from the fault-free run: " + why,
                 op=first.where.op_name if first else None, invocation=first.where.invocation if first else None,
                 source=first.where.source if first else None, detail=detail))
-    extra = _counts(chaotic.effects, "explicit", chaotic, fresh) - _counts(reference.effects, "explicit", reference,
-                                                                          fresh)
+    repeats = _repeats(chaotic, reference)
+    extra = _counts(repeats, "explicit", chaotic, fresh) - _counts(reference.effects, "explicit", reference, fresh)
     ref_counts = _counts(reference.effects, "explicit", reference, fresh)
     if ledger.outcome_may_change:  # another path: effects the fault-free run never made are that path's own
         extra = Counter({k: n for k, n in extra.items() if ref_counts[k] > 0})
     for name, key in sorted(extra):
-        hits = _in_order([e for e in chaotic.effects if e.name == name and fresh.normalize(chaotic, e.key) == key])
+        hits = _in_order([e for e in repeats if e.name == name and fresh.normalize(chaotic, e.key) == key])
         total = len(hits)
         warm = warm_state_lines(reference, chaotic, hits[-1].where.invocation, hits[-1].where.op_name)
         out.append(Violation(

@@ -46,6 +46,12 @@ def keyed_subscriptions(event: dict[str, Any], context: Any) -> list[str]:
 
 
 @durable_execution
+def keyless_subscriptions(event: dict[str, Any], context: Any) -> list[str]:
+    """Keyless subscriptions: one more under a redelivered event cannot be told from an event processed twice."""
+    return _consume(event, context, key_per_callback=False)
+
+
+@durable_execution
 def keyless_release(event: dict[str, Any], context: Any) -> list[str]:
     """BUG: the release POST has no key and is not deduplicated: a crash after it repeats it."""
     released: list[str] = []

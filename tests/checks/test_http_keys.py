@@ -1,9 +1,9 @@
-"""An HTTP request's Idempotency-Key is its effect key: requests with keys of their own are not repeats
-of one another (one subscription per callback under a redelivered event), a keyless repeat still is."""
+"""A keyed request in an operation the fault-free run does not have is new work, not a repeat (one
+subscription per callback under a redelivered event); a keyless one still counts, and so does a request
+re-sent by a crash in an operation both runs have, whatever its key."""
 
 from __future__ import annotations
 
-import pytest
 import responses
 
 from chaosdurable import CrashAfterEffect, EventStream, FaultSchedule, check
@@ -20,15 +20,19 @@ def _mock() -> responses.RequestsMock:
     return mock
 
 
-@pytest.mark.xfail(strict=True, reason="open (issue 9, trial3 c08): counting requests per Idempotency-Key fixed this "
-                   "but hid the order saga's key-per-attempt double charge (chaosdurable run); a request in a new "
-                   "operation must be told apart from a retry of the same one")
 def test_one_keyed_subscription_per_callback_is_not_a_repeat_under_a_redelivered_event() -> None:
     v = check(h.keyed_subscriptions, {"payments": 3}, FaultSchedule((EventRedelivery(stream="payment-webhook"),)),
               callbacks={"payment-webhook": EVENTS}, http=_mock())
     assert v.fired and v.ok, v.report()
-    keys = [e.key for e in v.chaotic.effects if e.name.endswith("/v1/subscriptions")]
+    keys = [e.detail.get("idempotency_key") for e in v.chaotic.effects if e.name.endswith("/v1/subscriptions")]
     assert len(keys) == 4 and len(set(keys)) == 4  # one more callback, one more subscription, its own key
+
+
+def test_a_keyless_request_in_the_extra_callback_still_counts() -> None:
+    # without a key of its own, new work cannot be told from an event processed twice: it is counted
+    v = check(h.keyless_subscriptions, {"payments": 3}, FaultSchedule((EventRedelivery(stream="payment-webhook"),)),
+              callbacks={"payment-webhook": EVENTS}, http=_mock())
+    assert v.fired and v.by_checker("idempotency"), v.report()
 
 
 def test_a_keyless_request_repeated_by_a_crash_is_still_caught() -> None:

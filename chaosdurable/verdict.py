@@ -616,16 +616,17 @@ def check(
             active = None  # a deployed backend provisions its own world with setup= (this process's moto is not it)
         if reference is None:
             reference, _ = chosen.run(work, text, FaultSchedule(), bounds, values.guards, active, label="reference")
+            if "final_replay" in selected and chosen.name in ("inprocess", "subprocess"):
+                # right after the run, in the same sandbox (in-process), as the service would replay it
+                reference.final_replay = replay_finished(
+                    reference, handler, targets=targets,
+                    fence={"allow_real_aws": values.guards.allow_real_aws, "allow_hosts": values.guards.allow_hosts,
+                           "http": values.guards.http})
             # A second fault-free run tells the values steps mint anew in every execution (ids,
             # timestamps) from differences that faults cause.
             witness, _ = chosen.run(work, text, FaultSchedule(), bounds, quiet, active, label="witness")
             reference.fresh = FreshValues.between(reference, witness)
             reference.baseline = _baseline(reference, witness, selected)
-            if "final_replay" in selected and chosen.name in ("inprocess", "subprocess"):
-                reference.final_replay = replay_finished(
-                    reference, handler, targets=targets,
-                    fence={"allow_real_aws": values.guards.allow_real_aws, "allow_hosts": values.guards.allow_hosts,
-                           "http": values.guards.http})
         chaotic, nemesis = chosen.run(work, text, schedule, bounds, quiet, active, label="chaotic")
     refused_http = sorted({r for r in reference.refused_aws + chaotic.refused_aws if r.startswith("http:")})
     if refused_http:

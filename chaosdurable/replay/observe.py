@@ -183,7 +183,9 @@ class Observer:
                 caller = caller.f_back
         source, function = user_source(frame.f_back)
         kind = getattr(getattr(ident, "operation_type", None), "value", None) or "?"
-        call = Call(seq=seq, op_id=op_id, op_type=kind, sub_type=getattr(ident, "sub_type", None),
+        sub_type = getattr(ident, "sub_type", None)
+        sub_type = getattr(sub_type, "value", sub_type)  # an OperationSubType enum in SDK 2.x, a str in 3.x
+        call = Call(seq=seq, op_id=op_id, op_type=kind, sub_type=sub_type,
                     name=getattr(ident, "name", None) or None, parent_id=getattr(ident, "parent_id", None) or None,
                     api=api, args=_args(api, local, op_id, self.arn), source=source, function=function)
         with self._lock:

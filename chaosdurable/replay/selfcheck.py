@@ -52,7 +52,12 @@ def replay_finished(record: RunRecord, handler: Callable[..., Any], *,
 
     module = module_of(handler)
     before = snapshot(module)
-    report = replay_history({"Events": record.history}, handler, targets=targets, fence=fence)
+    try:
+        report = replay_history({"Events": record.history}, handler, targets=targets, fence=fence)
+    except Exception as exc:  # a defect of the replay itself must not take the verdict down with it
+        record.diagnostics.append(f"note: the final replay of the fault-free run could not run, so final_replay "
+                                  f"checked nothing ({type(exc).__name__}: {exc}); please report it")
+        return ()
     changed = differing(before, snapshot(module))
     found = report.divergence
     if found is None:

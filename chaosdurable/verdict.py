@@ -294,8 +294,8 @@ def _not_reached(nemesis_not_reached: list[Any], chaotic: RunRecord, fired: Iter
             out.append(f"{fault.describe()} -- not reached: effect {pattern!r} happened, but never at the "
                        f"coordinates this fault names (it happened in: {'; '.join(places[:6])})")
             continue
-        failing = [f for f in failed if pattern and (fnmatch.fnmatchcase(str(f.effect), pattern)
-                                                     or fnmatch.fnmatchcase(pattern, str(f.effect)))]
+        failing = [f for f in failed if pattern and (fnmatch.fnmatchcase(str(getattr(f, "effect", "")), pattern)
+                                                     or fnmatch.fnmatchcase(pattern, str(getattr(f, "effect", ""))))]
         if failing:  # every attempt at the effect was failed by a TransientFailure: a failed call did not happen
             out.append(f"{fault.describe()} -- not reached: every attempt at effect {pattern!r} was failed by "
                        f"another fault of this schedule ({failing[0].describe()}), and a call that failed did not "

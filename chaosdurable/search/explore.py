@@ -73,7 +73,10 @@ class Stats:
     examples: int = 0
     invocations: int = 0
     faults: int = 0
+    #: distinct operations (by name, or id when unnamed) of the fault-free runs of every input drawn so far
     operations: int = 0
+    seen: set[str] = field(default_factory=set)
+    #: those of them a fired fault targeted (never more than ``operations``)
     covered: set[str] = field(default_factory=set)
     violations: set[str] = field(default_factory=set)
     done: bool = False
@@ -370,7 +373,8 @@ class _SearchState:
         stats.invocations += len(verdict.chaotic.invocations)
         stats.faults += len(verdict.fired)
         operations = {o.get("Name") or o["Id"] for o in verdict.reference.operations if o["Type"] != "EXECUTION"}
-        stats.operations = max(stats.operations, len(operations))
+        stats.seen.update(str(op) for op in operations)
+        stats.operations = len(stats.seen)
         for pair in coverage_keys(verdict):
             self.coverage[pair] += 1
         stats.covered.update(str(op) for op in (getattr(f.fault, "op", None) for f in verdict.fired)

@@ -42,3 +42,16 @@ def always_fails(event: Any, context: DurableContext) -> str:
 
 def not_durable(event: Any, context: Any) -> None:
     """Not decorated with @durable_execution."""
+
+
+@durable_execution
+def ship_items(event: dict[str, Any], context: DurableContext) -> list[str]:
+    """Correct: one step per item, named after it, so each input has operations of its own."""
+    return [context.step(lambda _, item=item: item, name=f"ship-{item}") for item in event["items"]]
+
+
+def item_inputs() -> Any:
+    """Inputs for ``ship_items``: each names other items, so other operations."""
+    from hypothesis import strategies as st
+
+    return st.sampled_from([{"items": ["a", "b"]}, {"items": ["c", "d"]}, {"items": ["e", "f"]}])

@@ -118,3 +118,12 @@ def test_demo_finds_shrinks_and_explains_a_planted_bug(tmp_path: Path, capsys: p
     assert "[idempotency] effect 'charge'" in out
     assert "chaosdurable replay .chaosdurable/failures/demo.mini-pay.double-charge.json" in out
     assert main(["demo", "mini-pay/correct"]) == 2  # not a buggy variant
+
+
+def test_operations_hit_never_exceed_the_operations_seen(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # each input has operations of its own: the count is over every input's fault-free run, not the largest one
+    assert run(tmp_path, "tests.search.handlers:ship_items", "--inputs", "tests.search.handlers:item_inputs",
+               "--examples", "40") == 0
+    line = next(x for x in capsys.readouterr().out.splitlines() if x.startswith("passed   tests.search"))
+    hit, seen = (int(n) for n in line.split("ops ")[1].split(",")[0].split("/"))
+    assert hit <= seen and seen == 6, line

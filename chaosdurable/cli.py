@@ -409,8 +409,9 @@ def _recheck_user_assertion(console: Console, verdict: Any, assertion: dict[str,
     return EXIT_OK
 
 
-def replay_command(console: Console, path: str) -> int:
-    """Rerun a saved failure (written by the pytest plugin or ``Verdict.save``)."""
+def replay_command(console: Console, path: str, backend: str | None = None) -> int:
+    """Rerun a saved failure (written by the pytest plugin or ``Verdict.save``); ``backend`` ("inprocess" or
+    "subprocess") runs it there instead of where it was found, to tell a process-dependent bug apart."""
     from pathlib import Path
 
     file = Path(path)
@@ -422,6 +423,8 @@ def replay_command(console: Console, path: str) -> int:
     except (ValueError, KeyError, TypeError) as exc:
         raise UsageError(f"{path!r} is not a saved failure (written by the pytest plugin or Verdict.save): "
                          f"{exc!r}") from None
+    if backend is not None:
+        spec = {**spec, "mode": backend, "backend": None}
     schedule = json.dumps(spec["schedule"])
     targets = [f"{name}={ref}" for name, ref in (spec.get("targets") or {}).items()]
     callbacks = json.dumps(spec["callbacks"]) if spec.get("callbacks") else None
@@ -478,6 +481,8 @@ def main(argv: list[str] | None = None) -> int:
                          help="judge chaos even when the fault-free run fails (by default that exits 3)")
     p_replay = sub.add_parser("replay", help="rerun a saved failure (.chaosdurable/failures/*.json)")
     p_replay.add_argument("file", help="the saved failure")
+    p_replay.add_argument("--backend", choices=["inprocess", "subprocess"], default=None,
+                          help="run it in this process or in subprocesses instead of where it was found")
     sub.add_parser("conformance", help="fetch and verify the pinned AWS conformance suite")
     for module in COMMAND_MODULES:
         importlib.import_module(module).register(sub)
@@ -491,7 +496,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "execute":
             return run(console, args.handler, args.input, args.mode, args.faithful)
         if args.command == "replay":
-            return replay_command(console, args.file)
+            return replay_command(console, args.file, args.backend)
         if args.command == "check":
             return check_command(console, args.handler, args.input, args.schedule, args.mode, args.setup,
                                  args.target, args.callbacks, args.threaded_branches,

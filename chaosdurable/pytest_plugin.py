@@ -225,6 +225,8 @@ def given(
                 and fresh_interpreters.path is not None else handler  # a ColdStart example may have reloaded it
             verdict = check(subject, value, schedule, reference=references.get(key), **options)
             references[key] = verdict.reference
+            if not verdict.ok and options.get("import_path") == fresh_interpreters.path is not None:
+                verdict.chaotic.diagnostics.append(FRESH_INTERPRETER_NOTE)
             record_coverage(verdict)
             if _State.reports is not None:
                 _State.reports.record(_property_name(test), handler, verdict)
@@ -432,6 +434,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                          "(under pytest-xdist: one set per worker, in DIR/<worker id>/)")
 
 
+#: said under a failing example that ran in fresh interpreters
+FRESH_INTERPRETER_NOTE = (
+    "note: this example ran every invocation in a fresh interpreter (the 'fresh interpreter' draw): each process "
+    "has its own PYTHONHASHSEED and freshly imported modules. If the same schedule passes in-process "
+    "(chaosdurable replay FILE --backend inprocess), the cause is what differs between processes: the order of a "
+    "set of strings (or of a dict built from one), hash() or id() values, module state")
 #: one example in this many runs in fresh interpreters (the subprocess backend) when the session runs
 #: in-process, so bugs that depend on the hash seed (iterating a set of strings) or on a cold module
 #: show under the default profile too; 0 turns it off

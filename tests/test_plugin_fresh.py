@@ -34,6 +34,14 @@ def test_a_hash_seed_bug_is_found_in_process_and_its_twin_passes(pytester: pytes
     result.assert_outcomes(passed=1, failed=1)
     out = result.stdout.str()
     assert "test_fresh.py::test_set_order" in out and "[determinism]" in out, out
+    assert "ran every invocation in a fresh interpreter" in out and "PYTHONHASHSEED" in out, out
+    saved = next(line.split("chaosdurable replay ", 1)[1].strip() for line in out.splitlines()
+                 if "chaosdurable replay " in line and "--backend" not in line)
+    from chaosdurable.cli import main
+
+    monkeypatch.chdir(pytester.path)
+    assert main(["replay", saved]) == 1  # in fresh interpreters, as found
+    assert main(["replay", saved, "--backend", "inprocess"]) == 0  # one process: one order, no divergence
 
 
 def test_the_share_is_off_under_an_explicit_backend() -> None:

@@ -72,10 +72,16 @@ def idempotency(reference: RunRecord, chaotic: RunRecord, ledger: Ledger) -> lis
             culprits = sorted(extra)
             first = next((e for e in chaotic.effects if (e.name, e.key) in extra), None)
             detail = tuple(lines[:20]) + (("... and more",) if len(lines) > 20 else ())
-            for name, key in culprits[:5]:
-                detail += _where(chaotic.effects, name, key)[:4]
             more = (Counter(n for (n, _), c in _counts(chaotic.effects, "aws").items() for _ in range(c))
                     - Counter(n for (n, _), c in _counts(reference.effects, "aws").items() for _ in range(c)))
+            if more:  # every run of a call that ran more often, the first (with other parameters) included
+                for name in sorted(more)[:3]:
+                    runs = _in_order([e for e in chaotic.effects if e.name == name and e.kind == "aws" and e.mutating
+                                      and not e.detail.get("idempotent")])
+                    detail += tuple(f"{name} ran in {e.where.label()}" for e in runs[:4])
+            else:
+                for name, key in culprits[:5]:
+                    detail += _where(chaotic.effects, name, key)[:4]
             if more:
                 why = f"{', '.join(sorted(more)[:3])} ran more often under faults"
             elif culprits:

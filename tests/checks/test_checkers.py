@@ -302,6 +302,9 @@ def test_idempotency_fires_on_duplicated_sqs_message() -> None:
     assert violation.source is not None and violation.source.endswith(_at("sqs"))
     assert "sqs:orders: + order ord-1 paid" in violation.detail
     assert v.chaotic.world is not None and v.chaotic.world["sqs:orders"] == ["order ord-1 paid"] * 2
+    # every run of the call that ran more often is listed, the first one included
+    runs = [line for line in violation.detail if line.startswith("aws:sqs.SendMessage ran in ")]
+    assert len(runs) == 2 and "invocation 1" in runs[0] and "invocation 2" in runs[1], violation.detail
 
 
 def test_idempotency_silent_on_idempotent_upsert_and_idempotent_effects() -> None:

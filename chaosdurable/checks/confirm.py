@@ -101,8 +101,16 @@ def differences(base: RunRecord, shifted: RunRecord) -> list[tuple[str, str, str
                      if i >= len(ops_a) or i >= len(ops_b) or ops_a[i] != ops_b[i])
         out.append((f"operation {index + 1}", _operation_words(ops_a[index] if index < len(ops_a) else None),
                     _operation_words(ops_b[index] if index < len(ops_b) else None)))
-    if a["effects"] != b["effects"]:
-        out.append(("effects", shorten(str(a["effects"][:4]), 200), shorten(str(b["effects"][:4]), 200)))
+    # another path means other effects, not the same effect repeated: a step re-run after a crash may
+    # repeat its call one time more or less in either run (that is for the idempotency checker)
+    once_a, once_b = list(dict.fromkeys(a["effects"])), list(dict.fromkeys(b["effects"]))
+    if once_a != once_b:
+        at = next(i for i in range(max(len(once_a), len(once_b)))
+                  if i >= len(once_a) or i >= len(once_b) or once_a[i] != once_b[i])
+        start = max(0, at - 1)  # from just before the first difference: where the paths part
+        lead = f"(from effect {start + 1}) " if start else ""
+        out.append(("effects", lead + shorten(str(once_a[start:start + 4]), 200),
+                    lead + shorten(str(once_b[start:start + 4]), 200)))
     if cut is None and a["result"] != b["result"] and a["end"] == b["end"]:
         out.append(("result", shorten(str(a["result"]), 200), shorten(str(b["result"]), 200)))
     return out

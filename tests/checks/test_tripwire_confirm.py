@@ -122,3 +122,18 @@ def test_a_log_line_read_beside_a_deadline_checked_in_a_step_is_a_note(backend: 
     buggy = check(handlers.deadline_checked_outside_steps, due, backend=backend)
     (hit,) = buggy.by_checker("tripwire")
     assert any(d.startswith("confirmed") for d in hit.detail), buggy.report()
+
+
+def test_an_effect_repeated_once_more_is_not_another_path() -> None:
+    import dataclasses
+
+    from chaosdurable.history.record import Effect, Where
+
+    base = dataclasses.replace(check(handlers.logs_when_it_ran, {}).chaotic,
+                               effects=[Effect(1, "mail", "ada", "explicit", Where(op_name="send"))])
+    repeated = dataclasses.replace(base, effects=[*base.effects, base.effects[-1]])
+    assert differences(base, repeated) == []  # a re-run step's call once more: idempotency's business
+    renamed = dataclasses.replace(base, effects=[*base.effects[:-1],
+                                                 dataclasses.replace(base.effects[-1], key="another")])
+    (what, on_time, later), = differences(base, renamed)
+    assert what == "effects" and "another" in later and "another" not in on_time

@@ -154,10 +154,19 @@ def _fault(kind: str, space: OperationSpace, assumed: bool = False) -> st.Search
                          concurrent=st.sampled_from([deliveries[v] for v in _variants(kind, list(deliveries),
                                                                                       assumed)]))
     if kind == "callback" and space.callbacks:
-        return st.builds(CallbackFault, op=st.sampled_from(space.callbacks),
-                         behaviour=st.sampled_from(_variants(kind, ["delay", "duplicate", "after_end", "failure",
-                                                                    "after_timeout", "miss_heartbeats"], assumed)),
-                         seconds=st.sampled_from([60.0, 7200.0, 172800.0, 1.0]))
+        behaviours = _variants(kind, ["delay", "duplicate", "after_end", "failure", "after_timeout",
+                                      "miss_heartbeats"], assumed)
+        seconds = st.sampled_from([60.0, 7200.0, 172800.0, 1.0])
+        fed = _stream_fed(space)
+        if not fed:
+            return st.builds(CallbackFault, op=st.sampled_from(space.callbacks),
+                             behaviour=st.sampled_from(behaviours), seconds=seconds)
+        # a callback an EventStream answers gets the stream's events, each a success: a failure answer is
+        # not something that source sends (its events can come late, twice or out of order, or never)
+        events_only = [b for b in behaviours if b != "failure"]
+        return st.sampled_from(space.callbacks).flatmap(lambda op: st.builds(
+            CallbackFault, op=st.just(op), behaviour=st.sampled_from(events_only if op in fed else behaviours),
+            seconds=seconds))
     if kind == "checkpoint_error" and space.operations:
         return st.builds(CheckpointApiError, op=st.sampled_from(space.operations),
                          error=st.sampled_from(_variants(kind, ["server_error", "throttle", "stale_token", "no_token",
@@ -176,6 +185,14 @@ def _fault(kind: str, space: OperationSpace, assumed: bool = False) -> st.Search
         # fault-free run has only one) lands on a new sandbox
         return st.builds(ColdStart, invocation=st.sampled_from(invocations))
     return event_faults_for(kind, space)
+
+
+def _stream_fed(space: OperationSpace) -> frozenset[str]:
+    """The callbacks (as ``space.callbacks`` names them) that an ``EventStream`` answers."""
+    from chaosdurable.engine.runner import callback_label
+
+    keys = {key for key, _ in space.streams}
+    return frozenset(name for name in space.callbacks if name in keys or callback_label(name) in keys)
 
 
 def fault_schedules(

@@ -25,8 +25,10 @@ What it reports, one violation per run, when all of these hold:
   operation's context or a context around it. A handler that compensates in a step and then
   re-raises is taken as handled;
 - something was done before it that the failure leaves half-done: a step completed before it, and,
-  when the run's effects are recorded, a mutating effect (a write, a POST) ran before it. A first
-  step whose dependency is down, or steps that only read and compute, leave nothing to undo.
+  when the run's effects are recorded, a mutating effect (a write, a POST) ran before it; or the
+  failed step's own attempt had already made a mutating effect (an interrupted at-most-once attempt
+  that had posted: the work may have taken effect and nothing reconciles it). A first step whose
+  dependency is down, or steps that only read and compute, leave nothing to undo.
 
 What it cannot see: compensation outside any durable operation (another checker's business, an
 effect outside steps), a failure that a handler catches and turns into its *own* exception type
@@ -193,7 +195,8 @@ def _find(reference: RunRecord, chaotic: RunRecord, ledger: Ledger, allow: tuple
             continue
         if not _work_before(chaotic, reported, ledger, bool(reference.effects)):
             continue  # nothing was done before it: failing the execution there leaves nothing half-done
-        return [_violation(chaotic, reported, kind, fault, error_type, message, raised)]
+        return [_violation(chaotic, reported, kind, fault, error_type, message, raised,
+                           _own_effects(chaotic, reported, ledger))]
     return []
 
 
@@ -206,11 +209,22 @@ def _done_before(run: RunRecord, op: dict[str, Any]) -> list[dict[str, Any]]:
             and any(e.get("Id") == o["Id"] and e.get("EventId", 0) < failed_at for e in run.history)]
 
 
+def _own_effects(run: RunRecord, op: dict[str, Any], ledger: Ledger) -> list[str]:
+    """The mutating effects a failed step made in its own attempts before it failed (an interrupted
+    at-most-once attempt that had posted, a write before the call that ran out of retries)."""
+    if op.get("Type") != "STEP":
+        return []
+    inside = _subtree(op["Id"], {o["Id"]: o for o in run.operations})
+    return list(dict.fromkeys(e.name for e in ledger.effects if e.mutating and e.where.op_id in inside))
+
+
 def _work_before(run: RunRecord, op: dict[str, Any], ledger: Ledger, recorded: bool) -> bool:
     """Was anything done before ``op`` failed that its failure leaves half-done? A step completed before
     it; and when the handler's effects are recorded (``recorded``: the fault-free run has some), a
     mutating one ran in such a step (or outside steps) before it. A first step whose dependency is down,
     or steps that only read and compute, leave nothing."""
+    if _own_effects(run, op, ledger):
+        return True  # its own attempt had already acted (a POST, a write) when it failed: done, never reconciled
     done = _done_before(run, op)
     if not done:
         return False
@@ -223,7 +237,7 @@ def _work_before(run: RunRecord, op: dict[str, Any], ledger: Ledger, recorded: b
 
 
 def _violation(run: RunRecord, op: dict[str, Any], kind: str, fault: str, error_type: str, message: str,
-               raised: str) -> Violation:
+               raised: str, own: list[str] | None = None) -> Violation:
     words = describe_operation(op["Id"], run.operations)
     label = op_label(run, op["Id"])
     done = [describe_operation(o["Id"], run.operations) for o in _done_before(run, op)]
@@ -243,6 +257,8 @@ def _violation(run: RunRecord, op: dict[str, Any], kind: str, fault: str, error_
             f"execution error: {error_type}: {shorten(message)}",
             ("done before it and never undone: " + ", ".join(done[:5]) + (", ..." if len(done) > 5 else ""))
             if done else "no step had completed before it",
+            *((f"its own attempt had already made {', '.join(repr(n) for n in own[:3])} when it failed: that may "
+               "have taken effect, and nothing records or reconciles it",) if own else ()),
             f"fix: catch {catch} (aws_durable_execution_sdk_python.exceptions) around {where} and compensate "
             "in a step (undo what the steps before it did), or return a handled outcome",
             "if failing the execution here is intended, opt out for this operation: check(..., checkers="

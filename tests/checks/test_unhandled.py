@@ -8,9 +8,9 @@ from typing import Any
 import boto3
 import pytest
 from aws_durable_execution_sdk_python import durable_execution
-from aws_durable_execution_sdk_python.config import Duration, StepConfig, WaitForCallbackConfig
+from aws_durable_execution_sdk_python.config import Duration, StepConfig, StepSemantics, WaitForCallbackConfig
 from aws_durable_execution_sdk_python.exceptions import CallbackError, StepError
-from aws_durable_execution_sdk_python.retries import RetryStrategyConfig, create_retry_strategy
+from aws_durable_execution_sdk_python.retries import RetryPresets, RetryStrategyConfig, create_retry_strategy
 
 import chaosdurable
 from chaosdurable import CallbackFault, FaultSchedule, TransientFailure, Verdict, check, effect
@@ -314,3 +314,43 @@ def test_the_fault_named_is_the_one_that_failed_the_callback() -> None:
     text = found.describe()
     assert f"fault: {failure.describe()} -> fired on callback" in text, text
     assert late.describe() + " ->" not in text
+
+
+_SUBMIT_ONCE = StepConfig(step_semantics=StepSemantics.AT_MOST_ONCE_PER_RETRY, retry_strategy=RetryPresets.none())
+
+
+def _submit(event: dict[str, str]) -> str:
+    effect("submit-refill", key=event["order"])
+    return f"refill-{event['order']}"
+
+
+@durable_execution
+def submit_once_unreconciled(event: dict[str, str], context: Any) -> str:
+    """BUG: at most once and no retry: an interrupted attempt fails the execution, the refill maybe sent."""
+    context.step(lambda _: "covered", name="check-coverage")
+    refill = context.step(lambda _: _submit(event), name="submit-refill", config=_SUBMIT_ONCE)
+    context.wait(Duration.from_hours(4), name="fill-window")
+    return refill
+
+
+@durable_execution
+def submit_once_reconciled(event: dict[str, str], context: Any) -> str:
+    """The twin: an interrupted submission is looked up (in a step) and recorded as unknown, not lost."""
+    context.step(lambda _: "covered", name="check-coverage")
+    try:
+        refill = context.step(lambda _: _submit(event), name="submit-refill", config=_SUBMIT_ONCE)
+    except StepError:
+        refill = context.step(lambda _: f"look-up-{event['order']}", name="reconcile-refill")
+    context.wait(Duration.from_hours(4), name="fill-window")
+    return refill
+
+
+def test_an_interrupted_at_most_once_step_that_had_acted_is_reported() -> None:
+    from chaosdurable import CrashAfterEffect
+
+    crash = FaultSchedule((CrashAfterEffect(effect="submit-refill"),))
+    v = check(submit_once_unreconciled, ORDER, crash)
+    assert v.chaotic.status == "FAILED", v.report()
+    (found,) = v.by_checker(NAME)
+    assert "its own attempt had already made 'submit-refill' when it failed" in found.describe(), v.report()
+    assert check(submit_once_reconciled, ORDER, crash).ok

@@ -286,7 +286,7 @@ def check_command(console: Console, ref: str, payload: str, schedule_text: str |
         # the run reached its callbacks and a key answered none: a misnamed key (whatever the run did after
         # the default answer it got instead is no verdict)
         raise UsageError(_unmatched_message(unmatched, seen_callbacks))
-    if reference.status != "SUCCEEDED" and not allow_failed_execution and not verdict.ok:
+    if reference.status != "SUCCEEDED" and not allow_failed_execution and verdict.violations:
         # the fault-free run failed, and a checker says why (the SDK's own replay check found the handler
         # non-deterministic): that is the finding, as `given` and `run` report it, not a run that tested nothing
         _print_details(console, verdict, None, saved_violations)
@@ -315,7 +315,7 @@ def check_command(console: Console, ref: str, payload: str, schedule_text: str |
         message = (f"nothing was tested: {which} reached (a typo in an "
                    f"operation or effect name?)\n{_unreached_reason(verdict)}\npass --allow-not-reached to accept a "
                    "schedule that does not fire")
-        if verdict.ok:
+        if not verdict.violations:
             _print_details(console, verdict, f"nothing was tested: no fault of the schedule was reached in {ref}; "
                            "what ran (not a verdict):", saved_violations)
             raise NothingTested(message)
@@ -324,9 +324,9 @@ def check_command(console: Console, ref: str, payload: str, schedule_text: str |
     else:
         _print_details(console, verdict, None, saved_violations)
     assertion = (saved_spec or {}).get("user_assertion")
-    if isinstance(assertion, dict) and verdict.ok:
+    if isinstance(assertion, dict) and not verdict.violations:
         return _recheck_user_assertion(console, verdict, assertion)
-    return EXIT_OK if verdict.ok else EXIT_VIOLATIONS
+    return EXIT_VIOLATIONS if verdict.violations else EXIT_OK
 
 
 def _print_details(console: Console, verdict: Any, headline: str | None,
@@ -334,7 +334,7 @@ def _print_details(console: Console, verdict: Any, headline: str | None,
     """The verdict's report (under ``headline`` instead of its own first line when given)."""
     # soft_wrap: the report holds a paste-able Python snippet and JSON; hard wrapping would break them
     console.print(verdict.report(headline), markup=False, highlight=False, soft_wrap=True)
-    if saved_violations and verdict.ok:
+    if saved_violations and not verdict.violations:
         had = plural(len(saved_violations), "violation")
         console.print(f"note: the saved failure had {had} and this replay found none. "
                       "If the handler was fixed, delete the saved file; otherwise the failure depended on something "

@@ -225,7 +225,7 @@ def given(
                 and fresh_interpreters.path is not None else handler  # a ColdStart example may have reloaded it
             verdict = check(subject, value, schedule, reference=references.get(key), **options)
             references[key] = verdict.reference
-            if not verdict.ok and options.get("import_path") == fresh_interpreters.path is not None:
+            if verdict.violations and options.get("import_path") == fresh_interpreters.path is not None:
                 verdict.chaotic.diagnostics.append(FRESH_INTERPRETER_NOTE)
             record_coverage(verdict)
             if _State.reports is not None:
@@ -301,7 +301,7 @@ def _raise_if_failed(test: Callable[..., Any], verdict: Any, allow_failed_execut
     __tracebackhide__ = True  # a failure shows the verdict, not this frame's source
     if allow_failed_execution:
         verdict.spec["allow_failed_execution"] = True  # so that replay judges it the same way
-    if verdict.ok:
+    if not verdict.violations:  # a drawn fault that was not reached is no failure of the property
         return
     # one file per property: every failing example overwrites it, and Hypothesis runs the
     # shrunk one last, so the file ends up holding the minimal failure

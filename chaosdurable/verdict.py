@@ -69,9 +69,16 @@ class Verdict:
     spec: dict[str, Any] = field(default_factory=dict)
 
     @property
+    def tested(self) -> bool:
+        """False when the schedule held faults and none of them fired (all "not reached": a typo in an
+        operation or effect name, a callback the run never made): such a run tested nothing."""
+        return not len(self.schedule) or bool(self.fired)
+
+    @property
     def ok(self) -> bool:
-        """True when no checker found a violation."""
-        return not self.violations
+        """True when no checker found a violation and something was tested (``tested``): a schedule whose
+        faults all missed never says OK. ``violations`` alone says whether a checker found anything."""
+        return not self.violations and self.tested
 
     def by_checker(self, name: str) -> list[Violation]:
         """The violations one checker reported."""
@@ -83,8 +90,14 @@ class Verdict:
         ``headline`` replaces the first line (``chaosdurable verdict for ...: OK``): the command line
         uses it when the run tested nothing, so that no line of its output says OK.
         """
-        lines = [headline or (f"chaosdurable verdict for {self.chaotic.handler}: "
-                              + ("OK" if self.ok else plural(len(self.violations), "violation")))]
+        if self.violations:
+            outcome = plural(len(self.violations), "violation")
+        elif not self.tested:
+            outcome = ("NOTHING TESTED: no fault of the schedule was reached (see 'not reached' below); fix the "
+                       "names it targets, or drop the faults that cannot fire")
+        else:
+            outcome = "OK"
+        lines = [headline or f"chaosdurable verdict for {self.chaotic.handler}: {outcome}"]
         lines.append("schedule:")
         lines += [f"  {line}" for line in self.schedule.describe().splitlines()]
         if self.fired:
@@ -101,7 +114,7 @@ class Verdict:
         notes = list(dict.fromkeys(self.reference.diagnostics + self.chaotic.diagnostics))
         lines += [shorten(note if note.startswith("note: ") else f"note: {note}", 600) for note in notes]
         divergence = self.first_divergence()
-        if divergence and not self.ok:
+        if divergence and self.violations:
             lines.append(f"first divergent operation: {divergence}")
         for violation in self.violations:
             lines.append(violation.describe())
@@ -175,7 +188,7 @@ class Verdict:
         return path
 
     def raise_for_violations(self) -> None:
-        """Raise ``AssertionError`` with the report if anything was violated."""
+        """Raise ``AssertionError`` with the report if anything was violated, or nothing was tested."""
         if not self.ok:
             raise AssertionError(self.report())
 

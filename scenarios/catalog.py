@@ -266,7 +266,7 @@ def search(
                                  reference=references.get(key), import_path=chosen.import_path)
         references[key] = verdict.reference
         state["faults"] += len(verdict.fired)
-        if not verdict.ok:
+        if verdict.violations:  # a drawn fault not reached is no failure
             if state["first"] is None:
                 state["first"] = state["examples"]
             state["verdict"], state["input"] = verdict, value

@@ -107,7 +107,7 @@ def _status(cell: Cell, done_before: bool, handler_row: bool) -> str:
 
 
 def _highlights(verdict: Any, rows: list[Row]) -> None:
-    divergence = verdict.first_divergence() if not verdict.ok else None
+    divergence = verdict.first_divergence() if verdict.violations else None
     wanted: dict[str, str] = {}
     for v in verdict.violations:
         if v.op:

@@ -324,7 +324,7 @@ class _SearchState:
             # the fault-free run fails: a violation when a checker says why (the SDK's nondeterminism
             # check), else this input tests nothing
             verdict = check(target.handler, value, FaultSchedule(), checkers=self.checkers(value), **options)
-            if verdict.ok:
+            if not verdict.violations:
                 self.untested.append(f"the fault-free run of {target.import_path} on input {shorten(key)} ended "
                                      f"{space.outcome} ({space.problem})")
                 hypothesis.reject()
@@ -379,13 +379,13 @@ class _SearchState:
             self.coverage[pair] += 1
         stats.covered.update(str(op) for op in (getattr(f.fault, "op", None) for f in verdict.fired)
                              if op in operations)
-        if not verdict.ok:
+        if verdict.violations:
             stats.violations.update(f"{v.checker}:{v.op or ''}" for v in verdict.violations)
         now = time.monotonic()
         if self.on_progress is not None and now - self.last_progress >= PROGRESS_EVERY:
             self.last_progress = now
             self.on_progress(stats)
-        if not verdict.ok:
+        if verdict.violations:
             self.failures[:] = [verdict]  # the last failing example is the smallest so far
             if self.first_failure_at is None:
                 self.first_failure_at = time.monotonic()

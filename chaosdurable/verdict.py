@@ -144,6 +144,12 @@ class Verdict:
                 op["Id"], self.reference.operations)
             if other is None:
                 return f"{label}: {op['Status']} without faults, never reached under faults"
+            if other["Type"] != op["Type"] or (other.get("Name") or None) != (op.get("Name") or None):
+                # operation ids are positional: under faults this position holds another operation
+                theirs = f"{other['Type']} {other['Name']!r}" if other.get("Name") else describe_operation(
+                    other["Id"], self.chaotic.operations)
+                return (f"{label}: {op['Status']} {_shown(op.get('Result'))} without faults; under faults this "
+                        f"place holds {theirs}, {other['Status']} {_shown(other.get('Result'))}")
             if (op["Status"], fresh.normalize(self.reference, op.get("Result"))) != (
                     other["Status"], fresh.normalize(self.chaotic, other.get("Result"))):
                 return (f"{label}: {op['Status']} {_shown(op.get('Result'))} without faults, "

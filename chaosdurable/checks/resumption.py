@@ -27,7 +27,8 @@ def first_divergent_operation(reference: RunRecord, chaotic: RunRecord,
         label = op_label(reference, op["Id"])
         if other is None:
             return label, f"{op['Type']} {label!r} was {op['Status']} without faults and never reached under faults"
-        if other["Type"] != op["Type"]:
+        if other["Type"] != op["Type"] or (other.get("Name") or None) != (op.get("Name") or None):
+            # the same position (operation ids are positional) holds another operation under faults
             other_label = other.get("Name") or other["Id"][:12]
             return label, (f"{op['Type']} {label!r} without faults is {other['Type']} {other_label!r} "
                            "under faults")

@@ -9,6 +9,7 @@ import datetime
 from typing import Any
 
 import pytest
+from aws_durable_execution_sdk_python import durable_execution
 from aws_durable_execution_sdk_python.config import StepSemantics
 from aws_durable_execution_sdk_python.operation.base import CheckResult
 from aws_durable_execution_sdk_python.operation.step import StepOperationExecutor
@@ -498,3 +499,25 @@ def test_well_formed_direct_silent_on_real_and_retry_histories(real_history: tup
     kinds = [e["EventType"] for e in v.chaotic.history]
     assert kinds.count("StepStarted") == 2 and "StepFailed" in kinds
     assert well_formed(v.reference, v.chaotic, Ledger()) == []
+
+
+_PATHS = iter(range(1000))
+
+
+@durable_execution
+def _review_or_pay(event: Any, context: Any) -> Any:
+    """The path depends on how often the handler was entered: positional ids, other names."""
+    context.step(lambda _: "assessed", name="assess")
+    if next(_PATHS) < 3:  # reference, final replay, witness: pay; the chaotic run: review
+        return context.step(lambda _: 155000, name="pay-claim")
+    return context.step(lambda _: "QUEUED", name="manual-review")
+
+
+def test_the_first_divergence_names_the_operation_each_run_has_at_that_place() -> None:
+    v = check(_review_or_pay, None)
+    (violation,) = v.by_checker("resumption")
+    assert violation.detail[0] == ("first divergent operation: STEP 'pay-claim' without faults is STEP "
+                                   "'manual-review' under faults"), violation.detail
+    line = next(x for x in v.report().splitlines() if x.startswith("first divergent operation"))
+    assert "STEP 'pay-claim': SUCCEEDED 155000 without faults; under faults this place holds STEP " \
+           "'manual-review', SUCCEEDED 'QUEUED'" in line, line

@@ -155,7 +155,13 @@ def test_fault_on_an_operation_that_never_happens_is_reported_not_reached() -> N
     assert "not reached: 'refund' never happened" in text
     assert "operations seen: ['first', 'second']" in text
     assert "not reached:" in v.report()
-    assert v.ok
+    # nothing was tested: no violation, but never OK either
+    assert not v.violations and not v.tested and not v.ok
+    assert v.report().splitlines()[0].endswith("NOTHING TESTED: no fault of the schedule was reached (see 'not "
+                                              "reached' below); fix the names it targets, or drop the faults that "
+                                              "cannot fire")
+    with pytest.raises(AssertionError, match="NOTHING TESTED"):
+        v.raise_for_violations()
 
 
 def test_fault_on_an_effect_that_never_happens_is_reported_not_reached() -> None:

@@ -227,7 +227,8 @@ def check_command(console: Console, ref: str, payload: str, schedule_text: str |
                   threaded_branches: bool = False, saved_violations: list[str] | None = None,
                   allow_not_reached: bool = False, allow_failed_execution: bool = False,
                   saved_spec: dict[str, Any] | None = None, save_histories: str | None = None,
-                  faithful: bool = False, process_per: str = "sandbox") -> int:
+                  faithful: bool = False, process_per: str = "sandbox", http: str | None = None,
+                  allow_hosts: list[str] | None = None) -> int:
     """Run ``check``, print the verdict, and return the exit code (see the module docstring).
 
     Raises ``UsageError`` for a mistake on the command line (a callback name that never matched
@@ -260,6 +261,12 @@ def check_command(console: Console, ref: str, payload: str, schedule_text: str |
         answers = decode_callbacks(parsed)
     except (ValueError, TypeError) as exc:
         raise UsageError(f"--callbacks must be a JSON object of callback name -> answer ({exc})") from None
+    mock = _http_mock(http) if http else None
+    if mock is None and (saved_spec or {}).get("http_mock"):
+        raise UsageError("this failure was found with an HTTP mock (http=...), which a saved file cannot hold: pass "
+                         "--http module:attribute, a responses.RequestsMock or a function that returns one, so the "
+                         "handler's requests are answered as they were (without it they are refused)")
+    hosts = list(allow_hosts or (saved_spec or {}).get("allow_hosts") or [])
     backend = from_spec(saved_spec["backend"]) if saved_spec and saved_spec.get("backend") else from_name(mode)
     if threaded_branches and isinstance(backend, InProcess | Subprocess):
         backend = dataclasses.replace(backend, threaded_branches=True)
@@ -279,7 +286,7 @@ def check_command(console: Console, ref: str, payload: str, schedule_text: str |
               import_path=ref, checkers=[])
     verdict = check(_load(ref), payload=payload, schedule=schedule, backend=backend,
                     setup=_load(setup) if setup else None, targets=target_fns or None, callbacks=answers,
-                    import_path=ref, save_histories=save_histories)
+                    import_path=ref, save_histories=save_histories, http=mock, allow_hosts=hosts)
     reference = verdict.reference
     unmatched, seen_callbacks = _unmatched_callbacks(verdict, answers)
     if unmatched and seen_callbacks:
@@ -409,7 +416,20 @@ def _recheck_user_assertion(console: Console, verdict: Any, assertion: dict[str,
     return EXIT_OK
 
 
-def replay_command(console: Console, path: str, backend: str | None = None) -> int:
+def _http_mock(ref: str) -> Any:
+    """The ``responses.RequestsMock`` that ``--http module:attribute`` names (the attribute, or what calling it
+    returns)."""
+    import responses
+
+    found = _load(ref)
+    mock = found() if callable(found) and not isinstance(found, responses.RequestsMock) else found
+    if not isinstance(mock, responses.RequestsMock):
+        raise UsageError(f"--http {ref}: expected a responses.RequestsMock or a function that returns one, got "
+                         f"{type(mock).__name__}")
+    return mock
+
+
+def replay_command(console: Console, path: str, backend: str | None = None, http: str | None = None) -> int:
     """Rerun a saved failure (written by the pytest plugin or ``Verdict.save``); ``backend`` ("inprocess" or
     "subprocess") runs it there instead of where it was found, to tell a process-dependent bug apart."""
     from pathlib import Path
@@ -431,7 +451,8 @@ def replay_command(console: Console, path: str, backend: str | None = None) -> i
     return check_command(console, spec["handler"], spec["payload"], schedule, spec.get("mode", "inprocess"),
                          spec.get("setup"), targets, callbacks, bool(spec.get("threaded_branches")),
                          saved_violations=spec.get("violations"),
-                         allow_failed_execution=bool(spec.get("allow_failed_execution")), saved_spec=spec)
+                         allow_failed_execution=bool(spec.get("allow_failed_execution")), saved_spec=spec,
+                         http=http)
 
 
 #: Subcommands that live in modules of their own. Each module has ``register(subparsers)``, which adds
@@ -475,12 +496,19 @@ def main(argv: list[str] | None = None) -> int:
                          help="run map/parallel branches on threads of their own")
     p_check.add_argument("--save-histories", metavar="DIR",
                          help="write both runs' histories to DIR for chaosdurable replay-history")
+    p_check.add_argument("--http", metavar="MODULE:ATTR",
+                         help="a responses.RequestsMock (or a function returning one) that answers the handler's HTTP "
+                              "requests; without it they are refused")
+    p_check.add_argument("--allow-host", action="append", dest="allow_hosts", metavar="HOST",
+                         help="a host (pattern) HTTP requests may reach for real (repeatable)")
     p_check.add_argument("--allow-not-reached", action="store_true",
                          help="accept a schedule none of whose faults fires (by default that exits 3)")
     p_check.add_argument("--allow-failed-execution", action="store_true",
                          help="judge chaos even when the fault-free run fails (by default that exits 3)")
     p_replay = sub.add_parser("replay", help="rerun a saved failure (.chaosdurable/failures/*.json)")
     p_replay.add_argument("file", help="the saved failure")
+    p_replay.add_argument("--http", metavar="MODULE:ATTR",
+                          help="the responses.RequestsMock (or a function returning one) the failure was found with")
     p_replay.add_argument("--backend", choices=["inprocess", "subprocess"], default=None,
                           help="run it in this process or in subprocesses instead of where it was found")
     sub.add_parser("conformance", help="fetch and verify the pinned AWS conformance suite")
@@ -496,14 +524,14 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "execute":
             return run(console, args.handler, args.input, args.mode, args.faithful)
         if args.command == "replay":
-            return replay_command(console, args.file, args.backend)
+            return replay_command(console, args.file, args.backend, args.http)
         if args.command == "check":
             return check_command(console, args.handler, args.input, args.schedule, args.mode, args.setup,
                                  args.target, args.callbacks, args.threaded_branches,
                                  allow_not_reached=args.allow_not_reached,
                                  allow_failed_execution=args.allow_failed_execution,
                                  save_histories=args.save_histories, faithful=args.faithful,
-                                 process_per=args.process_per)
+                                 process_per=args.process_per, http=args.http, allow_hosts=args.allow_hosts)
         from chaosdurable.conformance.suite import load_suite, wheel_path
 
         console.print(f"{len(load_suite())} requirements, wheel {wheel_path()}")
@@ -520,9 +548,10 @@ def main(argv: list[str] | None = None) -> int:
 
 
 #: after a refused AWS call or HTTP request on the command line
-_REFUSED_HINT = ("hint: from the shell, AWS calls can run in moto with --setup module:function, but an HTTP mock "
-                 "(given(..., http=mock) or check(..., http=mock)) cannot be given: rerun such a failure from Python "
-                 "with the check(...) snippet in its report, passing the same mock as http=.")
+_REFUSED_HINT = ("hint: from the shell, AWS calls run in moto with --setup module:function, and HTTP requests are "
+                 "answered by a responses.RequestsMock with --http module:attribute (the mock, or a function that "
+                 "returns it: what given(..., http=mock) or check(..., http=mock) was passed), or reach a host for "
+                 "real with --allow-host HOST.")
 
 
 if __name__ == "__main__":

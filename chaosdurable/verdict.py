@@ -420,9 +420,11 @@ def _import_lines(fn: Any, import_path: str | None = None) -> tuple[list[str], s
 def _replay_snippet(handler: Callable[..., Any], payload: str, schedule: FaultSchedule, seed: int,
                     backend: Backend, setup: Callable[..., Any] | None = None,
                     targets: Mapping[str, Callable[..., Any]] | None = None,
-                    callbacks: Mapping[str, Any] | None = None, import_path: str | None = None) -> str:
+                    callbacks: Mapping[str, Any] | None = None, import_path: str | None = None,
+                    http: Any = None, allow_hosts: tuple[str, ...] = ()) -> str:
     """Python that reruns this check: the handler, setup and targets imported (by the module-level
-    attribute that holds each), callbacks spelled out."""
+    attribute that holds each), callbacks spelled out, the HTTP mock (an object, not importable by
+    name) left for the reader to rebuild where the run used one."""
     lines: list[str] = []
     fns = [handler, *([setup] if setup is not None else []), *(targets or {}).values()]
     if any(getattr(fn, "__module__", None) == "__main__" for fn in fns):
@@ -449,6 +451,11 @@ def _replay_snippet(handler: Callable[..., Any], payload: str, schedule: FaultSc
         args.append("targets={" + ", ".join(f"{k!r}: {v}" for k, v in target_names.items()) + "}")
     if shown_callbacks:
         args.append(f"callbacks={shown_callbacks}")
+    if http is not None:
+        lines.append("http_mock = ...  # the responses.RequestsMock this run answered HTTP with (http=): build it here")
+        args.append("http=http_mock")
+    if allow_hosts:
+        args.append(f"allow_hosts={list(allow_hosts)!r}")
     if import_path is not None and backend.name == "subprocess":
         args.append(f"import_path={import_path!r}")
     for key in ("faithful", "threaded_branches", "virtual_clock"):
@@ -515,7 +522,7 @@ def _handler_ref(handler: Callable[..., Any], import_path: str | None) -> str:
 def _replay_command(handler: Callable[..., Any], payload: str, schedule: FaultSchedule, mode: str,
                     setup: Callable[..., Any] | None, targets: Mapping[str, Callable[..., Any]] | None = None,
                     callbacks: Mapping[str, Any] | None = None, import_path: str | None = None,
-                    process_per: str = "sandbox") -> str:
+                    process_per: str = "sandbox", http: Any = None, allow_hosts: tuple[str, ...] = ()) -> str:
     parts = ["chaosdurable", "check", _handler_ref(handler, import_path), "--input", shlex.quote(payload),
              "--schedule", shlex.quote(schedule.to_json())]
     if mode != "inprocess":
@@ -528,6 +535,10 @@ def _replay_command(handler: Callable[..., Any], payload: str, schedule: FaultSc
         parts += ["--target", shlex.quote(f"{name}={_ref(target)}")]
     if callbacks:
         parts += ["--callbacks", shlex.quote(json.dumps(encode_callbacks(callbacks), sort_keys=True))]
+    for host in allow_hosts:
+        parts += ["--allow-host", shlex.quote(host)]
+    if http is not None:  # an object: the reader names where it is built
+        parts += ["--http", "MODULE:ATTR"]
     return " ".join(parts)
 
 
@@ -713,16 +724,19 @@ def check(
         schedule=schedule,
         fired=fired,
         not_reached=_not_reached(nemesis.not_reached(), chaotic, fired),
-        replay=_replay_snippet(handler, shown, schedule, seed, chosen, setup, targets, callbacks, import_path),
+        replay=_replay_snippet(handler, shown, schedule, seed, chosen, setup, targets, callbacks, import_path,
+                               values.guards.http, values.guards.allow_hosts),
         checkers=list(selected),
         command=_replay_command(handler, shown, schedule, mode, setup, targets, callbacks, import_path,
-                                getattr(chosen, "process_per", "sandbox")),
+                                getattr(chosen, "process_per", "sandbox"), values.guards.http,
+                                values.guards.allow_hosts),
         spec={"handler": _handler_ref(handler, import_path), "payload": text,
               "schedule": json.loads(schedule.to_json()), "mode": mode, "backend": chosen.spec(),
               "seed": seed, "setup": _ref(setup) if setup is not None else None,
               "targets": {name: _ref(fn) for name, fn in (targets or {}).items()} or None,
               "callbacks": encode_callbacks(callbacks), "threaded_branches": threaded_branches,
               "virtual_clock": virtual_clock,
+              "http_mock": values.guards.http is not None, "allow_hosts": list(values.guards.allow_hosts),
               "violations": [v.describe() for v in violations]},
     )
     if any(d.startswith(WARM_MARK) for v in violations for d in v.detail):

@@ -1,4 +1,5 @@
-"""A run the shell cannot give its HTTP mock ends with exit 2 and says how to rerun it (trial finding)."""
+"""HTTP from the shell: refused requests end with exit 2 and say how to answer them (--http), and a
+failure found with an HTTP mock asks for it on replay (trial findings)."""
 
 from __future__ import annotations
 
@@ -16,16 +17,37 @@ def test_check_of_a_handler_whose_http_is_refused_is_a_usage_error_with_a_hint(
     out = capsys.readouterr().out
     assert code == EXIT_USAGE, out
     assert "chaosdurable refused them" in out and "POST pay.example.test/charge" in out
-    assert "an HTTP mock" in out and "cannot be given" in out
+    assert "--http module:attribute" in out and "--allow-host HOST" in out
     assert "Traceback" not in out
+
+
+def test_check_with_an_http_mock_from_the_shell_runs(capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["check", "tests.cli_http_handlers:notifies", "--input", "{}", "--http",
+                 "tests.cli_http_handlers:pay_mock"])
+    out = capsys.readouterr().out
+    assert code == 1, out  # answered: the POST outside a step is now a finding, not a refusal
+    assert "[effects_outside_steps] effect 'http:POST pay.example.test/charge'" in out, out
 
 
 def test_replay_of_a_failure_found_with_an_http_mock_says_the_same(tmp_path: Path,
                                                                     capsys: pytest.CaptureFixture[str]) -> None:
     saved = tmp_path / "failure.json"
     saved.write_text(json.dumps({"handler": "tests.cli_http_handlers:notifies", "payload": "{}",
-                                 "schedule": {"faults": []}, "mode": "inprocess"}))
+                                 "schedule": {"faults": []}, "mode": "inprocess", "http_mock": True}))
     code = main(["replay", str(saved)])
     out = capsys.readouterr().out
     assert code == EXIT_USAGE, out
-    assert "cannot be given" in out
+    assert "found with an HTTP mock" in out and "--http module:attribute" in out
+    assert main(["replay", str(saved), "--http", "tests.cli_http_handlers:pay_mock"]) == 1
+    assert "[effects_outside_steps]" in capsys.readouterr().out
+
+
+def test_the_reproduction_of_a_run_with_an_http_mock_asks_for_it() -> None:
+    from chaosdurable import check
+    from tests.cli_http_handlers import notifies, pay_mock
+
+    verdict = check(notifies, {}, http=pay_mock(), allow_hosts=["127.0.0.1"])
+    assert "http_mock = ...  # the responses.RequestsMock this run answered HTTP with" in verdict.replay
+    assert "http=http_mock" in verdict.replay and "allow_hosts=['127.0.0.1']" in verdict.replay
+    assert "--http MODULE:ATTR" in verdict.command and "--allow-host 127.0.0.1" in verdict.command
+    assert verdict.spec["http_mock"] is True and verdict.spec["allow_hosts"] == ["127.0.0.1"]

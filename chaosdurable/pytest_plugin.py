@@ -469,7 +469,8 @@ class _FreshShare:
                 self.importable = False
         if not self.importable:
             return False
-        share = data.draw(st.integers(0, FRESH_INTERPRETER_SHARE - 1), label="fresh interpreter")
+        share = data.draw(st.integers(0, FRESH_INTERPRETER_SHARE - 1),
+                          label=f"fresh interpreter if {FRESH_INTERPRETER_SHARE - 1}, else in-process")
         return bool(share == FRESH_INTERPRETER_SHARE - 1)
 
     def current(self) -> Any:

@@ -104,6 +104,21 @@ def normalize_ref(ref: str) -> str:
     return f"{resolved.stem}{sep}{attr}"
 
 
+def _close_module(name: str) -> str | None:
+    """The importable module name closest to ``name`` (its package's modules, or those in this folder)."""
+    import difflib
+    import pkgutil
+
+    package, _, leaf = name.rpartition(".")
+    try:
+        where = importlib.import_module(package).__path__ if package else [os.getcwd()]
+    except (ImportError, AttributeError):
+        return None
+    names = [m.name for m in pkgutil.iter_modules(list(where))]
+    close = difflib.get_close_matches(leaf, names, n=1)
+    return f"{package}.{close[0]}" if close and package else (close[0] if close else None)
+
+
 def _load(ref: str) -> Any:
     ref = normalize_ref(ref)
     module_name, _, attr = ref.partition(":")
@@ -125,8 +140,11 @@ def _load(ref: str) -> Any:
             # the user's module was found; something it imports is missing
             raise UsageError(f"cannot import {module_name!r}: it imports {missing!r}, which is not installed "
                              f"({exc}); install it in this environment") from None
-        raise UsageError(f"cannot import {module_name!r} ({exc}); run from the folder that holds it, or put that "
-                         "folder on PYTHONPATH") from None
+        hint = _close_module(module_name)
+        raise UsageError(f"cannot import {module_name!r}: no such module here ({os.getcwd()})"
+                         + (f" (did you mean {hint!r}?)" if hint else "")
+                         + "; check the spelling, run from the folder that holds it, or put that folder on "
+                         "PYTHONPATH") from None
     except Exception as exc:  # the module's own top-level code failed
         import traceback
 

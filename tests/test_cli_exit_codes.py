@@ -150,3 +150,11 @@ def test_replay_of_a_file_that_is_not_a_saved_failure_is_a_usage_error(tmp_path:
     bad.write_text(json.dumps({"handler": PAY}))
     assert main(["replay", str(bad)]) == EXIT_USAGE
     assert "is not a saved failure" in capsys.readouterr().out
+
+
+def test_a_misspelt_module_gets_the_closest_name(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    _module(tmp_path, monkeypatch, "payments_flow", "")
+    assert main(["check", "payment_flow:handler"]) == EXIT_USAGE
+    assert "cannot import 'payment_flow': no such module here" in (out := capsys.readouterr().out)
+    assert "(did you mean 'payments_flow'?)" in out, out

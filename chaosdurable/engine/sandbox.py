@@ -159,7 +159,7 @@ def _rmtree(path: str) -> None:
 #: recycle collected runners' pristine directories (see the module's docstring); ``[False]``: remove them
 RECYCLE = [True]
 #: at most this many recycled directories wait to become spares; the rest are removed
-_MAX_BLANKS = 16
+_MAX_BLANKS = 64
 
 
 def _safe(function: str) -> str:
@@ -243,7 +243,7 @@ class _Housekeeper:
     def _recycle(self, safe: str, path: str) -> None:
         with self._lock:
             full = self._exiting or len(self.blanks) >= _MAX_BLANKS
-        if full or not _pristine(path):
+        if full:
             shutil.rmtree(path, ignore_errors=True)
             return
         base = os.path.dirname(path)
@@ -253,7 +253,10 @@ class _Housekeeper:
         except OSError:
             shutil.rmtree(path, ignore_errors=True)
             return
-        if not _pristine(fresh):  # something wrote into it before the rename
+        if not _pristine(fresh):  # written to (or replaced) by its sandbox: removed, as without recycling
+            if os.path.islink(fresh):
+                with contextlib.suppress(OSError):
+                    os.unlink(fresh)
             shutil.rmtree(fresh, ignore_errors=True)
             return
         with self._lock:
@@ -282,10 +285,7 @@ class _Housekeeper:
                 shutil.rmtree(path, ignore_errors=True)
                 return None
             path = fresh
-        if not _pristine(path):
-            shutil.rmtree(path, ignore_errors=True)
-            return None
-        return path
+        return path  # found pristine after its rename, and nobody has known its name since
 
     def take_spare(self, safe: str) -> str | None:
         """A spare directory for ``safe`` made ahead, or None; asks for the next one either way."""

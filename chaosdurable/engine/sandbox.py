@@ -288,12 +288,18 @@ class _Housekeeper:
         return path  # found pristine after its rename, and nobody has known its name since
 
     def take_spare(self, safe: str) -> str | None:
-        """A spare directory for ``safe`` made ahead, or None; asks for the next one either way."""
+        """A spare directory for ``safe`` made ahead, or None; asks for the next one either way (a recycled
+        directory of the same function and base becomes the next spare at once, without waking the thread)."""
+        base = real_tempdir()
         with self._lock:
             path = self.spares.pop(safe, None)
+            blank = next((i for i, b in enumerate(self.blanks) if b[0] == base and b[1] == safe), None)
+            if blank is not None and not self._exiting:
+                self.spares[safe] = self.blanks.pop(blank)[2]
         if path is not None and not os.path.isdir(path):
             path = None
-        self._submit(self._make_spare, safe, real_tempdir())
+        if blank is None:
+            self._submit(self._make_spare, safe, base)
         return path
 
     def _make_spare(self, safe: str, base: str) -> None:

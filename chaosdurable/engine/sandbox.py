@@ -158,8 +158,9 @@ def _rmtree(path: str) -> None:
 
 #: recycle collected runners' pristine directories (see the module's docstring); ``[False]``: remove them
 RECYCLE = [True]
-#: at most this many recycled directories wait to become spares; the rest are removed
-_MAX_BLANKS = 64
+#: at most this many recycled directories wait to become spares (a collection that frees many runners at once
+#: recycles this many; the rest are removed)
+_MAX_BLANKS = 8
 
 
 def _safe(function: str) -> str:

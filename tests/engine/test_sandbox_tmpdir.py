@@ -11,6 +11,7 @@ from __future__ import annotations
 import gc
 import json
 import os
+import shutil
 import tempfile
 import threading
 from collections.abc import Iterator
@@ -185,7 +186,17 @@ def _released() -> None:
     assert sandbox.HOUSEKEEPER.flush()
 
 
+def _no_blanks() -> None:
+    """Room for recycling: the blanks earlier tests left are removed (at most ``_MAX_BLANKS`` are kept)."""
+    assert sandbox.HOUSEKEEPER.flush()
+    with sandbox.HOUSEKEEPER._lock:
+        blanks, sandbox.HOUSEKEEPER.blanks = sandbox.HOUSEKEEPER.blanks, []
+    for _, _, path in blanks:
+        shutil.rmtree(path, ignore_errors=True)
+
+
 def test_a_collected_runners_pristine_directory_is_recycled_under_a_name_never_handed_out() -> None:
+    _no_blanks()
     boxes = Sandboxes(recycle=True)
     old = boxes.tmpdir("recycled-fn")
     inode = os.stat(old).st_ino
@@ -205,6 +216,7 @@ def test_a_collected_runners_pristine_directory_is_recycled_under_a_name_never_h
 
 
 def test_a_directory_that_was_written_to_is_removed_not_recycled() -> None:
+    _no_blanks()
     boxes = Sandboxes(recycle=True)
     used, chmodded = boxes.tmpdir("written-fn"), boxes.tmpdir("chmodded-fn")
     with open(os.path.join(used, "left-behind"), "w") as f:
@@ -220,6 +232,7 @@ def test_a_directory_that_was_written_to_is_removed_not_recycled() -> None:
 
 
 def test_recycling_off_removes_a_collected_runners_directories(monkeypatch: pytest.MonkeyPatch) -> None:
+    _no_blanks()
     monkeypatch.setattr(sandbox, "RECYCLE", [False])
     boxes = Sandboxes(recycle=True)
     old = boxes.tmpdir("unrecycled-fn")
@@ -243,3 +256,16 @@ def test_a_finalizer_run_by_garbage_collection_inside_the_housekeepers_lock_does
     thread.join(10)
     assert not thread.is_alive(), "the finalizer deadlocked on the housekeeper's lock"
     assert sandbox.HOUSEKEEPER.flush()
+
+
+def test_recycled_directories_are_bounded_when_many_runners_are_collected_at_once() -> None:
+    _no_blanks()
+    many = [Sandboxes(recycle=True) for _ in range(3 * sandbox._MAX_BLANKS)]
+    paths = [boxes.tmpdir("burst-fn") for boxes in many]
+    del many
+    _released()
+    assert not any(os.path.exists(p) for p in paths)
+    assert len(sandbox.HOUSEKEEPER.blanks) <= sandbox._MAX_BLANKS
+    leftover = [p for p in os.listdir(os.path.dirname(paths[0]))
+                if p.startswith(f"chaosdurable-sandbox-{os.getpid()}-burst-fn-")]
+    assert len(leftover) <= sandbox._MAX_BLANKS + 1, "the blanks and one spare, the rest removed"

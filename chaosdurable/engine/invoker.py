@@ -189,7 +189,7 @@ class InProcessInvoker:
     def __init__(self, hang_timeout_s: float) -> None:
         self.hang_timeout_s = hang_timeout_s
         #: one temporary directory per function, kept across warm invocations
-        self.sandboxes = Sandboxes()
+        self.sandboxes = Sandboxes(recycle=True)
 
     def new_sandbox(self, function: str) -> None:
         """The next invocation of ``function`` lands on a new sandbox (an empty temporary directory)."""

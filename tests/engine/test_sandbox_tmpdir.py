@@ -11,7 +11,9 @@ from __future__ import annotations
 import gc
 import json
 import os
+import shutil
 import tempfile
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -176,3 +178,94 @@ def test_the_generic_strategies_draw_a_new_sandbox() -> None:
     later = find(fault_schedules(space=space),
                  lambda s: any(isinstance(f, ColdStart) and f.invocation >= 2 for f in s))
     assert later == FaultSchedule((ColdStart(invocation=2),))
+
+
+def _released() -> None:
+    """After the caller dropped its ``Sandboxes``: collected, and the housekeeping done."""
+    gc.collect()
+    assert sandbox.HOUSEKEEPER.flush()
+
+
+def _no_blanks() -> None:
+    """Room for recycling: the blanks earlier tests left are removed (at most ``_MAX_BLANKS`` are kept)."""
+    assert sandbox.HOUSEKEEPER.flush()
+    with sandbox.HOUSEKEEPER._lock:
+        blanks, sandbox.HOUSEKEEPER.blanks = sandbox.HOUSEKEEPER.blanks, []
+    for _, _, path in blanks:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def test_a_collected_runners_pristine_directory_is_recycled_under_a_name_never_handed_out() -> None:
+    _no_blanks()
+    boxes = Sandboxes(recycle=True)
+    old = boxes.tmpdir("recycled-fn")
+    inode = os.stat(old).st_ino
+    del boxes
+    _released()
+    assert not os.path.exists(old), "the old path is gone at once, as after a removal"
+    spare = sandbox.HOUSEKEEPER.spares.get("recycled-fn")
+    blanks = [path for _, safe, path in sandbox.HOUSEKEEPER.blanks if safe == "recycled-fn"]
+    kept = [p for p in (spare, *blanks) if p is not None]
+    assert inode in [os.stat(p).st_ino for p in kept], "the directory itself was kept for a later sandbox, renamed"
+    assert all(os.path.isdir(p) and os.listdir(p) == [] and p != old for p in kept)
+    assert all(os.path.basename(p).startswith(f"chaosdurable-sandbox-{os.getpid()}-recycled-fn-") for p in kept)
+    again = Sandboxes(recycle=True)
+    new = again.tmpdir("recycled-fn")
+    assert new in kept and new != old and os.listdir(new) == [] and again.created == 1
+    again.close()
+
+
+def test_a_directory_that_was_written_to_is_removed_not_recycled() -> None:
+    _no_blanks()
+    boxes = Sandboxes(recycle=True)
+    used, chmodded = boxes.tmpdir("written-fn"), boxes.tmpdir("chmodded-fn")
+    with open(os.path.join(used, "left-behind"), "w") as f:
+        f.write("state")
+    os.chmod(chmodded, 0o755)
+    del boxes
+    _released()
+    assert not os.path.exists(used) and not os.path.exists(chmodded)
+    kept = [path for _, _, path in sandbox.HOUSEKEEPER.blanks] + list(sandbox.HOUSEKEEPER.spares.values())
+    assert all(os.listdir(p) == [] for p in kept)
+    assert not any(os.path.basename(p).startswith(f"chaosdurable-sandbox-{os.getpid()}-chmodded-fn-")
+                   for _, _, p in sandbox.HOUSEKEEPER.blanks)
+
+
+def test_recycling_off_removes_a_collected_runners_directories(monkeypatch: pytest.MonkeyPatch) -> None:
+    _no_blanks()
+    monkeypatch.setattr(sandbox, "RECYCLE", [False])
+    boxes = Sandboxes(recycle=True)
+    old = boxes.tmpdir("unrecycled-fn")
+    del boxes
+    _released()
+    assert not os.path.exists(old)
+    assert not [p for _, safe, p in sandbox.HOUSEKEEPER.blanks if safe == "unrecycled-fn"]
+    assert "unrecycled-fn" not in sandbox.HOUSEKEEPER.spares or sandbox.HOUSEKEEPER.spares["unrecycled-fn"] != old
+
+
+def test_a_finalizer_run_by_garbage_collection_inside_the_housekeepers_lock_does_not_deadlock() -> None:
+    def collect_while_locked() -> None:
+        boxes = Sandboxes(recycle=True)
+        boxes.tmpdir("gc-in-lock")
+        with sandbox.HOUSEKEEPER._lock:  # a collection triggered by an allocation in a locked block
+            del boxes
+            gc.collect()
+
+    thread = threading.Thread(target=collect_while_locked, daemon=True)
+    thread.start()
+    thread.join(10)
+    assert not thread.is_alive(), "the finalizer deadlocked on the housekeeper's lock"
+    assert sandbox.HOUSEKEEPER.flush()
+
+
+def test_recycled_directories_are_bounded_when_many_runners_are_collected_at_once() -> None:
+    _no_blanks()
+    many = [Sandboxes(recycle=True) for _ in range(3 * sandbox._MAX_BLANKS)]
+    paths = [boxes.tmpdir("burst-fn") for boxes in many]
+    del many
+    _released()
+    assert not any(os.path.exists(p) for p in paths)
+    assert len(sandbox.HOUSEKEEPER.blanks) <= sandbox._MAX_BLANKS
+    leftover = [p for p in os.listdir(os.path.dirname(paths[0]))
+                if p.startswith(f"chaosdurable-sandbox-{os.getpid()}-burst-fn-")]
+    assert len(leftover) <= sandbox._MAX_BLANKS + 1, "the blanks and one spare, the rest removed"

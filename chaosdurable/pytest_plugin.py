@@ -164,6 +164,9 @@ def given(
     def decorate(test: Callable[..., Any]) -> Callable[..., Any]:
         wants_verdict = "verdict" in inspect.signature(test).parameters
         examples = [0]  # examples this property has run (shrinking included)
+        # with the user's own faults= strategy: schedules that held faults, those of them a fault fired in, and
+        # the last one's "not reached" lines (a strategy naming no real operation tests nothing)
+        drawn_faults, fired_faults, missed = [0], [0], [""]
 
         @functools.wraps(test)
         def property_test(*args: Any, chaos_data: Any, **kwargs: Any) -> None:
@@ -225,6 +228,10 @@ def given(
                 and fresh_interpreters.path is not None else handler  # a ColdStart example may have reloaded it
             verdict = check(subject, value, schedule, reference=references.get(key), **options)
             references[key] = verdict.reference
+            if faults is not None and len(verdict.schedule):
+                drawn_faults[0] += 1
+                fired_faults[0] += bool(verdict.fired)
+                missed[0] = "\n".join(verdict.not_reached[:3])
             if verdict.violations and options.get("import_path") == fresh_interpreters.path is not None:
                 verdict.chaotic.diagnostics.append(FRESH_INTERPRETER_NOTE)
             record_coverage(verdict)
@@ -272,6 +279,8 @@ def given(
         inner = _hypothesis_test(property_test, _settings(), _State.seed)
         if _State.budget is not None:
             inner = _within_budget(property_test, inner, _State.budget, lambda: examples[0], test.__name__)
+        if faults is not None:
+            inner = _every_schedule_missed_fails(inner, drawn_faults, fired_faults, missed)
         # `chaosdurable replay` of a user-assertion failure finds the user's own function here (the
         # attribute is carried over by functools.wraps to the moto wrapper below)
         inner._chaosdurable_invariant = test  # type: ignore[attr-defined]
@@ -294,6 +303,26 @@ def given(
         return with_world
 
     return decorate
+
+
+def _every_schedule_missed_fails(inner: Callable[..., Any], drawn: list[int], fired: list[int],
+                                 missed: list[str]) -> Callable[..., Any]:
+    """``inner``, failing after a passing run in which the user's ``faults=`` strategy drew schedules with
+    faults and not one fault fired: nothing was tested (a misspelt operation or effect name)."""
+
+    @functools.wraps(inner)
+    def checked(*args: Any, **kwargs: Any) -> Any:
+        __tracebackhide__ = True
+        drawn[0] = fired[0] = 0
+        result = inner(*args, **kwargs)
+        if drawn[0] and not fired[0]:
+            pytest.fail(f"nothing was tested: none of the {drawn[0]} schedules your faults= strategy drew fired a "
+                        "single fault (a misspelt operation or effect name? a callback the run never makes?). "
+                        f"The last one:\n{missed[0]}", pytrace=False)
+        return result
+
+    checked.__signature__ = inspect.signature(inner)  # type: ignore[attr-defined]
+    return checked
 
 
 def _raise_if_failed(test: Callable[..., Any], verdict: Any, allow_failed_execution: bool) -> None:

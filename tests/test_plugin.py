@@ -233,3 +233,32 @@ def test_the_aws_backend_is_refused_without_the_switch(pytester: pytest.Pytester
                                            "arn:aws:lambda:us-east-1:123456789012:function:orders")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     assert "--chaos-backend aws refused" in result.stderr.str() and "CHAOSDURABLE_ALLOW_AWS=1" in result.stderr.str()
+
+
+MISSPELT_FAULTS = PROPERTY + '''
+
+from hypothesis import strategies as st
+from chaosdurable import CrashAfterEffect, FaultSchedule
+
+
+@chaosdurable.given(handler=pay_idempotently, input={"order": "o-1"},
+                    faults=st.builds(lambda n: FaultSchedule([CrashAfterEffect(effect="chrage", attempt=n)]),
+                                     st.integers(1, 2)))
+def test_misspelt():
+    pass
+
+
+@chaosdurable.given(handler=pay_idempotently, input={"order": "o-1"},
+                    faults=st.just(FaultSchedule([CrashAfterEffect(effect="charge")])))
+def test_spelt():
+    pass
+'''
+
+
+def test_a_faults_strategy_that_never_fires_tested_nothing(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_chaos=MISSPELT_FAULTS)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--chaos-profile", "dev", "-k", "spelt")
+    result.assert_outcomes(passed=1, failed=1)
+    out = result.stdout.str()
+    assert "test_misspelt" in out and "nothing was tested: none of the" in out, out
+    assert "'chrage'" in out and "not reached" in out, out

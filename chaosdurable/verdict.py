@@ -70,8 +70,11 @@ class Verdict:
 
     @property
     def tested(self) -> bool:
-        """False when the schedule held faults and none of them fired (all "not reached": a typo in an
-        operation or effect name, a callback the run never made): such a run tested nothing."""
+        """False when the run tested nothing: the fault-free run did not succeed (a missing input, a misspelt
+        callback name: chaos is judged against it), or the schedule held faults and none of them fired (all
+        "not reached": a typo in an operation or effect name, a callback the run never made)."""
+        if self.reference.status != "SUCCEEDED":
+            return False
         return not len(self.schedule) or bool(self.fired)
 
     @property
@@ -92,6 +95,9 @@ class Verdict:
         """
         if self.violations:
             outcome = plural(len(self.violations), "violation")
+        elif self.reference.status != "SUCCEEDED":
+            outcome = (f"NOTHING TESTED: the fault-free run ended {self.reference.status} (see below), and chaos is "
+                       "judged against it; check the input and the callback answers")
         elif not self.tested:
             outcome = ("NOTHING TESTED: no fault of the schedule was reached (see 'not reached' below); fix the "
                        "names it targets, or drop the faults that cannot fire")

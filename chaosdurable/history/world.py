@@ -27,6 +27,20 @@ from chaosdurable.history import ledger
 REGION = "us-east-1"
 
 
+def _item_text(item: Any) -> str:
+    """A DynamoDB item as sorted JSON, its sets (``SS``, ``NS``, ``BS``) sorted too: a set has no order, so
+    two runs that added the same members in another order hold the same item."""
+    def plain(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: (sorted(v, key=str) if k in ("SS", "NS", "BS") and isinstance(v, list) else plain(v))
+                    for k, v in value.items()}
+        if isinstance(value, list):
+            return [plain(v) for v in value]
+        return value
+
+    return json.dumps(plain(item), sort_keys=True, default=str)
+
+
 def _describe_body(body: bytes) -> str:
     """An S3 object's content as the snapshot shows it: the text, or a digest when it is large."""
     return body.decode(errors="replace") if len(body) <= 256 else "sha256:" + hashlib.sha256(body).hexdigest()
@@ -94,7 +108,7 @@ class World:
         for table in ddb.list_tables().get("TableNames", []):
             items: list[str] = []
             for page in ddb.get_paginator("scan").paginate(TableName=table):
-                items += [json.dumps(i, sort_keys=True) for i in page.get("Items", [])]
+                items += [_item_text(i) for i in page.get("Items", [])]
             out[f"dynamodb:{table}"] = sorted(items)
         s3 = self._clients["s3"]
         for bucket in s3.list_buckets().get("Buckets", []):
@@ -118,7 +132,7 @@ class World:
 
         out: dict[str, list[str]] = {}
         for name, table in dynamodb_backends[account][self.region].tables.items():
-            out[f"dynamodb:{name}"] = sorted(json.dumps(item.to_json()["Attributes"], sort_keys=True)
+            out[f"dynamodb:{name}"] = sorted(_item_text(item.to_json()["Attributes"])
                                              for item in table.all_items())
         for name, bucket in s3_backends[account]["global"].buckets.items():
             objects = []

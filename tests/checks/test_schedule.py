@@ -235,3 +235,12 @@ def test_an_effect_every_attempt_of_which_failed_is_not_called_missing() -> None
     (text,) = v.not_reached
     assert "not reached: every attempt at effect 'charge' was failed by another fault of this schedule" in text, text
     assert "never happened" not in text
+
+
+def test_a_run_whose_fault_free_run_failed_tested_nothing() -> None:
+    from tests.search.handlers import always_fails
+
+    v = check(always_fails, {})  # the input lacks what the handler reads: it fails without any fault
+    assert v.reference.status == "FAILED" and not v.violations
+    assert not v.tested and not v.ok
+    assert "NOTHING TESTED: the fault-free run ended FAILED" in v.report().splitlines()[0], v.report()

@@ -51,3 +51,28 @@ def test_read_only_aws_calls_are_told_from_writes() -> None:
     assert not is_read_only("ExecuteStatement", {"Statement": "UPDATE orders SET x = 1"})
     assert not is_read_only("BatchExecuteStatement", {"Statements": [{"Statement": "SELECT 1"},
                                                                      {"Statement": "DELETE FROM t"}]})
+
+
+def _tranches(order: list[str]) -> None:
+    ddb = boto3.client("dynamodb", region_name="us-east-1")
+    ddb.create_table(TableName="grants", KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+                     AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+                     BillingMode="PAY_PER_REQUEST")
+    ddb.put_item(TableName="grants", Item={"pk": {"S": "g-1"}, "paid": {"SS": ["-"]}})
+    for tranche in order:
+        ddb.update_item(TableName="grants", Key={"pk": {"S": "g-1"}}, UpdateExpression="ADD paid :t",
+                        ExpressionAttributeValues={":t": {"SS": [tranche]}})
+
+
+def test_a_string_set_filled_in_another_order_is_the_same_world() -> None:
+    # trial5 c04: a set of paid tranche ids read back in another order was reported as another state
+    readings = []
+    for order in (["t1", "t2"], ["t2", "t1"]):
+        with World(lambda order=order: _tranches(order)) as world:
+            world.reset()
+            fast = world.snapshot()
+            world.through_api = True
+            assert world.snapshot() == fast
+            readings.append(fast)
+    assert readings[0] == readings[1]
+    assert readings[0]["dynamodb:grants"] == ['{"paid": {"SS": ["-", "t1", "t2"]}, "pk": {"S": "g-1"}}']

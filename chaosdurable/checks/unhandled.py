@@ -1,13 +1,14 @@
 """Unhandled outcomes of legitimate faults: a durable operation fails by a fault, and the handler lets
 the SDK's error escape, leaving the work done before it half-done.
 
-A callback that times out or is answered with a failure, a step whose retries run out, an
-interrupted at-most-once step, an invoke whose target fails: these are legitimate changes of
+A callback that times out or is answered with a failure, a step whose retries run out, a
+``wait_for_condition`` whose check fails by an injected fault, an interrupted at-most-once step, an
+invoke whose target fails: these are legitimate changes of
 outcome (the ledger's ``outcome_may_change``), so ``resumption`` stands down for them. What stays a
 bug is a handler that never handles that failure: the SDK raises ``CallbackTimeoutError``,
-``CallbackExternalError``, ``StepError`` or ``InvokeError`` in the handler, nothing catches it, and
-the execution ends FAILED with the steps before it (a stock hold, a charge) never undone. The handled
-twin catches the error and compensates in a step, or returns a handled outcome.
+``CallbackExternalError``, ``StepError``, ``WaitForConditionError`` or ``InvokeError`` in the handler,
+nothing catches it, and the execution ends FAILED with the steps before it (a stock hold, a charge)
+never undone. The handled twin catches the error and compensates in a step, or returns a handled outcome.
 
 What it reports, one violation per run, when all of these hold:
 
@@ -54,6 +55,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from chaosdurable.checks.base import Checker, Ledger, Violation, op_label, require_same_handler, shorten
+from chaosdurable.faults.nemesis import failed_operation_words
 from chaosdurable.faults.schedule import describe_operation, unnamed_in_words
 from chaosdurable.history.record import RunRecord
 
@@ -65,17 +67,21 @@ _RAISED = {
     "callback": ("CallbackTimeoutError", "CallbackExternalError", "CallbackSubmitterError", "CallbackError"),
     "step": ("StepError", "CallableRuntimeError"),
     "invoke": ("InvokeError", "CallableRuntimeError"),
+    "condition": ("WaitForConditionError",),
 }
 #: What the SDK raises when such an error passes through an enclosing child context unhandled.
 _WRAPPERS = ("ChildContextError", "DurableOperationError")
 _SDK_MODULE = "aws_durable_execution_sdk_python"
 #: The error to suggest catching, by kind.
-_CATCH = {"callback": "CallbackError", "step": "StepError", "invoke": "InvokeError"}
+_CATCH = {"callback": "CallbackError", "step": "StepError", "invoke": "InvokeError",
+          "condition": "WaitForConditionError"}
 
 
 def _kind(op: dict[str, Any]) -> str:
     if op.get("Type") == "CALLBACK" or op.get("SubType") == "WaitForCallback":
         return "callback"
+    if op.get("SubType") == "WaitForCondition":
+        return "condition"
     return "invoke" if op.get("Type") == "CHAINED_INVOKE" else "step"
 
 
@@ -108,7 +114,7 @@ def _fired_on(op: dict[str, Any], ledger: Ledger) -> str | None:
         return next((t for t in candidates if any(w in t for w in telling)), candidates[0] if candidates else None)
     if op.get("Status") != "FAILED" or op.get("Type") not in ("STEP", "CHAINED_INVOKE"):
         return None
-    what = "step" if op.get("Type") == "STEP" else "invoke"
+    what = failed_operation_words(op)
     declared = f"{what} {name or op['Id']!r} failed ("  # the reason excuse_step_failures attaches
     return next((text for text in ledger.fired if declared in text), None)
 
@@ -195,8 +201,8 @@ def _find(reference: RunRecord, chaotic: RunRecord, ledger: Ledger, allow: tuple
             continue
         if not _work_before(chaotic, reported, ledger, bool(reference.effects)):
             continue  # nothing was done before it: failing the execution there leaves nothing half-done
-        return [_violation(chaotic, reported, kind, fault, error_type, message, raised,
-                           _own_effects(chaotic, reported, ledger))]
+        return [_violation(chaotic, reported, kind, fault, error_type, message, raised, ledger,
+                           bool(reference.effects))]
     return []
 
 
@@ -236,11 +242,39 @@ def _work_before(run: RunRecord, op: dict[str, Any], ledger: Ledger, recorded: b
                and e.where.op_id not in inside for e in ledger.effects)
 
 
+def _writes_of(run: RunRecord, step: dict[str, Any], ledger: Ledger) -> list[str]:
+    """The mutating effects made inside ``step`` (its attempts, or anything nested in it), by name, once each."""
+    inside = _subtree(step["Id"], {o["Id"]: o for o in run.operations})
+    return list(dict.fromkeys(e.name for e in ledger.effects if e.mutating and e.where.op_id in inside))
+
+
+def _done_in_words(run: RunRecord, op: dict[str, Any], ledger: Ledger, recorded: bool) -> str:
+    """The detail line naming what the failure leaves half-done: the steps before it that wrote (with what
+    they wrote) when effects are recorded, every completed step when they are not."""
+    done = _done_before(run, op)
+    if not done:
+        return "no step had completed before it"
+    if not recorded:
+        names = [describe_operation(o["Id"], run.operations) for o in done]
+        return ("done before it and never undone: " + ", ".join(names[:5]) + (", ..." if len(names) > 5 else "")
+                + " (their effects are not recorded: check whether they changed anything)")
+    wrote = [(o, w) for o in done if (w := _writes_of(run, o, ledger))]
+    outside = list(dict.fromkeys(e.name for e in ledger.effects if e.mutating and e.where.op_id is None))
+    parts = [f"{describe_operation(o['Id'], run.operations)} ({', '.join(repr(n) for n in w[:2])})"
+             for o, w in wrote[:5]]
+    if outside:
+        parts.append(f"outside any step ({', '.join(repr(n) for n in outside[:2])})")
+    readers = len(done) - len(wrote)
+    tail = f"; {readers} other completed step(s) only read or computed" if readers else ""
+    return ("done before it and never undone: " + ", ".join(parts) + tail) if parts else \
+        f"no write was made before it ({readers} completed step(s) only read or computed)"
+
+
 def _violation(run: RunRecord, op: dict[str, Any], kind: str, fault: str, error_type: str, message: str,
-               raised: str, own: list[str] | None = None) -> Violation:
+               raised: str, ledger: Ledger, recorded: bool) -> Violation:
     words = describe_operation(op["Id"], run.operations)
     label = op_label(run, op["Id"])
-    done = [describe_operation(o["Id"], run.operations) for o in _done_before(run, op)]
+    own = _own_effects(run, op, ledger)
     catch = raised if raised in _RAISED[kind] and raised != "CallableRuntimeError" else _CATCH[kind]
     outer = _ancestors(op, {o["Id"]: o for o in run.operations})
     where = words
@@ -255,12 +289,12 @@ def _violation(run: RunRecord, op: dict[str, Any], kind: str, fault: str, error_
         detail=(
             f"fault: {unnamed_in_words(fault, run.operations)}",
             f"execution error: {error_type}: {shorten(message)}",
-            ("done before it and never undone: " + ", ".join(done[:5]) + (", ..." if len(done) > 5 else ""))
-            if done else "no step had completed before it",
+            _done_in_words(run, op, ledger, recorded),
             *((f"its own attempt had already made {', '.join(repr(n) for n in own[:3])} when it failed: that may "
                "have taken effect, and nothing records or reconciles it",) if own else ()),
             f"fix: catch {catch} (aws_durable_execution_sdk_python.exceptions) around {where} and compensate "
-            "in a step (undo what the steps before it did), or return a handled outcome",
+            "in a step (undo what the steps before it wrote"
+            + (", and reconcile what its own attempt may have done" if own else "") + "), or return a handled outcome",
             "if failing the execution here is intended, opt out for this operation: check(..., checkers="
             f"{{**ALL_CHECKERS, 'unhandled_failure': {opt_out}}})",
         ),

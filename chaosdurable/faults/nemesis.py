@@ -76,6 +76,14 @@ def _op_matches(pattern: str | None, op_id: str | None, name: str | None, path: 
     return bool(path and path.endswith("/" + pattern))
 
 
+def failed_operation_words(op: dict[str, Any]) -> str:
+    """What an operation failed by a fault is called in the fired fault's words: ``step``,
+    ``wait_for_condition`` or ``invoke`` (``unhandled_failure`` looks the declaration up by it)."""
+    if op.get("Type") == "CHAINED_INVOKE":
+        return "invoke"
+    return "wait_for_condition" if op.get("SubType") == "WaitForCondition" else "step"
+
+
 class Nemesis:
     """The engine's ``Interceptor`` for one schedule, plus the effect and callback decisions."""
 
@@ -158,8 +166,10 @@ class Nemesis:
                 continue
             firing = next((f for f in self.fired if f.fault.kind in cause[0]), None)
             if firing is not None:
-                what = "step" if op.get("Type") == "STEP" else "invoke"
-                self.declare_outcome_change(firing.fault, f"{what} {op.get('Name') or op['Id']!r} failed ({cause[1]})",
+                what, reason = failed_operation_words(op), cause[1]
+                if what == "wait_for_condition" and "outlasted" in reason:
+                    reason = "its check failed by the injected failure: a failing check is not retried"
+                self.declare_outcome_change(firing.fault, f"{what} {op.get('Name') or op['Id']!r} failed ({reason})",
                                             handled_failure=True)
 
     def excuse_early_completion(self, expected_ops: list[dict[str, Any]], chaotic_ops: list[dict[str, Any]]) -> None:

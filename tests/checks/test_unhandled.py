@@ -354,3 +354,77 @@ def test_an_interrupted_at_most_once_step_that_had_acted_is_reported() -> None:
     (found,) = v.by_checker(NAME)
     assert "its own attempt had already made 'submit-refill' when it failed" in found.describe(), v.report()
     assert check(submit_once_reconciled, ORDER, crash).ok
+
+
+# ------------------------------------------------------------------ a poll whose read fails (wait_for_condition)
+def _shipment_setup() -> None:
+    setup()
+    ddb = boto3.client("dynamodb", region_name="us-east-1")
+    ddb.create_table(TableName="shipments", KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+                     AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+                     BillingMode="PAY_PER_REQUEST")
+    ddb.put_item(TableName="shipments", Item={"id": {"S": ORDER["order"]}, "status": {"S": "ARRIVED"}})
+
+
+def _shipment_status(state: str, _ctx: Any) -> str:
+    item = boto3.client("dynamodb", region_name="us-east-1").get_item(
+        TableName="shipments", Key={"id": {"S": ORDER["order"]}})
+    return str(item["Item"]["status"]["S"])
+
+
+def _arrived(state: str, _attempt: int) -> Any:
+    from aws_durable_execution_sdk_python.waits import WaitForConditionDecision
+
+    if state == "ARRIVED":
+        return WaitForConditionDecision.stop_polling()
+    return WaitForConditionDecision.continue_waiting(Duration.from_minutes(5))
+
+
+def _await_arrival(context: Any) -> str:
+    from aws_durable_execution_sdk_python.waits import WaitForConditionConfig
+
+    return str(context.wait_for_condition(_shipment_status, name="arrival",
+                                          config=WaitForConditionConfig(wait_strategy=_arrived, initial_state="NEW")))
+
+
+@durable_execution
+def hold_then_await_arrival(event: dict[str, str], context: Any) -> str:
+    """BUG: the hold stays when the arrival poll's read fails (WaitForConditionError escapes)."""
+    context.step(lambda _: _hold(event["order"], "HELD"), name="hold-stock")
+    context.step(lambda _: f"price-of-{event['sku']}", name="look-up-price")
+    return _await_arrival(context)
+
+
+@durable_execution
+def hold_then_await_arrival_or_release(event: dict[str, str], context: Any) -> str:
+    """The handled twin: a failed poll releases the hold."""
+    from aws_durable_execution_sdk_python.exceptions import WaitForConditionError
+
+    context.step(lambda _: _hold(event["order"], "HELD"), name="hold-stock")
+    context.step(lambda _: f"price-of-{event['sku']}", name="look-up-price")
+    try:
+        return _await_arrival(context)
+    except WaitForConditionError:
+        return context.step(lambda _: _hold(event["order"], "RELEASED"), name="release")
+
+
+def test_an_unhandled_failed_poll_is_reported_with_only_the_writes_before_it() -> None:
+    read_outage = FaultSchedule((TransientFailure(effect="aws:dynamodb.GetItem", times=10),))
+    v = check(hold_then_await_arrival, ORDER, read_outage, setup=_shipment_setup)
+    (found,) = v.by_checker(NAME)
+    text = found.describe()
+    assert "wait_for_condition 'arrival' failed under a fault" in text and "WaitForConditionError" in text, text
+    # the step that wrote is named with its write; the one that only computed is counted, not blamed
+    assert "never undone: step 'hold-stock' ('aws:dynamodb.PutItem'); 1 other completed step(s) only read" in text
+    assert "its check failed by the injected failure" in text
+    assert check(hold_then_await_arrival_or_release, ORDER, read_outage, setup=_shipment_setup).ok
+
+
+def test_an_interrupted_submission_after_reads_only_blames_its_own_attempt() -> None:
+    from chaosdurable import CrashAfterEffect
+
+    v = check(submit_once_unreconciled, ORDER, FaultSchedule((CrashAfterEffect(effect="submit-refill"),)))
+    (found,) = v.by_checker(NAME)
+    text = found.describe()
+    assert "no write was made before it (1 completed step(s) only read or computed)" in text, text
+    assert "reconcile what its own attempt may have done" in text, text

@@ -24,8 +24,10 @@ from chaosdurable.backends.base import refuse_unsupported
 from chaosdurable.checks import ALL_CHECKERS, Checker, Ledger, Violation
 from chaosdurable.checks.base import plural, shorten
 from chaosdurable.checks.fresh import FreshValues
+from chaosdurable.checks.uninterrupted import compare as compare_uninterrupted
 from chaosdurable.checks.warm import WARM_MARK
 from chaosdurable.engine.errors import NotDurableHandlerError, PayloadNotJsonError
+from chaosdurable.engine.knobs import Knobs
 from chaosdurable.faults.nemesis import Firing
 from chaosdurable.faults.schedule import FaultSchedule, describe_operation, unnamed_in_words
 from chaosdurable.history.http import RealNetworkRefused
@@ -33,7 +35,7 @@ from chaosdurable.history.ledger import RealAwsRefused
 from chaosdurable.history.record import RunRecord
 from chaosdurable.history.world import World
 from chaosdurable.options import resolve
-from chaosdurable.replay.selfcheck import replay_finished
+from chaosdurable.replay.selfcheck import replay_finished, should_replay
 from chaosdurable.run import Answer
 
 _OUTCOME_CHANGING = {"callback": ("after_timeout", "failure", "miss_heartbeats")}
@@ -548,6 +550,19 @@ def _replay_command(handler: Callable[..., Any], payload: str, schedule: FaultSc
     return " ".join(parts)
 
 
+def _worth_running_straight(reference: RunRecord, backend: str) -> bool:
+    """Whether the ``uninterrupted`` oracle run can say something: an engine backend, a finished fault-free
+    run that suspended at a wait, no final-replay finding already, no clock/random/uuid read outside steps."""
+    return (backend in ("inprocess", "subprocess") and not reference.final_replay and should_replay(reference)
+            and len(reference.invocations) > 1 and any(op.get("Type") == "WAIT" for op in reference.operations))
+
+
+def _straight_through(bounds: Limits) -> Limits:
+    """``bounds`` with the service completing every wait at once (``Knobs.complete_waits_inline``)."""
+    knobs = dataclasses.replace(bounds.knobs or Knobs(), complete_waits_inline=True)
+    return dataclasses.replace(bounds, knobs=knobs)
+
+
 def check(
     handler: Callable[..., Any] | Workload,
     input: Any = None,
@@ -663,6 +678,10 @@ def check(
             witness, _ = chosen.run(work, text, FaultSchedule(), bounds, quiet, active, label="witness")
             reference.fresh = FreshValues.between(reference, witness)
             reference.baseline = _baseline(reference, witness, selected)
+            if "uninterrupted" in selected and _worth_running_straight(reference, chosen.name):
+                straight, _ = chosen.run(work, text, FaultSchedule(), _straight_through(bounds), quiet, active,
+                                         label="uninterrupted")
+                reference.uninterrupted = compare_uninterrupted(reference, witness, straight)
         chaotic, nemesis = chosen.run(work, text, schedule, bounds, quiet, active, label="chaotic")
     refused_http = sorted({r for r in reference.refused_aws + chaotic.refused_aws if r.startswith("http:")})
     if refused_http:

@@ -12,6 +12,7 @@
 | ``well_formed`` | history events come in a legal order and every operation ends at most once |
 | ``event_delivery`` | an event delivered twice or out of order leaves the execution's end unchanged |
 | ``final_replay`` | the fault-free run, replayed from its own finished history, ends the same way |
+| ``uninterrupted`` | the fault-free run ends the same way when it runs straight through its waits |
 """
 
 from chaosdurable.checks.base import Checker, CheckerInputError, Ledger, Violation
@@ -25,6 +26,7 @@ from chaosdurable.checks.liveness import liveness
 from chaosdurable.checks.resumption import resumption
 from chaosdurable.checks.tripwire import tripwire
 from chaosdurable.checks.unhandled import unhandled_failure
+from chaosdurable.checks.uninterrupted import uninterrupted
 from chaosdurable.checks.well_formed import well_formed
 
 ALL_CHECKERS: dict[str, Checker] = {
@@ -39,6 +41,7 @@ ALL_CHECKERS: dict[str, Checker] = {
     "unhandled_failure": unhandled_failure,
     "event_delivery": event_delivery,
     "final_replay": final_replay,
+    "uninterrupted": uninterrupted,
 }
 
 __all__ = [
@@ -56,5 +59,6 @@ __all__ = [
     "liveness",
     "resumption",
     "tripwire",
+    "uninterrupted",
     "well_formed",
 ]

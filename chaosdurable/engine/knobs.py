@@ -53,6 +53,12 @@ class Knobs:
     pending_without_work_is_failure: an invocation that returns PENDING while nothing can
         wake the execution is an invalid output and is retried as a failed invocation
         (the local runner's behaviour).
+    complete_waits_inline: NOT a behaviour of the real service, an oracle. A WAIT started in an
+        invocation completes at once: the virtual clock moves to its end and the checkpoint's
+        response carries it SUCCEEDED, so the SDK goes on without suspending (it checks that
+        response for an immediate status change). A handler whose code is replay-safe ends the same
+        whether or not it suspended at a wait; ``check`` runs its fault-free execution this way once
+        (the ``uninterrupted`` checker). Off by default, and never drawn as a fault.
     """
 
     limits: Limits = field(default_factory=Limits)
@@ -60,3 +66,4 @@ class Knobs:
     clear_step_result_on_start: bool = False
     accept_step_completion_without_start: bool = False
     pending_without_work_is_failure: bool = True
+    complete_waits_inline: bool = False

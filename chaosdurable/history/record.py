@@ -134,3 +134,6 @@ class RunRecord:
     #: how replaying this finished run's own history diverged from it, in lines (``replay.selfcheck``);
     #: ``()`` when it replayed identically or was not replayed. Set by ``check`` on its fault-free run.
     final_replay: tuple[str, ...] = ()
+    #: how this fault-free run's ending differs from the same execution run straight through its waits,
+    #: in lines (``checks.uninterrupted``); ``()`` when it agrees or was not compared. Set by ``check``.
+    uninterrupted: tuple[str, ...] = ()

@@ -52,6 +52,21 @@ class Divergence:
     op_id: str | None = None
     detail: str = ""
 
+    def in_words(self) -> str:
+        """The kind and place in a phrase: ``another operation was issued at operation 'pay'``, ``the
+        execution's result differs``."""
+        at = f"operation {self.path!r}"
+        return {
+            "identity": f"another operation was issued at {at}",
+            "order": f"operations were issued in another order at {at}",
+            "argument": f"{at} was issued with another argument",
+            "missing": f"the replay never issued {at}, which the history holds",
+            "continues": f"the replay went on past where the history ends (after {at})",
+            "result": "the execution's result differs",
+            "error": "the execution failed with another error",
+            "outcome": "the execution ended another way",
+        }.get(self.kind, f"{self.kind} at {at}")
+
     def describe(self) -> str:
         """The divergence in a few lines of words."""
         where = f" (at {self.source}" + (f", in {self.function}" if self.function else "") + ")" \

@@ -64,8 +64,8 @@ def replay_finished(record: RunRecord, handler: Callable[..., Any], *,
         return ()
     lines = [
         f"replaying the fault-free run's finished history (every operation already checkpointed, as the service "
-        f"replays it after any suspension, crash or timeout) did not end it the same way: {found.kind} at "
-        f"{found.path!r}" + (f" ({found.source})" if found.source else ""),
+        f"replays it after any suspension, crash or timeout) did not end it the same way: {found.in_words()}"
+        + (f" ({found.source})" if found.source else ""),
         f"  recorded: {found.expected}",
         f"  replayed: {found.actual}",
     ]
@@ -77,7 +77,13 @@ def replay_finished(record: RunRecord, handler: Callable[..., Any], *,
     refused = [r for result in report for r in result.refused]
     if refused:
         lines.append(f"refused during the replay (calls the handler makes outside steps): {', '.join(refused[:6])}")
-    lines.append("the handler computes this outside steps from state no checkpoint holds (module state, a file, "
-                 "a read outside a step), so each replay sees another value: compute it inside a step, or derive "
-                 "it from step results")
+    if changed:
+        lines.append("the handler computes this outside steps from module state no checkpoint holds, so each replay "
+                     "sees another value: compute it inside a step, or derive it from step results")
+    else:
+        lines.append("no module global changed: the usual cause is a step body that stores its value in a variable "
+                     "or object around it (a closure, the event, a list) instead of returning it; on replay the "
+                     "body does not run and only its returned, checkpointed value comes back, so return the value "
+                     "from the step. Otherwise: state read outside steps (a file, /tmp, a cache) that replays see "
+                     "differently")
     return tuple(lines)

@@ -35,6 +35,7 @@ from chaosdurable.backends import InProcess, Subprocess, from_name, from_spec
 from chaosdurable.checks.base import plural
 from chaosdurable.engine.errors import ChaosDurableError
 from chaosdurable.engine.runner import DurableRunner, ExecutionResult
+from chaosdurable.history.http import network_hint
 from chaosdurable.history.ledger import RealAwsRefused
 
 #: exit codes of ``check`` and ``replay`` (documented in the module docstring and ``--help``)
@@ -325,12 +326,16 @@ def check_command(console: Console, ref: str, payload: str, schedule_text: str |
         _print_details(console, verdict, f"nothing was tested: the fault-free run of {ref} ended {status}; what "
                        "ran (not a verdict):", saved_violations)
         hints = [note for note in reference.diagnostics if DEFAULTED_MARK in note]
+        asks_callbacks = bool(hints or unmatched)
+        offline = network_hint(why, hosts)
+        if offline:
+            hints.append(offline)
         if unmatched:
             hints.append(_unmatched_message(unmatched, seen_callbacks))
         raise NothingTested(
             f"nothing was tested: the fault-free run of {ref} on input {payload} ended {status} ({why}). Chaos is "
             "judged against the fault-free run; check --input (it defaults to null)"
-            + (", --callbacks" if hints else "") + ", or pass --allow-failed-execution if failing is expected."
+            + (", --callbacks" if asks_callbacks else "") + ", or pass --allow-failed-execution if failing is expected."
             + "".join(f"\n  - {hint}" for hint in hints))
     if unmatched:
         raise UsageError(_unmatched_message(unmatched, seen_callbacks))

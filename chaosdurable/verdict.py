@@ -30,7 +30,7 @@ from chaosdurable.engine.errors import NotDurableHandlerError, PayloadNotJsonErr
 from chaosdurable.engine.knobs import Knobs
 from chaosdurable.faults.nemesis import Firing
 from chaosdurable.faults.schedule import FaultSchedule, describe_operation, unnamed_in_words
-from chaosdurable.history.http import RealNetworkRefused
+from chaosdurable.history.http import RealNetworkRefused, refused_message
 from chaosdurable.history.ledger import RealAwsRefused
 from chaosdurable.history.record import RunRecord
 from chaosdurable.history.world import World
@@ -685,12 +685,7 @@ def check(
         chaotic, nemesis = chosen.run(work, text, schedule, bounds, quiet, active, label="chaotic")
     refused_http = sorted({r for r in reference.refused_aws + chaotic.refused_aws if r.startswith("http:")})
     if refused_http:
-        raise RealNetworkRefused(
-            f"the handler made HTTP requests ({', '.join(r.removeprefix('http:') for r in refused_http[:8])}"
-            f"{', ...' if len(refused_http) > 8 else ''}) and chaosdurable refused them: nothing under check() "
-            "reaches the network, loopback included (the handler may have caught that error, so the run could "
-            "look fine). Allow hosts with check(..., allow_hosts=['127.0.0.1', 'api.example.com:443']), or answer "
-            "the requests with a responses.RequestsMock passed as check(..., http=mock).")
+        raise RealNetworkRefused(refused_message(refused_http, values.guards.http is not None))
     refused = sorted({r for r in set(reference.refused_aws) | set(chaotic.refused_aws) if not r.startswith("http:")})
     if refused:
         raise RealAwsRefused(

@@ -22,3 +22,22 @@ def pay_mock() -> Any:
     mock = responses.RequestsMock(assert_all_requests_are_fired=False)
     mock.add(responses.POST, "http://pay.example.test/charge", json={"ok": True})
     return mock
+
+
+def empty_mock() -> Any:
+    """A mock with no route for the handler's request (a typo in the URL, a route forgotten)."""
+    import responses
+
+    return responses.RequestsMock(assert_all_requests_are_fired=False)
+
+
+@durable_execution
+def charges_closed_port(event: Any, context: DurableContext) -> str:
+    """POSTs in a step to a loopback port where nothing listens (an allowed host that is not there)."""
+
+    def charge(_: Any) -> int:
+        with urllib.request.urlopen(urllib.request.Request("http://127.0.0.1:9/charge", data=b"{}",
+                                                           method="POST"), timeout=5) as answer:
+            return int(answer.status)
+
+    return str(context.step(charge, name="charge"))

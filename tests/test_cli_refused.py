@@ -51,3 +51,21 @@ def test_the_reproduction_of_a_run_with_an_http_mock_asks_for_it() -> None:
     assert "http=http_mock" in verdict.replay and "allow_hosts=['127.0.0.1']" in verdict.replay
     assert "--http MODULE:ATTR" in verdict.command and "--allow-host 127.0.0.1" in verdict.command
     assert verdict.spec["http_mock"] is True and verdict.spec["allow_hosts"] == ["127.0.0.1"]
+
+
+def test_a_mock_without_a_matching_route_is_named_as_such(capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["check", "tests.cli_http_handlers:notifies", "--input", "{}", "--http",
+                 "tests.cli_http_handlers:empty_mock"])
+    out = " ".join(capsys.readouterr().out.split())
+    assert code == EXIT_USAGE, out
+    assert "has no route that matches them" in out and "POST pay.example.test/charge" in out, out
+
+
+def test_an_allowed_host_that_cannot_be_reached_is_called_out(capsys: pytest.CaptureFixture[str]) -> None:
+    from chaosdurable.cli import EXIT_NOTHING_TESTED
+
+    code = main(["check", "tests.cli_http_handlers:charges_closed_port", "--input", "{}", "--allow-host", "127.0.0.1"])
+    out = " ".join(capsys.readouterr().out.split())
+    assert code == EXIT_NOTHING_TESTED, out
+    assert "reached over the real network, and a request failed there" in out, out
+    assert "--callbacks" not in out

@@ -107,6 +107,37 @@ def check_mock(mock: Any) -> Any:
     return mock
 
 
+#: how a request that went out and found no server fails, in the error texts of urllib, requests and urllib3
+_NETWORK_FAILURES = ("Name or service not known", "nodename nor servname", "Temporary failure in name resolution",
+                     "urlopen error", "Connection refused", "Max retries exceeded", "Failed to establish",
+                     "Network is unreachable", "timed out", "No route to host")
+
+
+def refused_message(refused: list[str], mock_given: bool) -> str:
+    """What ``check`` says when it refused HTTP requests (``refused``: ``http:POST host/path`` names)."""
+    listed = ", ".join(r.removeprefix("http:") for r in refused[:8]) + (", ..." if len(refused) > 8 else "")
+    head = (f"the handler made HTTP requests ({listed}) and chaosdurable refused them: nothing under check() "
+            "reaches the network, loopback included (the handler may have caught that error, so the run could "
+            "look fine). ")
+    if mock_given:
+        return head + ("The responses mock passed as http= (--http) has no route that matches them: add one per "
+                       "request, e.g. mock.add(responses.POST, 'https://host/path', json={...}) (a route matches "
+                       "method, scheme, host and path), or allow the host with allow_hosts=[...] (--allow-host).")
+    return head + ("Allow hosts with check(..., allow_hosts=['127.0.0.1', 'api.example.com:443']) (--allow-host), "
+                   "or answer the requests with a responses.RequestsMock passed as check(..., http=mock) "
+                   "(--http module:attribute).")
+
+
+def network_hint(error_text: str, allow_hosts: Iterable[str]) -> str | None:
+    """A hint when a run failed because a request to an allowed host really went out and found no server."""
+    hosts = list(allow_hosts)
+    if not hosts or not any(marker in error_text for marker in _NETWORK_FAILURES):
+        return None
+    return (f"the hosts allowed ({', '.join(hosts)}) are reached over the real network, and a request failed "
+            "there: this machine may have no route to them, or nothing listens. To test without the network, "
+            "answer those requests with a responses mock instead (http=mock, --http module:attribute)")
+
+
 def activate(policy: Policy | None) -> None:
     """Make ``policy`` govern HTTP requests of the active recorder (None: off); installs the hooks."""
     global POLICY

@@ -143,6 +143,7 @@ def given(
     ``--chaos-assumed-faults`` (off).
     """
     from chaosdurable.engine.errors import PayloadNotJsonError
+    from chaosdurable.history.http import network_hint
     from chaosdurable.strategies.schedules import OperationSpace, fault_schedules
     from chaosdurable.verdict import check
 
@@ -202,7 +203,9 @@ def given(
                         f"the fault-free run of {getattr(handler, '__qualname__', handler)} on input {key} ended "
                         f"{space.outcome} ({space.problem}). Chaos is judged against the fault-free run, so fix "
                         "the handler (or the input) first; if failing is the expected outcome for this input, "
-                        "pass allow_failed_execution=True to chaosdurable.given.")
+                        "pass allow_failed_execution=True to chaosdurable.given."
+                        + (f" Note: {hint}." if (hint := network_hint(str(space.problem),
+                                                                      check_options.get("allow_hosts") or ())) else ""))
                 if key not in schedule_strategies:  # built once per input: ~9 ms each time otherwise
                     schedule_strategies[key] = fault_schedules(
                         space=spaces[key], kinds=_kinds_for(kinds, handler), max_faults=max_faults,

@@ -22,7 +22,7 @@ from typing import Any
 from chaosdurable.backends import Backend, Guards, Limits, Workload
 from chaosdurable.backends.base import refuse_unsupported
 from chaosdurable.checks import ALL_CHECKERS, Checker, Ledger, Violation
-from chaosdurable.checks.base import plural, shorten
+from chaosdurable.checks.base import plural, sdk_mismatch, shorten
 from chaosdurable.checks.fresh import FreshValues
 from chaosdurable.checks.uninterrupted import compare as compare_uninterrupted
 from chaosdurable.checks.warm import WARM_MARK
@@ -141,7 +141,11 @@ class Verdict:
 
     def first_divergence(self) -> str | None:
         """The first operation (in the fault-free run's order) whose outcome differs under faults
-        (results compared with the values steps mint anew in every execution replaced)."""
+        (results compared with the values steps mint anew in every execution replaced). When the SDK
+        stopped the chaotic run as non-deterministic, the operation it named, in its words."""
+        stopped = sdk_mismatch(self.chaotic)
+        if stopped:
+            return stopped
         fresh = self.reference.fresh if isinstance(self.reference.fresh, FreshValues) else FreshValues()
         chaotic = {op["Id"]: op for op in self.chaotic.operations}
         for op in self.reference.operations:
@@ -550,6 +554,17 @@ def _replay_command(handler: Callable[..., Any], payload: str, schedule: FaultSc
     return " ".join(parts)
 
 
+def fresh_process_note(run: RunRecord, backend: str) -> str | None:
+    """In subprocess mode, a replay that issued operations under other names after a new process started:
+    what differs between processes is the usual cause (set order under ``PYTHONHASHSEED``)."""
+    if backend != "subprocess" or "name checkpoint=" not in str((run.error or {}).get("ErrorMessage", "")):
+        return None
+    return ("note: in subprocess mode a crash, a timeout or a cold start replays in a new process with its own "
+            "PYTHONHASHSEED and fresh module state. Operations named in another order there usually come from "
+            "iterating a set (or anything ordered by hash()) of strings outside steps: sort it (sorted(...)), or "
+            "take the order from the input or a step result")
+
+
 def _worth_running_straight(reference: RunRecord, backend: str) -> bool:
     """Whether the ``uninterrupted`` oracle run can say something: an engine backend, a finished fault-free
     run that suspended at a wait, no final-replay finding already, no clock/random/uuid read outside steps."""
@@ -693,6 +708,9 @@ def check(
             "refused the call (the handler may have caught that error, so the run could look fine, but it did "
             "not talk to the AWS it expects). Pass setup= (a function that creates your tables, queues...) or "
             "world=True to run inside moto, or allow_real_aws=True to let the calls through.")
+    for run in (reference, chaotic):
+        if (note := fresh_process_note(run, chosen.name)) and note not in run.diagnostics:
+            run.diagnostics.append(note)
     nemesis.excuse_step_failures(reference.operations, chaotic.operations)
     nemesis.excuse_early_completion(reference.operations, chaotic.operations)
     fired = list(nemesis.fired)

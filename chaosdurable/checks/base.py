@@ -7,6 +7,7 @@ two ``RunRecord`` values and the ledger, and never drives an execution.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -114,3 +115,20 @@ def plural(n: int, word: str, words: str | None = None) -> str:
 def first(items: Sequence[Any]) -> Any:
     """The first item or None."""
     return items[0] if items else None
+
+
+_MISMATCH = re.compile(r"(type|subtype|name|parent_id) checkpoint=('[^']*'|None) current=('[^']*'|None)")
+
+
+def sdk_mismatch(run: RunRecord) -> str | None:
+    """``run``'s non-deterministic replay as the SDK detected it, in words, or None."""
+    error = run.error or {}
+    if "NonDeterministicExecutionError" not in str(error.get("ErrorType", "")):
+        return None
+    message = str(error.get("ErrorMessage", ""))
+    found = _MISMATCH.findall(message)
+    if not found:
+        return f"the SDK stopped a replay as non-deterministic: {shorten(message, 200)}"
+    what = "; ".join(f"the history holds {field.replace('_', ' ')} {old} where the replay issued {new}"
+                     for field, old, new in found)
+    return f"at the operation where the SDK stopped the replay, {what}"

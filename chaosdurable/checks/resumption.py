@@ -7,7 +7,7 @@ outcome (a callback answered with failure or too late, missed heartbeats, a non-
 
 from __future__ import annotations
 
-from chaosdurable.checks.base import Ledger, Violation, op_label, require_same_handler, shorten
+from chaosdurable.checks.base import Ledger, Violation, op_label, require_same_handler, sdk_mismatch, shorten
 from chaosdurable.checks.fresh import FreshValues
 from chaosdurable.history.record import RunRecord
 
@@ -47,6 +47,7 @@ def resumption(reference: RunRecord, chaotic: RunRecord, ledger: Ledger) -> list
         return []
     fresh = ledger.fresh
     op, divergence = first_divergent_operation(reference, chaotic, fresh)
+    divergence = sdk_mismatch(chaotic) or divergence  # where the SDK itself stopped the replay, when it did
     extra = (f"first divergent operation: {divergence}",) if divergence else ()
     if reference.status != chaotic.status:
         reason = (chaotic.error or {}).get("ErrorMessage") or (chaotic.error or {}).get("ErrorType")

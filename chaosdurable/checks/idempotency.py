@@ -11,6 +11,14 @@ are what they were after the fault-free run.
   fault opened (one more callback for a redelivered event, and its own subscription), not a repeat,
   and is not counted. The same request in an operation both runs have (a step re-run by a crash or
   a retry) is counted whatever its key, so a key minted anew per attempt is still caught.
+Effects that are safe to repeat by design (a POST that only computes a quote, a send to a queue whose
+consumers dedupe) can be declared: ``idempotency_checker(repeatable=["http:POST rating.example.com/*",
+"aws:sqs.SendMessage"])`` returns the checker with those effect names (``fnmatch`` patterns) not
+counted, and a world difference that only they explain not reported::
+
+    check(handler, event, schedule,
+          checkers={**ALL_CHECKERS, "idempotency": idempotency_checker(repeatable=["aws:sqs.SendMessage"])})
+
 Skipped when a fault legitimately changes the outcome; when the change is only a handled failure
 of one operation (``Ledger.repeats_still_count``), the explicit effects that the fault-free run
 made are still counted (the world is not compared: the other path may change it legitimately).
@@ -18,9 +26,12 @@ made are still counted (the world is not compared: the other path may change it 
 
 from __future__ import annotations
 
+import dataclasses
+import fnmatch
 from collections import Counter
+from collections.abc import Iterable
 
-from chaosdurable.checks.base import Ledger, Violation, plural, require_same_handler
+from chaosdurable.checks.base import Checker, Ledger, Violation, plural, require_same_handler
 from chaosdurable.checks.fresh import FreshValues
 from chaosdurable.checks.warm import warm_state_lines
 from chaosdurable.history.record import Effect, RunRecord
@@ -57,8 +68,49 @@ def _where(effects: list[Effect], name: str, key: str | None) -> tuple[str, ...]
     return tuple(f"ran in {e.where.label()}" for e in _in_order(effects) if e.name == name and e.key == key)
 
 
+def _without(run: RunRecord, repeatable: tuple[str, ...]) -> RunRecord:
+    """``run`` with the effects named by ``repeatable`` left out (the run itself unchanged)."""
+    if not repeatable:
+        return run
+    return dataclasses.replace(run, effects=[e for e in run.effects
+                                             if not any(fnmatch.fnmatchcase(e.name, p) for p in repeatable)])
+
+
+def _opt_out_line(names: list[str]) -> str:
+    shown = ", ".join(repr(n) for n in names[:2])
+    return (f"if repeating it is harmless by design (a pure computation, a consumer that dedupes), declare it: "
+            f"check(..., checkers={{**ALL_CHECKERS, 'idempotency': idempotency_checker(repeatable=[{shown}])}})")
+
+
+def _send_advice(names: list[str]) -> tuple[str, ...]:
+    if any(n == "aws:sqs.SendMessage" or n == "aws:sqs.SendMessageBatch" for n in names):
+        return ("a message sent again by a re-run step: send to a FIFO queue with a MessageDeduplicationId derived "
+                "from the work (not from the attempt), or have the consumer dedupe by a message id",)
+    return ()
+
+
+def idempotency_checker(repeatable: Iterable[str] | str = ()) -> Checker:
+    """The ``idempotency`` checker with the effects named by ``repeatable`` (effect names or ``fnmatch``
+    patterns: ``"http:POST rating.example.com/*"``, ``"aws:sqs.SendMessage"``) declared safe to repeat."""
+    patterns = (repeatable,) if isinstance(repeatable, str) else tuple(repeatable)
+    bad = [p for p in patterns if not isinstance(p, str) or not p]
+    if bad:
+        raise TypeError(f"idempotency_checker(repeatable=...) takes effect names or patterns (non-empty strings, "
+                        f"e.g. 'aws:sqs.SendMessage' or 'http:POST api.example.com/*'), got {bad!r}")
+
+    def idempotency(reference: RunRecord, chaotic: RunRecord, ledger: Ledger) -> list[Violation]:
+        """``idempotency``, with the effects the factory was given declared safe to repeat."""
+        return _find(reference, chaotic, ledger, patterns)
+
+    return idempotency
+
+
 def idempotency(reference: RunRecord, chaotic: RunRecord, ledger: Ledger) -> list[Violation]:
     """World differences and repeated explicit effects."""
+    return _find(reference, chaotic, ledger, ())
+
+
+def _find(reference: RunRecord, chaotic: RunRecord, ledger: Ledger, repeatable: tuple[str, ...]) -> list[Violation]:
     require_same_handler(reference, chaotic)
     if chaotic.stuck or (ledger.outcome_may_change and not ledger.repeats_still_count):
         return []
@@ -67,6 +119,11 @@ def idempotency(reference: RunRecord, chaotic: RunRecord, ledger: Ledger) -> lis
     if reference.world is not None and chaotic.world is not None and not ledger.outcome_may_change:
         lines = diff_worlds(fresh.normalize_world(reference, reference.world) or {},
                             fresh.normalize_world(chaotic, chaotic.world) or {})
+        if lines and repeatable:
+            kept_c, kept_r = _without(chaotic, repeatable), _without(reference, repeatable)
+            if (_counts(chaotic.effects, "aws") - _counts(reference.effects, "aws")
+                    and not _counts(kept_c.effects, "aws") - _counts(kept_r.effects, "aws")):
+                lines = []  # only calls declared safe to repeat ran more often: that is what changed the world
         if lines:
             extra = _counts(chaotic.effects, "aws") - _counts(reference.effects, "aws")
             culprits = sorted(extra)
@@ -91,10 +148,13 @@ def idempotency(reference: RunRecord, chaotic: RunRecord, ledger: Ledger) -> lis
                 why = "the same calls left a different state"
             detail += warm_state_lines(reference, chaotic, first.where.invocation if first else None,
                                        first.where.op_name if first else None)
+            if more:
+                detail += (*_send_advice(sorted(more)), _opt_out_line(sorted(more)))
             out.append(Violation(
                 NAME, "the external world differs from the fault-free run: " + why,
                 op=first.where.op_name if first else None, invocation=first.where.invocation if first else None,
                 source=first.where.source if first else None, detail=detail))
+    chaotic, reference = _without(chaotic, repeatable), _without(reference, repeatable)
     repeats = _repeats(chaotic, reference)
     extra = _counts(repeats, "explicit", chaotic, fresh) - _counts(reference.effects, "explicit", reference, fresh)
     ref_counts = _counts(reference.effects, "explicit", reference, fresh)
@@ -112,7 +172,7 @@ def idempotency(reference: RunRecord, chaotic: RunRecord, ledger: Ledger) -> lis
                     "an event was delivered again (an at-least-once source): dedupe events by their id before "
                     "acting on them" if "event_redelivery" in ledger.fault_kinds else
                     "make it idempotent (an idempotency key the callee honours), or configure the step "
-                    "AT_MOST_ONCE_PER_RETRY with no retries")))
+                    "AT_MOST_ONCE_PER_RETRY with no retries", _opt_out_line([name]))))
     return out
 
 

@@ -90,8 +90,14 @@ def _start_training(job: dict[str, Any], keyed: bool) -> str:
 
 
 def _poll(job_id: str, state: dict[str, Any]) -> dict[str, Any]:
+    """One status read. A failed read keeps the last state, so the next poll (an hour later) tries again: an
+    error raised from a ``wait_for_condition`` check is not retried, it fails the whole pipeline."""
     polls = state["polls"] + 1
-    answer = requests.get(f"{ML}/training-jobs/status", params={"job": job_id, "poll": polls}, timeout=10)
+    try:
+        answer = requests.get(f"{ML}/training-jobs/status", params={"job": job_id, "poll": polls}, timeout=10)
+        answer.raise_for_status()
+    except requests.RequestException:
+        return {"polls": polls, "epochs_done": state["epochs_done"]}
     return {"polls": polls, "epochs_done": int(answer.json()["epochs_done"])}
 
 

@@ -565,10 +565,11 @@ def fresh_process_note(run: RunRecord, backend: str) -> str | None:
             "take the order from the input or a step result")
 
 
-def _worth_running_straight(reference: RunRecord, backend: str) -> bool:
+def _worth_running_straight(reference: RunRecord, backend: str, virtual_clock: bool) -> bool:
     """Whether the ``uninterrupted`` oracle run can say something: an engine backend, a finished fault-free
     run that suspended at a wait, no final-replay finding already, no clock/random/uuid read outside steps."""
     return (backend in ("inprocess", "subprocess") and not reference.final_replay and should_replay(reference)
+            and not (backend == "subprocess" and virtual_clock)  # a child's frozen clock cannot follow the waits
             and len(reference.invocations) > 1 and any(op.get("Type") == "WAIT" for op in reference.operations))
 
 
@@ -693,7 +694,7 @@ def check(
             witness, _ = chosen.run(work, text, FaultSchedule(), bounds, quiet, active, label="witness")
             reference.fresh = FreshValues.between(reference, witness)
             reference.baseline = _baseline(reference, witness, selected)
-            if "uninterrupted" in selected and _worth_running_straight(reference, chosen.name):
+            if "uninterrupted" in selected and _worth_running_straight(reference, chosen.name, virtual_clock):
                 straight, _ = chosen.run(work, text, FaultSchedule(), _straight_through(bounds), quiet, active,
                                          label="uninterrupted")
                 reference.uninterrupted = compare_uninterrupted(reference, witness, straight)

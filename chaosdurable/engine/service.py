@@ -524,7 +524,9 @@ class Service(UpdateApplier):
                      and (t.due_ms <= horizon or (inline and t.kind == "wait")) and self._timer_live(t))
         for t in due:
             self._timers.remove(t)
-            self.clock.advance_to(t.due_ms)  # the oracle's waits take their time, all of it at once
+            if t.due_ms > self.clock.now_ms:  # the oracle's waits take their time, all of it at once
+                self.clock.advance_to(t.due_ms)
+                user_clock.moved(self)  # and the handler's own clock reads (virtual_clock) move with it
             self._fire(t)
         if due:
             heapq.heapify(self._timers)

@@ -93,7 +93,26 @@ class _Freeze:
                 self._travel = self._traveller = None
 
 
+    def move(self, now_ms: int) -> None:
+        """Move a running freeze to ``now_ms`` (nothing when no invocation is frozen)."""
+        with self._lock:
+            if self._depth and self._traveller is not None:
+                self._traveller.move_to(now_ms / 1000, tick=False)
+
+
 _FREEZE = _Freeze()
+
+
+def moved(service: Any) -> bool:
+    """The service's clock moved during an invocation (the ``uninterrupted`` oracle completed a wait at once):
+    move the frozen wall clock with it. False when it cannot follow: the invocation runs in a child process,
+    whose clock was frozen when it started (the oracle is then not run with ``virtual_clock``)."""
+    if service not in _ENABLED:
+        return True
+    if hasattr(service.invoker, "virtual_now_ms"):
+        return False
+    _FREEZE.move(service.clock.now_ms)
+    return True
 
 
 @contextlib.contextmanager

@@ -746,7 +746,9 @@ def check(
     violations = [v for v in found if not explained(v)]
     left_out = len(found) - len(violations)
     if any(v.checker == "tripwire" for v in violations):  # suspicions: a shifted, reseeded replay decides
-        violations = _confirmed(violations, chaotic, schedule, chosen, work, text, bounds, quiet, world, setup)
+        # the tripwire on in those runs records which step bodies read the clock (``in_step_reads``)
+        watched = dataclasses.replace(quiet, tripwire=True)
+        violations = _confirmed(violations, chaotic, schedule, chosen, work, text, bounds, watched, world, setup)
     if left_out:
         chaotic.diagnostics.append(
             f"{plural(left_out, 'finding')} left out: two fault-free runs already differ there "

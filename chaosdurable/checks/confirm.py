@@ -21,9 +21,16 @@ The hits stay violations, each saying where the handler read the clock
 and what the execution did replayed on time and replayed later (``confirmed_lines``). Otherwise they become
 notes on the chaotic run (``RunRecord.diagnostics``), not violations.
 
+A step whose result differs is excused only when its own body read the clock, ``random`` or a uuid
+(``RunRecord.in_step_reads``, recorded by the tripwire during these runs); a step that read nothing
+of the kind returns something else because its inputs, computed outside steps, changed: that
+confirms the suspicion (a trade date read outside steps and written by a later step).
+
 What it cannot see: a read whose effect needs a shift other than this one (a branch on a
-weekday this shift keeps, or on the year), or that changes only step *arguments* that the SDK
-does not compare on replay. Only the engine backends confirm; elsewhere the hits stay
+weekday this shift keeps, or on the year), or that changes only arguments of operations that are
+not re-run (an invoke's payload, a wait's duration: the SDK does not compare them on replay); a step
+whose body reads the clock through a library (not the handler's own code) counts as reading nothing.
+Only the engine backends confirm; elsewhere the hits stay
 violations, unconfirmed.
 """
 
@@ -86,6 +93,9 @@ def differences(base: RunRecord, shifted: RunRecord) -> list[tuple[str, str, str
     ops_a = [op for op in a["operations"] if op[0] != "EXECUTION"]
     ops_b = [op for op in b["operations"] if op[0] != "EXECUTION"]
     cut = first_different_result(base, shifted, FreshValues())
+    steered = _result_steered_from_outside(base, shifted, cut)
+    if steered is not None:
+        return [steered]
     if cut is not None:
         # a step (or callback, invoke) returned something else replayed later: a step that read the shifted
         # clock or minted a fresh id. What follows may follow from that result, not from a read outside
@@ -114,6 +124,26 @@ def differences(base: RunRecord, shifted: RunRecord) -> list[tuple[str, str, str
     if cut is None and a["result"] != b["result"] and a["end"] == b["end"]:
         out.append(("result", shorten(str(a["result"]), 200), shorten(str(b["result"]), 200)))
     return out
+
+
+def _result_steered_from_outside(base: RunRecord, shifted: RunRecord, cut: int | None) -> tuple[str, str, str] | None:
+    """A step whose result differs between the runs although its body read no clock, ``random`` or uuid
+    in either (``RunRecord.in_step_reads``): its result follows from values computed outside steps, which
+    the shifted replay read anew. None when the first differing result is not such a step."""
+    if cut is None:
+        return None
+    ops = [o for o in base.operations if o.get("Type") != "EXECUTION"]
+    op = ops[cut]
+    if op.get("Type") != "STEP" or op.get("SubType") not in (None, "Step"):
+        return None  # a callback's answer, an invoke's target, a poll's state: not this step's own doing
+    if any(hit.where.op_id == op["Id"] for run in (base, shifted) for hit in run.in_step_reads):
+        return None  # the step read the (shifted) clock or drew a fresh value itself: a legitimate change
+    theirs = next((o for o in shifted.operations if o.get("Id") == op["Id"]), {})
+    if (theirs.get("Type"), theirs.get("Name")) != (op.get("Type"), op.get("Name")):
+        return None  # another operation at this place: the path itself differs, said as such
+    name = f"step {op['Name']!r}" if op.get("Name") else f"step {cut + 1} (unnamed)"
+    return (f"{name}'s result (its body reads no clock itself)", shorten(str(op.get("Result")), 200),
+            shorten(str(theirs.get("Result")), 200))
 
 
 def divergence(base: RunRecord, shifted: RunRecord) -> str | None:

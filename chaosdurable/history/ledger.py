@@ -78,6 +78,8 @@ class Recorder:
         self.body_runs: list[BodyRun] = []
         self.effects: list[Effect] = []
         self.tripwire: list[TripwireHit] = []
+        #: clock, random and uuid reads inside step bodies (no finding: ``checks.confirm`` asks which step read)
+        self.in_step_reads: list[TripwireHit] = []
         self.returns: list[Returned] = []
         #: the AWS calls refused because no moto world was active (even if the handler caught the error)
         self.refused: list[str] = []
@@ -136,9 +138,9 @@ class Recorder:
         return InvocationKilled(f"injected crash right after {name!r}")
 
     def trip(self, call: str, where: Where) -> None:
-        """Record a nondeterministic read outside steps."""
+        """Record a nondeterministic read: outside steps a tripwire hit, inside a step body an in-step read."""
         with self._lock:
-            self.tripwire.append(TripwireHit(call, where))
+            (self.in_step_reads if where.in_step else self.tripwire).append(TripwireHit(call, where))
 
 
 ACTIVE: Recorder | None = None

@@ -98,6 +98,8 @@ class RunRecord:
     body_runs: list[BodyRun] = field(default_factory=list)
     effects: list[Effect] = field(default_factory=list)
     tripwire: list[TripwireHit] = field(default_factory=list)
+    #: clock, random and uuid reads inside step bodies, while the tripwire was on (never a finding)
+    in_step_reads: list[TripwireHit] = field(default_factory=list)
     callbacks: list[dict[str, Any]] = field(default_factory=list)
     world: dict[str, Any] | None = None
     stuck: str | None = None

@@ -5,7 +5,10 @@ Code outside a step runs again on every replay, so a value it reads from the clo
 steer the workflow down another path. While active, a profile hook (``sys.setprofile`` and
 ``threading.setprofile``) watches calls to those functions; a call whose *caller* is user
 code and is not inside a step body is recorded with its source line, whether or not a
-fault fired. User code is judged by module as well as by path (``probes.is_user_code``), so an
+fault fired. Reads inside step bodies go to the same sink with ``where.in_step`` set: they are no
+finding (a step's result is checkpointed), but they tell the shifted-replay confirmation which step
+results legitimately change with the clock (``checks.confirm``).
+User code is judged by module as well as by path (``probes.is_user_code``), so an
 SDK installed outside site-packages (``--target``, vendored) is never taken for the user's. The
 hook costs time, so it is on only during checked runs.
 
@@ -128,8 +131,8 @@ class Tripwire:
         if name is None or caller is None or not is_user_code(caller):
             return
         where = where_now(caller)
-        if where.in_step or where.arn is None:
-            return
+        if where.arn is None:
+            return  # in a step body too: the recorder keeps those apart (``Recorder.in_step_reads``)
         key = (name, where.source, where.invocation)
         if key in self._seen:
             return

@@ -131,9 +131,10 @@ class World:
         from moto.s3.models import s3_backends
 
         out: dict[str, list[str]] = {}
-        for name, table in dynamodb_backends[account][self.region].tables.items():
-            out[f"dynamodb:{name}"] = sorted(_item_text(item.to_json()["Attributes"])
-                                             for item in table.all_items())
+        for region, backend in self._regions(dynamodb_backends[account]):
+            for name, table in backend.tables.items():
+                out[f"dynamodb:{self._named(name, region)}"] = sorted(_item_text(item.to_json()["Attributes"])
+                                                                       for item in table.all_items())
         for name, bucket in s3_backends[account]["global"].buckets.items():
             objects = []
             for key, fake in bucket.keys.items():
@@ -142,6 +143,17 @@ class World:
                     objects.append(f"{key} = {_describe_body(body)}")
             out[f"s3:{name}"] = sorted(objects)
         return out
+
+    def _regions(self, backends: Any) -> list[tuple[str, Any]]:
+        """The regions a moto service holds state in (the handler may use any, not only the world's own),
+        the world's region first. Only regions already created are listed: none is created here."""
+        present = [r for r in list(backends.keys()) if r != "global"]
+        ordered = [self.region] if self.region in present else []
+        return [(r, backends[r]) for r in ordered + sorted(r for r in present if r != self.region)]
+
+    def _named(self, name: str, region: str) -> str:
+        """``name`` in the world's region, ``name@region`` in another (same-named tables are distinct)."""
+        return name if region == self.region else f"{name}@{region}"
 
     def snapshot(self) -> dict[str, list[str]]:
         """The state of the world as {"dynamodb:<table>": [item JSON...], ...}, each list sorted."""
@@ -170,8 +182,14 @@ class World:
         from moto.sns.models import sns_backends
         from moto.sqs.models import sqs_backends
 
-        for qname, queue in sqs_backends[account][self.region].queues.items():
-            out[f"sqs:{qname}"] = sorted(m.body for m in queue._messages)
+        for region, sqs in self._regions(sqs_backends[account]):
+            for qname, queue in sqs.queues.items():
+                out[f"sqs:{self._named(qname, region)}"] = sorted(m.body for m in queue._messages)
+        for region, other in self._regions(sns_backends[account]):
+            if region == self.region:
+                continue
+            for topic in other.topics.values():
+                out[f"sns:{self._named(topic.name, region)}"] = sorted(str(n[1]) for n in topic.sent_notifications)
         sns = sns_backends[account][self.region]
         for topic in sns.topics.values():
             out[f"sns:{topic.name}"] = sorted(str(n[1]) for n in topic.sent_notifications)
@@ -179,11 +197,11 @@ class World:
         if sms:
             out["sns:sms"] = sorted(sms)
         ses = ses_backends[account]
-        region = self.region if self.region in ses else next(iter(ses.keys()), None)
-        if region is not None:
+        ses_region = self.region if self.region in ses else next(iter(ses.keys()), None)
+        if ses_region is not None:
             mails = [json.dumps({"from": m.source, "to": m.destinations, "subject": getattr(m, "subject", None),
                                  "body": getattr(m, "body", None)}, sort_keys=True, default=str)
-                     for m in ses[region].sent_messages]
+                     for m in ses[ses_region].sent_messages]
             if mails:
                 out["ses:sent"] = sorted(mails)
         return {k: v for k, v in out.items() if v or not k.startswith(("sqs:", "sns:"))}

@@ -44,7 +44,7 @@ from .events import stream_space
 DEFAULT_KINDS: tuple[str, ...] = (
     "crash_after_effect", "crash_at_checkpoint", "duplicate_invocation", "callback",
     "crash_after_effect", "crash_at_checkpoint", "callback", "checkpoint_error", "invocation_timeout",
-    "transient_failure", "late_timer", "cold_start",
+    "transient_failure", "transient_failure", "late_timer", "cold_start",
     "event_redelivery", "event_swap", "event_redelivery",  # only with an EventStream (strategies/events.py)
 )
 

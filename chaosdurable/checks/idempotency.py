@@ -166,7 +166,10 @@ def _find(reference: RunRecord, chaotic: RunRecord, ledger: Ledger, repeatable: 
         warm = warm_state_lines(reference, chaotic, hits[-1].where.invocation, hits[-1].where.op_name)
         out.append(Violation(
             NAME, f"effect {name!r} (key {key!r}) happened {_times(total)} under faults but "
-                  f"{_times(ref_counts[(name, key)])} without them: it is not idempotent",
+                  f"{_times(ref_counts[(name, key)])} without them: "
+                  + ("it is not idempotent" if ref_counts[(name, key)] else
+                     "the fault-free run never made it, so the fault did not repeat it but made the handler do "
+                     "work it otherwise skips (module state, a cache, another branch)"),
             op=hits[-1].where.op_name, invocation=hits[-1].where.invocation, source=hits[-1].where.source,
             detail=(*(f"ran in {e.where.label()}" for e in hits), *warm,
                     "an event was delivered again (an at-least-once source): dedupe events by their id before "

@@ -6,8 +6,9 @@ Each request becomes an effect in the ledger, through the ledger's public record
 - name ``http:<METHOD> <host[:port]><path>`` (no query string), so a fault can name it
   (``CrashAfterEffect(effect="http:POST */pay")``);
 - kind ``"explicit"`` with ``detail["via"] == "http"``: the idempotency checker counts it like an
-  explicit effect. GET/HEAD/OPTIONS/TRACE are recorded as non-mutating (never counted, never
-  crashed after; only a ``TransientFailure`` targets them), every other method as mutating;
+  explicit effect. GET/HEAD/OPTIONS/TRACE, and a request to an OAuth 2 token endpoint (a path ending
+  ``/token``: it issues a credential), are recorded as non-mutating (never counted, never crashed
+  after; only a ``TransientFailure`` targets them), every other method as mutating;
 - an ``Idempotency-Key`` / ``X-Idempotency-Key`` header is kept in ``detail["idempotency_key"]``;
   the ledger treats a later request to the same endpoint with the same key as deduplicated by the
   server (``idempotent``). A request that mints a new key on every attempt is still counted each time.
@@ -146,6 +147,16 @@ def activate(policy: Policy | None) -> None:
         install_http_hooks()
 
 
+#: the last path segments of an OAuth 2 token endpoint (RFC 6749 §3.2): it issues access tokens, no business effect
+TOKEN_PATHS = ("/token", "/oauth/token", "/oauth2/token", "/oauth2/v2.0/token", "/connect/token")
+
+
+def is_token_request(path: str) -> bool:
+    """A POST to a token endpoint fetches a credential: recorded, but as a read (never counted as a repeat;
+    a token fetched again after a cold start emptied a module cache is no duplicate side effect)."""
+    return (urlsplit(path).path or "/").rstrip("/").endswith(TOKEN_PATHS)
+
+
 def effect_name(method: str, host: str, port: int | None, path: str) -> str:
     """``http:POST 127.0.0.1:8123/pay`` (default ports omitted, query string dropped)."""
     where = host if port in (None, 80, 443) else f"{host}:{port}"
@@ -166,7 +177,7 @@ def _record(method: str, host: str, port: int | None, path: str, headers: Iterab
     if recorder is None or recorder.paused:
         return None
     name = effect_name(method, host, port, path)
-    mutating = method.upper() not in READ_METHODS
+    mutating = method.upper() not in READ_METHODS and not is_token_request(path)
     detail: dict[str, Any] = {"via": "http", "method": method.upper(), "host": host, "port": port,
                               "path": urlsplit(path).path or "/"}
     key = _idempotency_key(headers)

@@ -35,11 +35,19 @@ _READ_PREFIXES = ("Get", "List", "Describe", "Scan", "Query", "Head", "BatchGet"
                   "Decrypt", "Verify", "Lookup", "Search", "Simulate", "Validate", "Estimate")
 
 
+#: calls that only issue credentials or compute, whatever their name says: no business state changes
+_CREDENTIALS = ("AssumeRole", "AssumeRoleWithWebIdentity", "AssumeRoleWithSAML", "GenerateDataKey",
+                "GenerateDataKeyWithoutPlaintext", "GenerateRandom", "Encrypt", "Sign", "GenerateMac",
+                "InitiateAuth", "RespondToAuthChallenge")
+
+
 def is_read_only(operation: str, params: dict[str, Any]) -> bool:
     """True for AWS calls that change nothing: reads by name (``AdminGetUser`` reads like ``GetUser``),
-    and PartiQL ``ExecuteStatement``/``BatchExecuteStatement`` whose statements are all SELECTs."""
+    calls that only issue credentials or compute (``sts.AssumeRole``, ``kms.GenerateDataKey``,
+    ``cognito-idp.InitiateAuth``), and PartiQL ``ExecuteStatement``/``BatchExecuteStatement`` whose
+    statements are all SELECTs."""
     name = operation.removeprefix("Admin")
-    if name.startswith(_READ_PREFIXES):
+    if name.startswith(_READ_PREFIXES) or name in _CREDENTIALS:
         return True
     if operation == "ExecuteStatement":
         return str(params.get("Statement", "")).lstrip().upper().startswith("SELECT")

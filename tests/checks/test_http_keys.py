@@ -40,3 +40,13 @@ def test_a_keyless_request_repeated_by_a_crash_is_still_caught() -> None:
               FaultSchedule((CrashAfterEffect(effect="http:POST wms.example.com/v1/releases"),)), http=_mock())
     assert v.by_checker("idempotency"), v.report()
     assert "(key None) happened 2 times under faults but 1 time without them" in v.report(), v.report()
+
+
+def test_a_token_request_is_a_read_not_a_repeatable_write() -> None:
+    """trial6 c07: a login token fetched again after a cold start is no duplicate side effect."""
+    from chaosdurable.history.http import is_token_request
+
+    for path in ("/oauth/token", "/oauth2/v2.0/token", "/v1/token?grant=client", "/connect/token/"):
+        assert is_token_request(path), path
+    for path in ("/v1/charges", "/tokens/revoke", "/tokenize"):
+        assert not is_token_request(path), path

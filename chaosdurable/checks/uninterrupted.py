@@ -33,10 +33,12 @@ from chaosdurable.history.record import RunRecord
 NAME = "uninterrupted"
 
 #: what is wrong, in the reader's terms, whatever the place
-_CAUSE = ("the usual cause: a step body that stores its value in a variable or object around it (a closure, "
-          "the event, a list) instead of returning it; only the returned value is checkpointed, so after the "
-          "suspension the replay skips the body and the value is gone. Return the value from the step (or from "
-          "the child context) and use what it returns. Otherwise: state kept in memory or in /tmp across a wait")
+_CAUSE = ("the usual causes: (1) a step body that stores its value in a variable or object around it (a closure, "
+          "the event, a list) instead of returning it: only the returned value is checkpointed, so after the "
+          "suspension the replay skips the body and the value is gone; return the value from the step (or from "
+          "the child context) and use what it returns. (2) state a step leaves in memory (a module global, a "
+          "client or token cache) or in /tmp: the replay after the wait may run on another sandbox or process "
+          "that never had it; keep it in the step's result or fetch it again where it is used")
 
 
 def _flatten(value: Any, path: str = "$") -> dict[str, Any]:

@@ -110,7 +110,8 @@ class _Breakdown:
             self._wrap(EngineServiceClient, name, "service", time.thread_time)
         self._wrap(probes._BodyProbe, "on_user_function_start", "recording", time.thread_time)
         # the same probe called without the SDK's plugin machinery (``speedups_checkpoint``'s direct_body_probe)
-        self._wrap(probes.BodyProbeFactory, "direct_start", "recording", time.thread_time)
+        if hasattr(probes.BodyProbeFactory, "direct_start"):
+            self._wrap(probes.BodyProbeFactory, "direct_start", "recording", time.thread_time)
         self._wrap(Recorder, "effect", "recording", time.thread_time)
         for name in list(ALL_CHECKERS):
             self._wrap(ALL_CHECKERS, name, "checkers", time.thread_time)

@@ -72,9 +72,9 @@ shipped. What each one changes:
   SDK would have dispatched ``on_user_function_start`` (before the body, not for replayed children).
   What the probe raises is contained exactly as the SDK contains a plugin's failure (its own
   ``_contain_plugin_failure``: logged and ignored, thread-control exceptions re-raised). What changes:
-  the probe receives no ``UserFunctionStartInfo`` (it reads only ``is_replay_children``); the worker
-  that runs the handler starts in its fresh thread's context instead of a copy of the wrapper's (the
-  SDK's own no-plugin path). Needs ``skip_plugin_bookkeeping``.
+  the probe receives no ``UserFunctionStartInfo`` (it reads only ``is_replay_children``), and the SDK
+  builds no plugin view of the invocation. The wrapper still sees the handler's list, so it still runs
+  the worker in a copy of its context, as with plugins. Needs ``skip_plugin_bookkeeping``.
 """
 
 from __future__ import annotations

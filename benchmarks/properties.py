@@ -109,6 +109,9 @@ class _Breakdown:
         for name in ("checkpoint", "get_execution_state"):
             self._wrap(EngineServiceClient, name, "service", time.thread_time)
         self._wrap(probes._BodyProbe, "on_user_function_start", "recording", time.thread_time)
+        # the same probe called without the SDK's plugin machinery (``speedups_checkpoint``'s direct_body_probe)
+        if hasattr(probes.BodyProbeFactory, "direct_start"):
+            self._wrap(probes.BodyProbeFactory, "direct_start", "recording", time.thread_time)
         self._wrap(Recorder, "effect", "recording", time.thread_time)
         for name in list(ALL_CHECKERS):
             self._wrap(ALL_CHECKERS, name, "checkers", time.thread_time)
@@ -175,7 +178,7 @@ class _Breakdown:
         return lines
 
 
-def throughput(examples: int) -> None:
+def throughput(examples: int, seed: int | None = None) -> None:
     """Examples per second of a property over ten_steps with up to 3 faults, in-process, under the ``ci``
     profile's settings (``--examples`` of them, no example database), with where the time goes."""
     from hypothesis import settings as hypothesis_settings
@@ -200,6 +203,10 @@ def throughput(examples: int) -> None:
         invocations.append(len(verdict.chaotic.invocations))
         count[0] += 1
 
+    if seed is not None:  # the same examples in every run: compare two versions of the code on equal work
+        from hypothesis import seed as hypothesis_seed
+
+        prop = hypothesis_seed(seed)(prop)
     with breakdown:
         cpu, start = time.process_time(), time.perf_counter()
         prop()
@@ -356,9 +363,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--examples", type=int, default=300)
     parser.add_argument("--only", choices=["throughput", "subprocess", "zoo"])
+    parser.add_argument("--seed", type=int, default=None,
+                        help="Hypothesis seed of the throughput property (default: random, as a property runs)")
     args = parser.parse_args()
     if args.only in (None, "throughput"):
-        throughput(args.examples)
+        throughput(args.examples, args.seed)
     if args.only in (None, "subprocess"):
         subprocess_throughput(max(1, args.examples // 3))
     if args.only in (None, "zoo"):

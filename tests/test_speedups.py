@@ -27,6 +27,7 @@ def test_installed_on_sdk_3() -> None:
                                   "skip_plugin_bookkeeping": "installed", "exact_batch_size": "installed",
                                   "light_queue": "installed", "inline_sync_checkpoints": "installed",
                                   "plain_step_counter": "installed", "skip_unimplemented_hooks": "installed",
+                                  "direct_body_probe": "installed",
                                   "wrapper_on_caller": "installed"}
 
 
@@ -418,3 +419,44 @@ def test_every_implemented_hook_runs_as_in_the_sdk_when_others_are_skipped() -> 
             logs.append(log)
         assert logs[0] == logs[1] == logs[2], chosen
         assert {hook for hook, _ in logs[0]} == set(chosen)
+
+
+def test_direct_body_probe_sees_the_bodies_the_plugin_path_sees_and_contains_its_failures() -> None:
+    from chaosdurable.engine import speedups_checkpoint as sc
+    from chaosdurable.history.probes import BodyProbeFactory, inject_body_probe
+
+    def bodies(mode: str, fail_on: str | None = None) -> tuple[list[tuple[Any, ...]], Any]:
+        seen: list[tuple[Any, ...]] = []
+
+        def sink(event: str, where: Any) -> None:
+            seen.append((event, where.op_name, where.op_type, where.attempt, where.in_step, where.invocation))
+            if where.op_name == fail_on:
+                raise RuntimeError("a probe that fails must not fail the execution")
+
+        remove = inject_body_probe(with_retries_and_failure, BodyProbeFactory(sink))
+        sc.ENABLED["direct_body_probe"] = mode != "switched off"
+        try:
+            result = DurableRunner(with_retries_and_failure, faithful=mode == "faithful").run(None)
+        finally:
+            sc.ENABLED["direct_body_probe"] = True
+            remove()
+        return seen, result.result
+
+    for fail_on in (None, "one"):
+        runs = [bodies(mode, fail_on) for mode in ("fast", "switched off", "faithful")]
+        assert runs[0] == runs[1] == runs[2], fail_on
+        assert runs[0][1] == 2
+        assert [name for _, name, *_ in runs[0][0]].count("one") == 1
+
+
+def test_direct_body_probe_leaves_other_plugins_to_the_sdk() -> None:
+    from aws_durable_execution_sdk_python.plugin import PluginExecutor
+
+    from chaosdurable.engine import speedups_checkpoint as sc
+    from chaosdurable.history.probes import BodyProbeFactory
+
+    _log, factory = _hook_log(("on_user_function_start",))
+    assert sc._direct_body_starts(PluginExecutor([BodyProbeFactory(lambda *_: None), factory])) == ()
+    executor = PluginExecutor([BodyProbeFactory(lambda *_: None)])
+    assert len(sc._direct_body_starts(executor)) == 1
+    assert not executor.has_plugins

@@ -62,6 +62,19 @@ shipped. What each one changes:
   code too (they are queued in the order they take it), so every caller gets the same number; a
   broken lock or a queued waiter (never, while every counter call goes this way) falls back to the
   SDK's code.
+- ``direct_body_probe``: when every plugin factory of the invocation is chaosdurable's own body probe
+  (``history.probes.BodyProbeFactory``, registered while ``check()``/``given()`` record), the
+  invocation's ``PluginExecutor`` is given no factories (its own copy of the list; the handler's list
+  is untouched), so the SDK runs its no-plugin path everywhere (no plugin instances, no
+  ``InvocationStartInfo``/``EndInfo`` nor their operation snapshots, no deep copy of the input, no
+  ``UserFunctionStartInfo`` with a snapshot of every operation per step body), and the plain wrapper of
+  ``skip_plugin_bookkeeping`` calls the probe itself, from the same wrapper frame, at the moment the
+  SDK would have dispatched ``on_user_function_start`` (before the body, not for replayed children).
+  What the probe raises is contained exactly as the SDK contains a plugin's failure (its own
+  ``_contain_plugin_failure``: logged and ignored, thread-control exceptions re-raised). What changes:
+  the probe receives no ``UserFunctionStartInfo`` (it reads only ``is_replay_children``), and the SDK
+  builds no plugin view of the invocation. The wrapper still sees the handler's list, so it still runs
+  the worker in a copy of its context, as with plugins. Needs ``skip_plugin_bookkeeping``.
 """
 
 from __future__ import annotations
@@ -72,13 +85,14 @@ import functools
 import hashlib
 import inspect
 import json
+import sys
 import threading
 import time
 from collections.abc import Callable
 from typing import Any
 
 PATCHES = ("skip_plugin_bookkeeping", "exact_batch_size", "light_queue", "inline_sync_checkpoints",
-           "plain_step_counter", "skip_unimplemented_hooks")
+           "plain_step_counter", "skip_unimplemented_hooks", "direct_body_probe")
 
 #: SHA-256 (first 16 hex digits) of the source of every SDK function these patches replace or
 #: re-implement, as in aws-durable-execution-sdk-python 3.0.0. A different source skips the patch.
@@ -109,6 +123,14 @@ _EXPECTED = {
     "DurableInstrumentationPlugin.on_operation_end": "eb7733fd8564c88d",
     "DurableInstrumentationPlugin.on_user_function_start": "1e66058b9a85c91b",
     "DurableInstrumentationPlugin.on_user_function_end": "de38f3a6e2172d17",
+    # ``direct_body_probe``: the executor's factory list, what the SDK does without factories, and how it
+    # contains a plugin's failure
+    "PluginExecutor.__init__": "7fe244a825376b2e",
+    "PluginExecutor.has_plugins": "11b4e44ff97717c7",
+    "PluginExecutor.on_invocation_start": "b1530731df0945b2",
+    "PluginExecutor._snapshot_execution_input": "639079e883697f40",
+    "PluginExecutor._create_plugins": "b823938161d54ba9",
+    "plugin._contain_plugin_failure": "a0ebcb2b290acb6b",
 }
 #: which SDK functions each patch depends on
 _NEEDS = {
@@ -120,7 +142,15 @@ _NEEDS = {
                                 "__init__"),
     "skip_unimplemented_hooks": ("create_checkpoint", "checkpoint_batches_forever", "_collect_checkpoint_batch",
                                  "wrap_user_function", "__init__", *(name for name in _EXPECTED if name.startswith((
-                                     "PluginExecutor.", "DurableInstrumentationPlugin.")))),
+                                     "PluginExecutor.", "DurableInstrumentationPlugin.")) and not name.startswith((
+                                     "PluginExecutor.__init__", "PluginExecutor.has_plugins",
+                                     "PluginExecutor.on_invocation_start", "PluginExecutor._snapshot_execution_input",
+                                     "PluginExecutor._create_plugins")))),
+    "direct_body_probe": ("wrap_user_function", "__init__", "create_checkpoint", "PluginExecutor.__init__",
+                          "PluginExecutor.has_plugins", "PluginExecutor.on_invocation_start",
+                          "PluginExecutor._snapshot_execution_input", "PluginExecutor._create_plugins",
+                          "PluginExecutor.on_user_function_start", "PluginExecutor._dispatch_plugin",
+                          "PluginExecutor.execute_plugins", "plugin._contain_plugin_failure"),
 }
 
 #: process-wide switches (``speedups.active`` turns them on; each can be turned off alone)
@@ -132,7 +162,8 @@ WRAPPER_CODES: set[Any] = set()
 
 def _fingerprint(fn: Any) -> str | None:
     try:
-        return hashlib.sha256(inspect.getsource(getattr(fn, "__func__", fn)).encode()).hexdigest()[:16]
+        fn = fn.fget if isinstance(fn, property) else getattr(fn, "__func__", fn)
+        return hashlib.sha256(inspect.getsource(fn).encode()).hexdigest()[:16]
     except (OSError, TypeError):
         return None
 
@@ -332,6 +363,8 @@ def fingerprints(state: Any) -> dict[str, str | None]:
         owner, _, attr = name.partition(".")
         if owner in ("PluginExecutor", "DurableInstrumentationPlugin"):
             found[name] = _fingerprint(getattr(getattr(sdk_plugin, owner, None), attr, None))
+        elif owner == "plugin":
+            found[name] = _fingerprint(getattr(sdk_plugin, attr, None))
     sdk_threading: Any = None
     with contextlib.suppress(ImportError):  # the SDK's layout changed: the counter patch is skipped below
         from aws_durable_execution_sdk_python import threading as sdk_threading
@@ -368,6 +401,16 @@ def install(state: Any, skipped: dict[str, str]) -> Callable[[Any], Any] | None:
                 skipped.setdefault(patch, f"aws_durable_execution_sdk_python.state.{name} not found")
     if all(p in skipped for p in PATCHES):
         return None
+    sdk_plugin: Any = None
+    with contextlib.suppress(ImportError):
+        from aws_durable_execution_sdk_python import plugin as sdk_plugin
+    if not callable(getattr(sdk_plugin, "_contain_plugin_failure", None)):
+        skipped.setdefault("direct_body_probe",
+                           "aws_durable_execution_sdk_python.plugin._contain_plugin_failure not found")
+    else:
+        _CONTAIN[0] = sdk_plugin._contain_plugin_failure
+    if "skip_plugin_bookkeeping" in skipped:
+        skipped.setdefault("direct_body_probe", "needs skip_plugin_bookkeeping")
     _SIGNAL_TYPE[0] = state._Signal
     _STATE[0] = state
     with contextlib.suppress(ImportError):
@@ -394,6 +437,9 @@ def install(state: Any, skipped: dict[str, str]) -> Callable[[Any], Any] | None:
             self._overflow_queue = LightFifo()
         self._cd_inline = inline
         self._cd_skip_hooks = active and on["skip_plugin_bookkeeping"] and ENABLED["skip_plugin_bookkeeping"]
+        self._cd_body_starts = ()
+        if self._cd_skip_hooks and on["direct_body_probe"] and ENABLED["direct_body_probe"]:
+            self._cd_body_starts = _direct_body_starts(self._plugin_executor)
         self._cd_skip_plugins = self._cd_skip_hooks and not self._plugin_executor.has_plugins
         self._cd_exact_size = active and on["exact_batch_size"] and ENABLED["exact_batch_size"]
         # hooks some plugin implements, found once the invocation's plugins exist (``_implemented``)
@@ -421,8 +467,11 @@ def install(state: Any, skipped: dict[str, str]) -> Callable[[Any], Any] | None:
     if on["skip_plugin_bookkeeping"] or on["skip_unimplemented_hooks"]:
         def wrap_user_function(self: Any, user_function: Callable[..., Any], operation_identifier: Any,
                                is_replay_children: bool = False, attempt: int | None = None) -> Any:
+            direct: tuple[Callable[[Any], None], ...] = ()
             if getattr(self, "_cd_skip_plugins", False):
                 starts = False
+                if not is_replay_children:  # as the probe itself decides (``history.probes._BodyProbe``)
+                    direct = getattr(self, "_cd_body_starts", ())
             else:
                 hooks = _implemented(self)
                 if hooks is None or "on_user_function_end" in hooks:
@@ -434,6 +483,8 @@ def install(state: Any, skipped: dict[str, str]) -> Callable[[Any], Any] | None:
                 self, operation_identifier, attempt  # noqa: B018
                 if starts:  # as the SDK's wrapper does it; nobody implements the end hook
                     self._plugin_executor.on_user_function_start(operation_identifier, is_replay_children, attempt)
+                if direct:  # ``direct_body_probe``: chaosdurable's probe, without the plugin machinery
+                    _call_body_starts(direct, sys._getframe())
                 return user_function(*args, **kwargs)
 
             return wrapper
@@ -454,6 +505,42 @@ def install(state: Any, skipped: dict[str, str]) -> Callable[[Any], Any] | None:
         cls.checkpoint_batches_forever = forever
         return forever
     return None
+
+
+# ------------------------------------------------------------------------------ direct body probe
+#: the SDK's ``plugin._contain_plugin_failure`` (how it contains what a plugin's hook raises)
+_CONTAIN: list[Any] = [None]
+#: the class attribute by which a plugin factory says it is chaosdurable's body probe and how to call it
+#: without the plugin machinery (``history.probes.BodyProbeFactory.direct_start``)
+DIRECT_START = "direct_start"
+
+
+def _direct_body_starts(executor: Any) -> tuple[Callable[[Any], None], ...]:
+    """``direct_body_probe``: when every factory of this invocation's (fresh, not yet started) executor is a
+    body probe, take them out of the executor and return their direct start functions; otherwise ()."""
+    factories = getattr(executor, "_plugin_factories", None)
+    if not isinstance(factories, list) or not factories or _CONTAIN[0] is None \
+            or getattr(executor, "_run_entered", True) or getattr(executor, "_plugins", None) != []:
+        return ()
+    starts = []
+    for factory in factories:
+        if getattr(type(factory), DIRECT_START, None) is None:
+            return ()
+        starts.append(getattr(factory, DIRECT_START))
+    executor._plugin_factories = []  # the executor's own copy: the handler's list keeps the probe
+    return tuple(starts)
+
+
+def _call_body_starts(starts: tuple[Callable[[Any], None], ...], frame: Any) -> None:
+    """Call each probe as ``PluginExecutor._dispatch_plugin`` would: a failure is logged and ignored,
+    a thread-control exception re-raised."""
+    for start in starts:
+        try:
+            start(frame)
+        except BaseException as error:  # as the SDK contains a plugin's failure
+            control = _CONTAIN[0](error, "Plugin %s exception ignored", "_BodyProbe")
+            if control is not None:
+                raise control from None
 
 
 # ----------------------------------------------------------------------------------- step counter

@@ -204,6 +204,11 @@ class BodyProbeFactory:
         """One probe per invocation."""
         return _BodyProbe(self._sink)
 
+    def direct_start(self, frame: FrameType) -> None:
+        """What the probe does when a body starts, called by ``engine.speedups_checkpoint``'s
+        ``direct_body_probe`` from the SDK's (plain) wrapper frame, without the plugin machinery."""
+        self._sink("start", where_now(frame))
+
 
 _inject_lock = threading.Lock()
 

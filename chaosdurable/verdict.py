@@ -22,7 +22,7 @@ from typing import Any
 from chaosdurable.backends import Backend, Guards, Limits, Workload
 from chaosdurable.backends.base import refuse_unsupported
 from chaosdurable.checks import ALL_CHECKERS, Checker, Ledger, Violation
-from chaosdurable.checks.base import plural, sdk_mismatch, shorten
+from chaosdurable.checks.base import plural, sdk_mismatch, shorten, unwrapped
 from chaosdurable.checks.fresh import FreshValues
 from chaosdurable.checks.uninterrupted import compare as compare_uninterrupted
 from chaosdurable.checks.warm import WARM_MARK
@@ -47,7 +47,7 @@ def _shown(payload: Any) -> str:
     if payload is None:
         return "(no result)"
     try:
-        value = json.loads(payload)
+        value = unwrapped(json.loads(payload))  # the SDK's typed envelopes shown as the values they hold
     except (TypeError, ValueError):
         return repr(shorten(str(payload), 200))
     if isinstance(value, str):

@@ -132,3 +132,24 @@ def sdk_mismatch(run: RunRecord) -> str | None:
     what = "; ".join(f"the history holds {field.replace('_', ' ')} {old} where the replay issued {new}"
                      for field, old, new in found)
     return f"at the operation where the SDK stopped the replay, {what}"
+
+
+#: the SDK's typed envelope (``serdes``: ``{"t": tag, "v": value}``), by tag: how to show the value
+_ENVELOPE_TAGS = frozenset({"n", "s", "i", "f", "b", "u", "d", "dt", "t", "l", "m", "br"})
+
+
+def unwrapped(value: Any) -> Any:
+    """``value`` with the SDK's typed envelopes (``{"t": "m", "v": {...}}``, SDK 3's extended serdes)
+    replaced by what they hold, recursively, for a reader: a dict, a list, a number, a string."""
+    if isinstance(value, dict):
+        if set(value) == {"t", "v"} and value["t"] in _ENVELOPE_TAGS:
+            inner = value["v"]
+            if value["t"] == "m" and isinstance(inner, dict):
+                return {k: unwrapped(v) for k, v in inner.items()}
+            if value["t"] in ("l", "t") and isinstance(inner, list):
+                return [unwrapped(v) for v in inner]
+            return unwrapped(inner)
+        return {k: unwrapped(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [unwrapped(v) for v in value]
+    return value

@@ -502,7 +502,8 @@ class _FreshShare:
         if not self.importable:
             return False
         share = data.draw(st.integers(0, FRESH_INTERPRETER_SHARE - 1),
-                          label=f"fresh interpreter if {FRESH_INTERPRETER_SHARE - 1}, else in-process")
+                          label=f"where it ran: {FRESH_INTERPRETER_SHARE - 1} = every invocation in a fresh "
+                                f"interpreter, 0 to {FRESH_INTERPRETER_SHARE - 2} = in this process")
         return bool(share == FRESH_INTERPRETER_SHARE - 1)
 
     def current(self) -> Any:

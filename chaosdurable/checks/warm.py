@@ -64,5 +64,6 @@ def warm_state_lines(reference: RunRecord, chaotic: RunRecord, invocation: int |
         f"module globals that differed: {named}{more}",
         "module state lives and dies with one sandbox: a new execution, or a retry on another sandbox, sees other "
         "values, so it cannot dedupe or remember anything for a durable execution; keep such state in a durable "
-        "store (a conditional write) or in a step's result",
+        "store (a conditional write) or in a step's result. A cache that is only a cache (a client, a token fetched "
+        "again when missing) is fine: secrets do not belong in checkpoints",
     )

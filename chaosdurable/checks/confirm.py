@@ -193,6 +193,11 @@ def sdk_confirmed_lines(violation: Violation, base: RunRecord, reads: int = 1,
     return tuple(lines)
 
 
+def _confirmed_headline(message: str) -> str:
+    """The tripwire's headline once a shifted replay confirmed it: it did take another path."""
+    return message.replace("and may take another path", "and took another path (confirmed below)")
+
+
 def with_a_replay(schedule: FaultSchedule, run: RunRecord) -> FaultSchedule | None:
     """``schedule``, plus a crash after the last persisted checkpoint when ``run`` (of it) had no replay.
 
@@ -230,13 +235,15 @@ def confirm(violations: list[Violation], chaotic: RunRecord, run: Any, schedule:
         found = differences(base, run(timed, replayed, SHIFTED_REPLAY))
     reads = len({(v.message.split(" ", 1)[0], v.source) for v in suspicions})
     if found:
-        return [dataclasses.replace(v, detail=(*v.detail, *confirmed_lines(v, found, reads)))
+        return [dataclasses.replace(v, message=_confirmed_headline(v.message),
+                                    detail=(*v.detail, *confirmed_lines(v, found, reads)))
                 if v in suspicions else v for v in violations]
     if "NonDeterministic" in str((base.error or {}).get("ErrorType")):
         # both replays failed alike: already the replay on time, after the execution's own waits moved the
         # (virtual) clock on, took another path, and the SDK said so
         draws = any(v.checker == NAME and v not in suspicions for v in violations)
-        return [dataclasses.replace(v, detail=(*v.detail, *sdk_confirmed_lines(v, base, reads, draws)))
+        return [dataclasses.replace(v, message=_confirmed_headline(v.message),
+                                    detail=(*v.detail, *sdk_confirmed_lines(v, base, reads, draws)))
                 if v in suspicions else v for v in violations]
     why = ("the execution has no operation a replay could take another way" if replayed is None
            else f"{_SHIFT_WORDS}, took the same path (operations, effects and end)")

@@ -33,11 +33,18 @@ class Where:
         """Short readable location."""
         if self.arn is None:  # not inside any durable invocation: a plain invoke target, or setup code
             return "a plain function outside any durable execution" + (f", at {self.source}" if self.source else "")
+        kind = (self.sub_type or self.op_type or "").lower()
         scope = f"step {self.op_name!r} attempt {self.attempt}" if self.in_step else (
-            f"{(self.sub_type or self.op_type or '').lower()} {self.op_name!r} (outside any step)"
-            if self.op_type else "handler code outside any step")
+            f"{_KIND_WORDS.get(kind, kind)} {self.op_name!r} (outside any step)" if self.op_type
+            else "handler code outside any step")
         inv = f"invocation {self.invocation}" + (" (duplicate)" if self.copy else "")
         return f"{scope}, {inv}" + (f", at {self.source}" if self.source else "")
+
+
+#: the SDK's operation subtypes as a user knows them (``context.map``'s items, ``context.parallel``'s branches)
+_KIND_WORDS = {"mapiteration": "map item", "parallelbranch": "parallel branch", "runinchildcontext": "child context",
+               "waitforcallback": "wait_for_callback", "waitforcondition": "wait_for_condition",
+               "childcontext": "child context", "context": "child context"}
 
 
 @dataclass(frozen=True)

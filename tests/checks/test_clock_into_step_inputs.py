@@ -61,3 +61,15 @@ def test_in_subprocess_mode_too() -> None:
     v = check(value_date_from_a_read_outside, {}, backend="subprocess",
               import_path="tests.checks.test_clock_into_step_inputs:value_date_from_a_read_outside")
     assert v.by_checker("tripwire") and "confirmed:" in v.by_checker("tripwire")[0].describe(), v.report()
+
+
+def test_a_confirmed_headline_says_it_took_another_path() -> None:
+    (hit,) = check(value_date_from_a_read_outside, {}).by_checker("tripwire")
+    assert hit.message.endswith("and took another path (confirmed below)"), hit.message
+
+
+def test_map_items_are_called_map_items_in_locations() -> None:
+    from chaosdurable.history.record import Where
+
+    where = Where(arn="arn:x", invocation=1, op_type="CONTEXT", sub_type="MapIteration", op_name="hive-a")
+    assert where.label().startswith("map item 'hive-a' (outside any step)"), where.label()

@@ -331,7 +331,7 @@ def test_effects_outside_steps_fires_without_any_fault() -> None:
 def test_effect_and_clock_read_in_child_context_code_are_outside_steps() -> None:
     v = check(handlers.child_context_outside_step, None)
     (effect_v,) = v.by_checker("effects_outside_steps")
-    assert effect_v.message.startswith("effect 'notify' happens outside any step (runinchildcontext "
+    assert effect_v.message.startswith("effect 'notify' happens outside any step (child context "
                                        "'notify-customer' (outside any step)")
     assert effect_v.op == "notify-customer"
     assert effect_v.source is not None and effect_v.source.endswith(_at("child-effect"))

@@ -77,6 +77,11 @@ def replay_finished(record: RunRecord, handler: Callable[..., Any], *,
     refused = [r for result in report for r in result.refused]
     if refused:
         lines.append(f"refused during the replay (calls the handler makes outside steps): {', '.join(refused[:6])}")
+    outside = list(dict.fromkeys(f"{e.name}" + (f" at {e.where.source}" if e.where.source else "")
+                                 for e in record.effects if not e.where.in_step and e.where.arn is not None))
+    if outside:
+        lines.append("calls the recorded run made outside any step (a replay makes them again and may read other "
+                     f"values; a read belongs in a step): {', '.join(outside[:4])}")
     if changed:
         lines.append("the handler computes this outside steps from module state no checkpoint holds, so each replay "
                      "sees another value: compute it inside a step, or derive it from step results")

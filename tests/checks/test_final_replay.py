@@ -89,3 +89,30 @@ def test_subprocess_mode_replays_in_this_process_a_cold_sandbox() -> None:
 
 def test_it_can_be_left_out() -> None:
     assert check(invoice_from_module_counter, {}, checkers=["resumption", "determinism"]).ok
+
+
+def test_a_read_outside_steps_is_named_with_its_line() -> None:
+    """trial7: the final replay's report names the call made outside any step that explains it."""
+    import boto3
+    from aws_durable_execution_sdk_python import durable_execution
+
+    def setup() -> None:
+        ddb = boto3.client("dynamodb", region_name="us-east-1")
+        ddb.create_table(TableName="pets", KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+                         AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+                         BillingMode="PAY_PER_REQUEST")
+        ddb.put_item(TableName="pets", Item={"id": {"S": "p"}, "visits": {"N": "1"}})
+
+    @durable_execution
+    def counts_visits(event: Any, context: Any) -> int:
+        ddb = boto3.client("dynamodb", region_name="us-east-1")
+        visits = int(ddb.get_item(TableName="pets", Key={"id": {"S": "p"}})["Item"]["visits"]["N"])  # BUG
+        context.step(lambda _: bool(ddb.put_item(TableName="pets", Item={"id": {"S": "p"},
+                                                                       "visits": {"N": str(visits + 1)}})),
+                     name="bump")
+        return visits
+
+    v = check(counts_visits, {}, setup=setup, import_path=None)
+    (found,) = v.by_checker("final_replay")
+    assert "calls the recorded run made outside any step" in found.describe()
+    assert "aws:dynamodb.GetItem at " in found.describe(), found.describe()

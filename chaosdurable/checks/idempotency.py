@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import dataclasses
 import fnmatch
+import json
 from collections import Counter
 from collections.abc import Iterable
 
@@ -76,6 +77,33 @@ def _without(run: RunRecord, repeatable: tuple[str, ...]) -> RunRecord:
                                              if not any(fnmatch.fnmatchcase(e.name, p) for p in repeatable)])
 
 
+def _fresh_only(old: str, new: str) -> bool:
+    """True when item ``new`` equals ``old`` except where ``old`` holds a value a step mints anew in every
+    execution (a ``<fresh ...>`` placeholder): two concurrent copies of a step each minted their own
+    timestamp or id, and the world kept the other copy's."""
+    try:
+        a, b = json.loads(old), json.loads(new)
+    except ValueError:
+        return False
+    if not isinstance(a, dict) or not isinstance(b, dict) or a.keys() != b.keys():
+        return False
+    loose = {k for k, v in a.items() if "<fresh " in json.dumps(v)}
+    return bool(loose) and all(a[k] == b[k] for k in a.keys() - loose)
+
+
+def _without_fresh_only(lines: list[str]) -> list[str]:
+    """World diff ``lines`` less the pairs (one gone, one new, same place) that differ only in fresh values."""
+    gone = [(i, line.split(": - ", 1)) for i, line in enumerate(lines) if ": - " in line]
+    new = [(i, line.split(": + ", 1)) for i, line in enumerate(lines) if ": + " in line]
+    dropped: set[int] = set()
+    for i, (place, old) in gone:
+        match = next((j for j, (where, item) in new if j not in dropped and where == place
+                      and _fresh_only(old, item)), None)
+        if match is not None:
+            dropped |= {i, match}
+    return [line for k, line in enumerate(lines) if k not in dropped]
+
+
 def _opt_out_line(names: list[str]) -> str:
     shown = ", ".join(repr(n) for n in names[:2])
     return (f"if repeating it is harmless by design (a pure computation, a consumer that dedupes), declare it: "
@@ -119,6 +147,7 @@ def _find(reference: RunRecord, chaotic: RunRecord, ledger: Ledger, repeatable: 
     if reference.world is not None and chaotic.world is not None and not ledger.outcome_may_change:
         lines = diff_worlds(fresh.normalize_world(reference, reference.world) or {},
                             fresh.normalize_world(chaotic, chaotic.world) or {})
+        lines = _without_fresh_only(lines)
         if lines and repeatable:
             kept_c, kept_r = _without(chaotic, repeatable), _without(reference, repeatable)
             if (_counts(chaotic.effects, "aws") - _counts(reference.effects, "aws")

@@ -292,6 +292,9 @@ def _violation(run: RunRecord, op: dict[str, Any], kind: str, fault: str, error_
             _done_in_words(run, op, ledger, recorded),
             *((f"its own attempt had already made {', '.join(repr(n) for n in own[:3])} when it failed: that may "
                "have taken effect, and nothing records or reconciles it",) if own else ()),
+            *(("an error raised by a wait_for_condition check is not retried: one failed read fails the whole wait "
+               "(and the execution). The usual fix: catch the read's error inside the check function and return "
+               "the state unchanged, so the next poll tries again",) if kind == "condition" else ()),
             f"fix: catch {catch} (aws_durable_execution_sdk_python.exceptions) around {where} and compensate "
             "in a step (undo what the steps before it wrote"
             + (", and reconcile what its own attempt may have done" if own else "") + "), or return a handled outcome",

@@ -417,6 +417,7 @@ def test_an_unhandled_failed_poll_is_reported_with_only_the_writes_before_it() -
     # the step that wrote is named with its write; the one that only computed is counted, not blamed
     assert "never undone: step 'hold-stock' ('aws:dynamodb.PutItem'); 1 other completed step(s) only read" in text
     assert "its check failed by the injected failure" in text
+    assert "return the state unchanged, so the next poll tries again" in text
     assert check(hold_then_await_arrival_or_release, ORDER, read_outage, setup=_shipment_setup).ok
 
 

@@ -104,6 +104,30 @@ def _without_fresh_only(lines: list[str]) -> list[str]:
     return [line for k, line in enumerate(lines) if k not in dropped]
 
 
+def _went_back(lines: list[str]) -> tuple[str, ...]:
+    """A line for each item that went back to an earlier state: under faults it holds a proper subset of the
+    attributes it ends with in the fault-free run (a later write's attributes are gone), so a late copy of
+    an earlier step's write (a duplicate or zombie invocation) landed after a later step's."""
+    gone = [line.split(": - ", 1) for line in lines if ": - " in line]
+    new = [line.split(": + ", 1) for line in lines if ": + " in line]
+    out: list[str] = []
+    for place, old in gone:
+        for where, item in new:
+            try:
+                a, b = json.loads(old), json.loads(item)
+            except ValueError:
+                continue
+            if where != place or not isinstance(a, dict) or not isinstance(b, dict) or not b.keys() < a.keys():
+                continue
+            lost = sorted(a.keys() - b.keys())
+            out.append(f"{place}: an item went back to an earlier state: it lacks {', '.join(map(repr, lost[:4]))}, "
+                       "which a later step wrote without faults. A late copy of an earlier step (a duplicate or "
+                       "timed-out invocation) overwrote it after the later step: make that earlier write conditional "
+                       "on the item not having moved on (attribute_not_exists, or a status/version condition)")
+            break
+    return tuple(out[:2])
+
+
 def _opt_out_line(names: list[str]) -> str:
     shown = ", ".join(repr(n) for n in names[:2])
     return (f"if repeating it is harmless by design (a pure computation, a consumer that dedupes), declare it: "
@@ -177,6 +201,7 @@ def _find(reference: RunRecord, chaotic: RunRecord, ledger: Ledger, repeatable: 
                 why = "the same calls left a different state"
             detail += warm_state_lines(reference, chaotic, first.where.invocation if first else None,
                                        first.where.op_name if first else None)
+            detail += _went_back(lines)
             if more:
                 detail += (*_send_advice(sorted(more)), _opt_out_line(sorted(more)))
             out.append(Violation(

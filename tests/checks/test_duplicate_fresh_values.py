@@ -64,3 +64,15 @@ def test_only_pairs_that_differ_in_fresh_values_are_dropped() -> None:
     other_loan = 'dynamodb:loans: + {"due": {"S": "2027-01-02T10:00"}, "id": {"S": "ln-2"}}'
     assert _without_fresh_only([other_due, gone]) == []
     assert _without_fresh_only([other_loan, gone]) == [other_loan, gone]
+
+
+def test_an_item_that_went_back_to_an_earlier_state_is_said_so() -> None:
+    """trial6 b09 / trial7 c02 in subprocess: a late duplicate copy's owner-only put overwrote the CONFIRMED item."""
+    from chaosdurable.checks.idempotency import _went_back
+
+    confirmed = 'dynamodb:cars: - {"pk": {"S": "c1"}, "slot": {"S": "NR-7"}, "status": {"S": "CONFIRMED"}}'
+    reserved = 'dynamodb:cars: + {"pk": {"S": "c1"}, "status": {"S": "RESERVED"}}'
+    (line,) = _went_back([reserved, confirmed])
+    assert "an item went back to an earlier state: it lacks 'slot'" in line and "conditional" in line
+    extra = 'dynamodb:cars: + {"pk": {"S": "c2"}, "slot": {"S": "NR-8"}, "status": {"S": "CONFIRMED"}, "x": {"N": "1"}}'
+    assert _went_back([extra, confirmed]) == ()  # more attributes, not fewer: not a regression

@@ -460,3 +460,32 @@ def test_direct_body_probe_leaves_other_plugins_to_the_sdk() -> None:
     executor = PluginExecutor([BodyProbeFactory(lambda *_: None)])
     assert len(sc._direct_body_starts(executor)) == 1
     assert not executor.has_plugins
+
+
+@durable_execution
+def slow_charge(event: Any, context: DurableContext) -> Any:
+    """An at-least-once step whose body works a while before its charge (longer than the batcher's polling)."""
+    from chaosdurable import effect
+
+    def charge(_: Any) -> int:
+        work = sum(i * i for i in range(200_000))  # a few ms of real work before the effect
+        effect("charge", key=None)
+        return work % 7
+
+    return context.step(charge, name="charge")
+
+
+def test_a_crash_at_an_at_least_once_start_finds_the_body_run_to_its_end_whatever_the_timing(
+        monkeypatch: Any) -> None:
+    # the SDK's collector would send the START alone after its polling period of quiet, mid-body; with a
+    # polling period far shorter than the body, that always happens there, and the crash then refused the
+    # body's charge (or not: it raced). The START now waits for the step's outcome and goes with it.
+    from chaosdurable import CrashAtCheckpoint, check
+
+    monkeypatch.setattr(sdk_state, "_STOP_SIGNAL_POLL_SECONDS", 0.0001)
+    counts = set()
+    for _ in range(5):
+        v = check(slow_charge, None, [CrashAtCheckpoint(op="charge")], checkers=["idempotency"])
+        assert v.fired, v.report()
+        counts.add(sum(1 for e in v.chaotic.effects if e.name == "charge"))
+    assert counts == {2}, counts  # the crashed invocation's body charged, and the replay charged again

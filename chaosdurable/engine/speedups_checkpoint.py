@@ -48,14 +48,18 @@ shipped. What each one changes:
   invocation, and every update is taken from the queue only under it, so per-operation order and
   the token chain are those of the SDK. The batcher thread still runs, for what has no waiting
   caller: asynchronous updates (a step START under at-least-once, a child context START) are sent
-  when a synchronous checkpoint follows them (as before: the SDK's collector waits for one, up to
-  0.1 s of quiet or 1 s in all), otherwise after 0.1 s of quiet, 1 s at most; refreshes when due;
+  with the synchronous checkpoint that follows them (the SDK's collector waits for one up to 0.1 s of
+  quiet or 1 s in all, then sends them alone; see below); refreshes when due;
   and at invocation end any asynchronous update still queued is sent before the batcher stops (the
   SDK sends those its collector had already taken, which it takes as soon as they are queued).
   What changes: the thread that calls ``checkpoint`` on the service client is the caller's, not
   the batcher's (the service, not the handler, sees that); under threaded branches two threads'
   synchronous updates may share one call or not, depending on timing, as with
-  ``flush_sync_batches``.
+  ``flush_sync_batches``. An asynchronous update waits for the synchronous one that follows it
+  (the SDK's collector sends it after 0.1 s of quiet, 1 s at most), so a step START always reaches the
+  service with the step's outcome, however long the body runs: a fault at that START then finds the
+  body run to its end whatever the machine's load (the same seed and schedule give the same history).
+  Sent alone only when a refresh falls due or at invocation end.
 - ``plain_step_counter``: ``OrderedCounter.increment`` (the step counter every operation id comes
   from) takes its ``OrderedLock``'s inner lock and counts, instead of queueing an ``Event`` per call
   in the ``OrderedLock``. The inner lock is the one that fixes the order of callers in the SDK's
@@ -775,13 +779,13 @@ def _implemented(self: Any) -> frozenset[str] | None:
 
 
 def _make_batcher(state: Any, original: Callable[..., Any]) -> Callable[..., Any]:
-    poll = getattr(state, "_STOP_SIGNAL_POLL_SECONDS", 0.1)
     orphaned = state.OrphanedChildException
 
     def checkpoint_batches_forever(self: Any) -> None:
         """The batcher for what no caller waits on (asynchronous updates, refreshes): see the module."""
         if not getattr(self, "_cd_inline", False):
             return original(self)
+        poll = getattr(state, "_STOP_SIGNAL_POLL_SECONDS", 0.1)  # the SDK's own polling period, read per thread
         queue: LightFifo = self._checkpoint_queue
         stopped = self._checkpointing_stopped
         while not stopped.is_set() and not self._cd_dead:
@@ -791,24 +795,22 @@ def _make_batcher(state: Any, original: Callable[..., Any]) -> Callable[..., Any
                 continue
             if not _wait_for_update(self, queue, poll if until is None else min(poll, until)):
                 continue
-            # An asynchronous update waits, as in the SDK's collector, for more work: sent once no
-            # update arrived for ``poll`` seconds, or after ``max_batch_time_seconds`` in all, or at
-            # stop. A synchronous caller sends it sooner, from its own thread.
-            deadline = time.time() + self._batcher_config.max_batch_time_seconds
-            while not stopped.is_set():
-                now = time.time()
-                until = self._seconds_until_next_refresh(now) if self._pending_refreshes else None
-                wait = min(poll, deadline - now, poll if until is None else until)
-                seen = queue.puts
-                if wait > 0:
-                    with queue.cond:  # woken by a wake signal only (a refresh scheduled, stop)
-                        if queue.puts == seen:
-                            queue.cond.wait(wait)
+            # An asynchronous update (an at-least-once step's START, a child context's START) waits for the
+            # synchronous caller that always follows it in the same invocation (the step's SUCCEED, RETRY or
+            # FAIL; the child's first operation), which sends it from its own thread, in queue order: so a
+            # fault at that START finds the body run to its end however slow the body or the machine (the
+            # SDK's collector sends it after 0.1 s of quiet instead: mid-body, under load). Sent by this
+            # thread only when a refresh falls due, or at stop.
+            while not stopped.is_set() and not self._cd_dead:
+                until = self._seconds_until_next_refresh(time.time()) if self._pending_refreshes else None
+                if until is not None and until <= 0:
+                    _flush(self)
+                    break
+                with queue.cond:  # woken by a wake signal only (a refresh scheduled, stop); else polled
+                    if queue.has_update():
+                        queue.cond.wait(poll if until is None else min(poll, until))
                 if not queue.has_update():
                     break  # a synchronous caller sent it
-                if queue.puts == seen or wait <= 0 or time.time() >= deadline:
-                    break
-            _flush(self)
         # At stop: asynchronous updates still queued go out (the SDK's collector would have taken them).
         if not self._cd_dead and queue.has_update():
             _flush(self)

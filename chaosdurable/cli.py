@@ -247,7 +247,7 @@ def check_command(console: Console, ref: str, payload: str, schedule_text: str |
                   allow_not_reached: bool = False, allow_failed_execution: bool = False,
                   saved_spec: dict[str, Any] | None = None, save_histories: str | None = None,
                   faithful: bool = False, process_per: str = "sandbox", http: str | None = None,
-                  allow_hosts: list[str] | None = None) -> int:
+                  allow_hosts: list[str] | None = None, real_clock: bool = False) -> int:
     """Run ``check``, print the verdict, and return the exit code (see the module docstring).
 
     Raises ``UsageError`` for a mistake on the command line (a callback name that never matched
@@ -287,6 +287,10 @@ def check_command(console: Console, ref: str, payload: str, schedule_text: str |
                          "handler's requests are answered as they were (without it they are refused)")
     hosts = list(allow_hosts or (saved_spec or {}).get("allow_hosts") or [])
     backend = from_spec(saved_spec["backend"]) if saved_spec and saved_spec.get("backend") else from_name(mode)
+    if saved_spec and saved_spec.get("virtual_clock") is False and isinstance(backend, InProcess | Subprocess):
+        backend = dataclasses.replace(backend, virtual_clock=False)  # saved before the virtual clock was the default
+    if real_clock and isinstance(backend, InProcess | Subprocess):
+        backend = dataclasses.replace(backend, virtual_clock=False)
     if threaded_branches and isinstance(backend, InProcess | Subprocess):
         backend = dataclasses.replace(backend, threaded_branches=True)
     if faithful and isinstance(backend, InProcess | Subprocess):
@@ -512,6 +516,9 @@ def main(argv: list[str] | None = None) -> int:
                               'is an at-least-once event source, {"__function__": "module:function"} a function')
     p_check.add_argument("--faithful", action="store_true",
                          help="run the SDK exactly as shipped: no speed-ups, branches on threads of their own")
+    p_check.add_argument("--real-clock", action="store_true",
+                         help="let the handler read the real wall clock (by default time.time(), datetime.now()... "
+                              "read the virtual clock, so a verdict never depends on when it ran)")
     p_check.add_argument("--process-per", choices=["sandbox", "invocation"], default="sandbox",
                          help="subprocess mode: a process per emulated Lambda sandbox (warm invocations share it; the "
                               "default) or a new process for every invocation")
@@ -554,7 +561,8 @@ def main(argv: list[str] | None = None) -> int:
                                  allow_not_reached=args.allow_not_reached,
                                  allow_failed_execution=args.allow_failed_execution,
                                  save_histories=args.save_histories, faithful=args.faithful,
-                                 process_per=args.process_per, http=args.http, allow_hosts=args.allow_hosts)
+                                 process_per=args.process_per, http=args.http, allow_hosts=args.allow_hosts,
+                                 real_clock=args.real_clock)
         from chaosdurable.conformance.suite import load_suite, wheel_path
 
         console.print(f"{len(load_suite())} requirements, wheel {wheel_path()}")

@@ -69,7 +69,8 @@ class RunConfig:
     #: a ``responses.RequestsMock`` that answers HTTP requests to hosts not allowed (started for the run)
     http: Any = None
     threaded_branches: bool = False
-    virtual_clock: bool = False
+    #: the handler's own wall-clock reads follow the virtual clock (``engine.user_clock``)
+    virtual_clock: bool = True
     #: ``module:attribute`` by which subprocess children import the handler (``DurableRunner(import_path=)``)
     import_path: str | None = None
     #: run the SDK exactly as shipped (``DurableRunner(faithful=True)``)
@@ -126,6 +127,12 @@ SHIFTED_REPLAY = "shifted replay"
 REPLAY_SHIFT_MS = ((24 + 13) * 3600 + 13 * 60 + 17) * 1000
 
 
+#: how much later the witness run (the second fault-free run) starts than the reference: 1 h 1 min 1.001 s,
+#: so a timestamp a step mints differs between the two (to the millisecond, second, minute and hour) and is
+#: told apart as a fresh value, while the date (a run's first day starts at midnight) stays the same
+WITNESS_SHIFT_MS = 3_661_001
+
+
 def execute(handler: Callable[..., Any], payload: str, schedule: FaultSchedule, config: RunConfig,
             world: World | None = None, label: str = "run") -> tuple[RunRecord, Nemesis]:
     """Run ``handler`` on ``payload`` (JSON text) under ``schedule``; return the record and the nemesis."""
@@ -151,6 +158,8 @@ def execute(handler: Callable[..., Any], payload: str, schedule: FaultSchedule, 
                              replay_salt="shifted" if shifted else None)
     if shifted:
         runner.service.replay_shift_ms = REPLAY_SHIFT_MS
+    if label == "witness" and config.virtual_clock:  # another execution, started at another time
+        runner.service.clock.advance_to(runner.service.clock.now_ms + WITNESS_SHIFT_MS)
     if hasattr(runner.service.invoker, "user_random"):  # subprocess mode: each child seeds itself
         runner.service.invoker.user_random = user_random
     else:

@@ -470,9 +470,8 @@ def _replay_snippet(handler: Callable[..., Any], payload: str, schedule: FaultSc
         args.append(f"allow_hosts={list(allow_hosts)!r}")
     if import_path is not None and backend.name == "subprocess":
         args.append(f"import_path={import_path!r}")
-    for key in ("faithful", "threaded_branches", "virtual_clock"):
-        if backend.name == "inprocess" and getattr(backend, key, False):
-            args.append(f"{key}=True")
+    if backend.name == "inprocess":  # options that differ from the defaults
+        args += [f"{key}={value!r}" for key, value in backend.spec().items() if key != "name"]
     lines.append(f"verdict = check({name},\n                " + ",\n                ".join(args) + ")")
     lines.append("print(verdict.report())")
     return "\n".join(lines)
@@ -534,11 +533,17 @@ def _handler_ref(handler: Callable[..., Any], import_path: str | None) -> str:
 def _replay_command(handler: Callable[..., Any], payload: str, schedule: FaultSchedule, mode: str,
                     setup: Callable[..., Any] | None, targets: Mapping[str, Callable[..., Any]] | None = None,
                     callbacks: Mapping[str, Any] | None = None, import_path: str | None = None,
-                    process_per: str = "sandbox", http: Any = None, allow_hosts: tuple[str, ...] = ()) -> str:
+                    process_per: str = "sandbox", http: Any = None, allow_hosts: tuple[str, ...] = (),
+                    backend: Any = None) -> str:
     parts = ["chaosdurable", "check", _handler_ref(handler, import_path), "--input", shlex.quote(payload),
              "--schedule", shlex.quote(schedule.to_json())]
     if mode != "inprocess":
         parts += ["--mode", mode]
+    options = backend.spec() if backend is not None else {}
+    parts += [flag for key, flag in (("faithful", "--faithful"), ("threaded_branches", "--threaded-branches"))
+              if options.get(key)]
+    if options.get("virtual_clock") is False:
+        parts.append("--real-clock")
     if process_per != "sandbox":
         parts += ["--process-per", process_per]
     if setup is not None:
@@ -565,11 +570,10 @@ def fresh_process_note(run: RunRecord, backend: str) -> str | None:
             "take the order from the input or a step result")
 
 
-def _worth_running_straight(reference: RunRecord, backend: str, virtual_clock: bool) -> bool:
+def _worth_running_straight(reference: RunRecord, backend: str) -> bool:
     """Whether the ``uninterrupted`` oracle run can say something: an engine backend, a finished fault-free
     run that suspended at a wait, no final-replay finding already, no clock/random/uuid read outside steps."""
     return (backend in ("inprocess", "subprocess") and not reference.final_replay and should_replay(reference)
-            and not (backend == "subprocess" and virtual_clock)  # a child's frozen clock cannot follow the waits
             and len(reference.invocations) > 1 and any(op.get("Type") == "WAIT" for op in reference.operations))
 
 
@@ -642,10 +646,12 @@ def check(
         threaded_branches: run map/parallel branches on threads of their own (real
             interleavings; the history then depends on thread timing). Default: one after
             another, so the same seed and schedule give a byte-identical history.
-        virtual_clock: the handler's own wall-clock reads (``time.time``, ``datetime.now``...)
-            read the virtual clock, frozen at each invocation's virtual start (see
-            ``chaosdurable.engine.user_clock``): a replay a day later reads a day later, and two
-            fault-free runs mint equal timestamps. In subprocess mode too.
+        virtual_clock: on by default: the handler's own wall-clock reads (``time.time``,
+            ``datetime.now``...) read the virtual clock, frozen at each invocation's virtual start (see
+            ``chaosdurable.engine.user_clock``), so a verdict never depends on when or how fast it ran: a
+            replay a day later reads a day later, and the second fault-free run (the witness) starts
+            ``run.WITNESS_SHIFT_MS`` later, so timestamps steps mint are told apart as fresh values. In
+            subprocess mode too. ``virtual_clock=False`` lets the handler read the real clock.
         import_path: ``"package.module:attribute"`` by which subprocess mode imports the handler in
             each fresh process (``DurableRunner(import_path=...)``); needed only for a handler that
             no module-level attribute holds.
@@ -671,7 +677,7 @@ def check(
     handler, setup, targets, callbacks = work.handler, work.setup, work.targets, work.callbacks
     import_path, seed, mode = work.import_path, bounds.seed, values.mode
     threaded_branches = bool(getattr(chosen, "threaded_branches", False))
-    virtual_clock = bool(getattr(chosen, "virtual_clock", False))
+    virtual_clock = bool(getattr(chosen, "virtual_clock", False))  # an ``Aws`` backend reads the real clock
     refuse_unsupported(chosen, schedule)
     quiet = dataclasses.replace(values.guards, tripwire=False)
     with contextlib.ExitStack() as stack:
@@ -694,7 +700,7 @@ def check(
             witness, _ = chosen.run(work, text, FaultSchedule(), bounds, quiet, active, label="witness")
             reference.fresh = FreshValues.between(reference, witness)
             reference.baseline = _baseline(reference, witness, selected)
-            if "uninterrupted" in selected and _worth_running_straight(reference, chosen.name, virtual_clock):
+            if "uninterrupted" in selected and _worth_running_straight(reference, chosen.name):
                 straight, _ = chosen.run(work, text, FaultSchedule(), _straight_through(bounds), quiet, active,
                                          label="uninterrupted")
                 reference.uninterrupted = compare_uninterrupted(reference, witness, straight)
@@ -770,7 +776,7 @@ def check(
         checkers=list(selected),
         command=_replay_command(handler, shown, schedule, mode, setup, targets, callbacks, import_path,
                                 getattr(chosen, "process_per", "sandbox"), values.guards.http,
-                                values.guards.allow_hosts),
+                                values.guards.allow_hosts, chosen),
         spec={"handler": _handler_ref(handler, import_path), "payload": text,
               "schedule": json.loads(schedule.to_json()), "mode": mode, "backend": chosen.spec(),
               "seed": seed, "setup": _ref(setup) if setup is not None else None,

@@ -26,13 +26,14 @@ class _EngineBackend:
 
     faithful: run the SDK exactly as shipped (no speed-ups, branches on threads of their own).
     threaded_branches: keep the speed-ups but run map/parallel branches on threads of their own
-    (real interleavings; the history then depends on thread timing). virtual_clock: the
-    handler's own clock reads follow the virtual clock (in the child processes too, in subprocess mode).
+    (real interleavings; the history then depends on thread timing). virtual_clock (default on): the
+    handler's own clock reads follow the virtual clock (in the child processes too, in subprocess mode), so a
+    verdict never depends on when or how fast it ran; off, they read the real clock.
     """
 
     faithful: bool = False
     threaded_branches: bool = False
-    virtual_clock: bool = False
+    virtual_clock: bool = True
     mode: ClassVar[Mode] = "inprocess"
 
     @property
@@ -73,9 +74,10 @@ class _EngineBackend:
     def spec(self) -> dict[str, Any]:
         """``{"name": ..., options that differ from the defaults}``."""
         out: dict[str, Any] = {"name": self.name}
+        defaults = {f.name: f.default for f in dataclasses.fields(_EngineBackend)}
         for key in ("faithful", "threaded_branches", "virtual_clock"):
-            if getattr(self, key):
-                out[key] = True
+            if getattr(self, key) != defaults[key]:
+                out[key] = getattr(self, key)
         return out
 
 

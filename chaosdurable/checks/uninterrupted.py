@@ -17,9 +17,9 @@ faults: the comparing checkers never see it, because every run is wrong the same
 Cannot see: handlers with no wait (callbacks and invokes still suspend in the oracle run, so a
 value lost across those is not seen here: ``final_replay`` and faults catch those); places of the
 result that two fault-free runs already disagree on (values minted anew per execution); runs with
-clock, random or uuid reads outside steps (the tripwire judges those); the ``aws`` backend; subprocess
-mode with ``virtual_clock`` (a child's frozen clock cannot follow a wait completed inside its invocation;
-in-process, the handler's clock moves with each wait).
+clock, random or uuid reads outside steps (the tripwire judges those); the ``aws`` backend. With the
+virtual clock (the default) the handler's clock moves with each wait completed at once, in a subprocess
+child too (``SubprocessInvoker.moved_now_ms``).
 """
 
 from __future__ import annotations

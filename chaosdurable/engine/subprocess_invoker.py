@@ -368,6 +368,9 @@ class SubprocessInvoker:
         #: the virtual instant (epoch ms) the child's wall clock stands at, set by ``user_clock.run``
         #: around an invocation when ``virtual_clock=True``; None: the child reads the real clock
         self.virtual_now_ms: int | None = None
+        #: where the service's clock moved to during the invocation (``user_clock.moved``), sent to the child
+        #: with each checkpoint's answer so that its frozen wall clock follows; None: it did not move
+        self.moved_now_ms: int | None = None
 
     #: module state lives in the child processes: a cold start starts a new one, nothing is reloaded here
     always_cold = True
@@ -721,6 +724,8 @@ class SubprocessInvoker:
                     "Operations": [op.to_json_dict() for op in out.new_execution_state.operations],
                     "NextMarker": out.new_execution_state.next_marker,
                 }}
+                if self.moved_now_ms is not None:
+                    reply["now_ms"] = self.moved_now_ms
             else:
                 state = client.get_execution_state(msg["arn"], msg["token"], msg["marker"], msg.get("max_items", 1000))
                 reply = {"ok": {"Operations": [op.to_json_dict() for op in state.operations],

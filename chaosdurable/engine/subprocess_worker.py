@@ -130,6 +130,10 @@ class PipeServiceClient:
             err = reply["error"]
             raise to_sdk_error(CheckpointRejected(err["message"], err["code"], err["status"]), CheckpointError)
         ok = reply["ok"]
+        if "now_ms" in reply:  # the service completed a wait at once: the frozen wall clock moves with it
+            from chaosdurable.engine.user_clock import move_frozen
+
+            move_frozen(int(reply["now_ms"]))
         return CheckpointOutput(
             checkpoint_token=ok["CheckpointToken"],
             new_execution_state=CheckpointUpdatedExecutionState(

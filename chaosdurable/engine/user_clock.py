@@ -105,14 +105,19 @@ _FREEZE = _Freeze()
 
 def moved(service: Any) -> bool:
     """The service's clock moved during an invocation (the ``uninterrupted`` oracle completed a wait at once):
-    move the frozen wall clock with it. False when it cannot follow: the invocation runs in a child process,
-    whose clock was frozen when it started (the oracle is then not run with ``virtual_clock``)."""
+    move the frozen wall clock with it, in this process and (subprocess mode) in the child, which moves its own
+    at the answer to the checkpoint that completed the wait (``SubprocessInvoker.moved_now_ms``)."""
     if service not in _ENABLED:
         return True
     if hasattr(service.invoker, "virtual_now_ms"):
-        return False
+        service.invoker.moved_now_ms = service.clock.now_ms
     _FREEZE.move(service.clock.now_ms)
     return True
+
+
+def move_frozen(now_ms: int) -> None:
+    """Move this process's frozen wall clock to ``now_ms`` (nothing when it is not frozen)."""
+    _FREEZE.move(now_ms)
 
 
 @contextlib.contextmanager
@@ -143,12 +148,12 @@ def run(service: Any, call: Callable[[], Outcome], invocation: int = 1) -> Outco
     now_ms = service.clock.now_ms + (replay_shift_ms(service) if invocation > 1 else 0)
     with frozen_at(now_ms):
         if in_children:
-            invoker.virtual_now_ms = now_ms
+            invoker.virtual_now_ms, invoker.moved_now_ms = now_ms, None
         try:
             outcome = call()
         finally:
             if in_children:
-                invoker.virtual_now_ms = None
+                invoker.virtual_now_ms = invoker.moved_now_ms = None
     if outcome.kind == "timed_out":
         return replace(outcome, where=f"{outcome.where or 'unknown'}\n{FROZEN_CLOCK_HINT}")
     return outcome

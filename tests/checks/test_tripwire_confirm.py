@@ -82,9 +82,11 @@ def test_the_zoos_former_wait_from_the_clock_bug_is_a_note() -> None:
     # computing the time left until a deadline a step saved, then waiting that long, is correct: the
     # started wait is never re-armed on replay, even when the replay comes a day and a half later
     from chaosdurable import LateTimer
+    from chaosdurable.engine.clock import DEFAULT_EPOCH_MS
     from tests.zoo import buggy
 
-    verdict = check(buggy.dunning_reminder, {"due_epoch": 1.8e9, "invoice": "inv-9"},
+    due = DEFAULT_EPOCH_MS / 1000 + 30 * 86_400  # a month after the virtual clock's start
+    verdict = check(buggy.dunning_reminder, {"due_epoch": due, "invoice": "inv-9"},
                     [LateTimer(op="until-due", seconds=120)])
     assert verdict.ok, verdict.report()
     assert any(d.startswith("note: time.time()") for d in verdict.chaotic.diagnostics)

@@ -82,3 +82,23 @@ def test_it_can_be_switched_off_like_any_checker() -> None:
 def test_in_subprocess_mode_too() -> None:
     v = check(total_in_closure, ORDER, backend="subprocess")
     assert v.by_checker(NAME), v.report()
+
+
+@durable_execution
+def elapsed_across_the_wait(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Correct: the time a wait took, from two timestamps minted in steps (read from the handler's clock)."""
+    import time
+
+    started = context.step(lambda _: time.time(), name="started")
+    context.wait(Duration.from_hours(2), name="cooling-off")
+    ended = context.step(lambda _: time.time(), name="ended")
+    return {"waited_s": round(ended - started)}
+
+
+def test_the_handlers_clock_moves_with_a_wait_completed_at_once_in_a_subprocess_child_too() -> None:
+    # the oracle completes the wait inside the invocation; the child's frozen clock must move with it
+    # (the answer to that checkpoint carries the new instant), or the straight run reads 0 s and is flagged
+    for backend in ("inprocess", "subprocess"):
+        v = check(elapsed_across_the_wait, None, backend=backend)
+        assert v.reference.result == {"waited_s": 7200}, v.report()
+        assert v.ok and not v.by_checker(NAME), v.report()

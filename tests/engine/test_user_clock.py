@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import json
 import time
 from datetime import UTC, timedelta
 from typing import Any
@@ -96,20 +97,21 @@ def deadline_in_a_step(event: Any, context: DurableContext) -> str:
 
 def test_a_deadline_checked_outside_a_step_after_a_day_is_caught_only_with_virtual_clock() -> None:
     # tripwire=False: the tripwire flags the read in both modes; here the replay itself must diverge.
-    real = check(deadline_outside_a_step, None, tripwire=False)
+    real = check(deadline_outside_a_step, None, tripwire=False, virtual_clock=False)
     assert real.ok, real.report()
     assert real.reference.result == "done", "on the real clock the day never passes for the handler"
+    assert "virtual_clock=False" in real.replay and "--real-clock" in real.command
 
-    virtual = check(deadline_outside_a_step, None, tripwire=False, virtual_clock=True)
+    virtual = check(deadline_outside_a_step, None, tripwire=False)  # the default
     assert not virtual.ok
     assert any(v.checker == "determinism" and "non-deterministic" in v.message.lower()
                for v in virtual.violations), virtual.report()
-    assert "virtual_clock=True" in virtual.replay
+    assert "virtual_clock" not in virtual.replay and "--real-clock" not in virtual.command
 
 
 def test_its_correct_twin_passes_and_the_day_passes_for_it() -> None:
-    real = check(deadline_in_a_step, None)
-    virtual = check(deadline_in_a_step, None, virtual_clock=True)
+    real = check(deadline_in_a_step, None, virtual_clock=False)
+    virtual = check(deadline_in_a_step, None)
     assert real.ok, real.report()
     assert virtual.ok, virtual.report()
     assert (real.reference.result, virtual.reference.result) == ("done", "cancelled")
@@ -125,8 +127,8 @@ def stamped_step_name(event: Any, context: DurableContext) -> str:
 
 
 def test_a_timestamp_in_a_step_name_is_caught_only_with_virtual_clock() -> None:
-    assert check(stamped_step_name, None, tripwire=False).ok
-    virtual = check(stamped_step_name, None, tripwire=False, virtual_clock=True)
+    assert check(stamped_step_name, None, tripwire=False, virtual_clock=False).ok
+    virtual = check(stamped_step_name, None, tripwire=False)
     assert any(v.checker == "determinism" for v in virtual.violations), virtual.report()
 
 
@@ -137,13 +139,16 @@ def stamps_an_order(event: Any, context: DurableContext) -> Any:
                         name="stamp")
 
 
-def test_a_timestamp_minted_in_a_step_is_the_same_in_both_fault_free_runs() -> None:
-    real = check(stamps_an_order, None)
+def test_a_timestamp_minted_in_a_step_is_fresh_because_the_witness_starts_later() -> None:
+    real = check(stamps_an_order, None, virtual_clock=False)
     assert real.reference.fresh, "on the real clock the two fault-free runs mint different timestamps"
-    virtual = check(stamps_an_order, None, virtual_clock=True)
+    virtual = check(stamps_an_order, None)
     assert virtual.ok, virtual.report()
-    assert not virtual.reference.fresh, "with virtual_clock nothing needs excusing as fresh"
     assert virtual.reference.result == {"at": "2026-01-01T00:00:00+00:00", "epoch": EPOCH_S}
+    # the witness is another execution, started WITNESS_SHIFT_MS later: both minted values are fresh
+    assert {path for _, path in virtual.reference.fresh.paths} == {("v", "at", "v"), ("v", "epoch", "v")}
+    again = check(stamps_an_order, None)
+    assert json.dumps(again.reference.history, default=str) == json.dumps(virtual.reference.history, default=str)
 
 
 def test_same_seed_same_history_with_virtual_clock() -> None:

@@ -281,6 +281,10 @@ def check_command(console: Console, ref: str, payload: str, schedule_text: str |
     except (ValueError, TypeError) as exc:
         raise UsageError(f"--callbacks must be a JSON object of callback name -> answer ({exc})") from None
     mock = _http_mock(http) if http else None
+    if mock is None and (saved_spec or {}).get("http_routes") is not None:
+        from chaosdurable.history.http_registry import rebuild
+
+        mock = rebuild(saved_spec["http_routes"])  # type: ignore[index]  # the routes the failure was found with
     if mock is None and (saved_spec or {}).get("http_mock"):
         raise UsageError("this failure was found with an HTTP mock (http=...), which a saved file cannot hold: pass "
                          "--http module:attribute, a responses.RequestsMock or a function that returns one, so the "

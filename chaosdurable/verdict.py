@@ -416,6 +416,15 @@ def _confirmed(violations: list[Violation], chaotic: RunRecord, schedule: FaultS
         return confirm(violations, chaotic, run, schedule, chosen)
 
 
+def _http_routes(mock: Any) -> list[dict[str, Any]] | None:
+    """The HTTP mock's routes as data, for a saved failure's replay (None: no mock, or one with code in it)."""
+    if mock is None:
+        return None
+    from chaosdurable.history.http_registry import routes
+
+    return routes(mock)
+
+
 def _import_lines(fn: Any, import_path: str | None = None) -> tuple[list[str], str]:
     """The import line(s) for ``fn`` and the Python expression that names it after them."""
     found = _module_attr(fn, import_path)
@@ -435,8 +444,8 @@ def _replay_snippet(handler: Callable[..., Any], payload: str, schedule: FaultSc
                     callbacks: Mapping[str, Any] | None = None, import_path: str | None = None,
                     http: Any = None, allow_hosts: tuple[str, ...] = ()) -> str:
     """Python that reruns this check: the handler, setup and targets imported (by the module-level
-    attribute that holds each), callbacks spelled out, the HTTP mock (an object, not importable by
-    name) left for the reader to rebuild where the run used one."""
+    attribute that holds each), callbacks spelled out, the HTTP mock rebuilt from its routes when they
+    are all static (``history.http_registry``), else left for the reader to build."""
     lines: list[str] = []
     fns = [handler, *([setup] if setup is not None else []), *(targets or {}).values()]
     if any(getattr(fn, "__module__", None) == "__main__" for fn in fns):
@@ -464,7 +473,14 @@ def _replay_snippet(handler: Callable[..., Any], payload: str, schedule: FaultSc
     if shown_callbacks:
         args.append(f"callbacks={shown_callbacks}")
     if http is not None:
-        lines.append("http_mock = ...  # the responses.RequestsMock this run answered HTTP with (http=): build it here")
+        from chaosdurable.history.http_registry import routes, source
+
+        found = routes(http)
+        if found is None:  # a callback route or a matcher: code, not data
+            lines.append("http_mock = ...  # the responses.RequestsMock this run answered HTTP with (http=): build it "
+                         "here (it has a callback or matcher route, which cannot be written down)")
+        else:
+            lines.extend(line for line in source(found) if line not in lines)
         args.append("http=http_mock")
     if allow_hosts:
         args.append(f"allow_hosts={list(allow_hosts)!r}")
@@ -784,6 +800,7 @@ def check(
               "callbacks": encode_callbacks(callbacks), "threaded_branches": threaded_branches,
               "virtual_clock": virtual_clock,
               "http_mock": values.guards.http is not None, "allow_hosts": list(values.guards.allow_hosts),
+              "http_routes": _http_routes(values.guards.http),
               "violations": [v.describe() for v in violations]},
     )
     if any(d.startswith(WARM_MARK) for v in violations for d in v.detail):

@@ -459,7 +459,8 @@ class SubprocessInvoker:
             "effects_unanswered": recorder is not None and not getattr(recorder, "may_decide_effects", lambda: True)(),
             "serial_branches": self.serial_branches,
             "virtual_now_ms": self.virtual_now_ms,
-            "random": None if self.user_random is None else self.user_random.to_json(),
+            "random": None if self.user_random is None else self.user_random.to_json(
+                recorder.body_runs if recorder is not None else None),
             "speedups": self.speedups,
             "world": world,
             "tripwire": recorder is not None and tripwire.CHILDREN,

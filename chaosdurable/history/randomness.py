@@ -9,9 +9,13 @@ Contract, for the shared instance behind the ``random`` module's functions:
 - at the start of every invocation it is seeded from ``(seed, salt, execution, invocation, copy)``:
   code outside steps, which every replay re-runs, draws anew in each invocation, as on Lambda;
 - at the start of every user function body (a step, a wait-for-condition check, a child
-  context...) it is seeded from ``(seed, salt, execution, operation, attempt, invocation)``: a
-  step that a fault makes run again (another invocation, another attempt) draws anew, and the
-  same body in the same place draws the same values in every run with that seed.
+  context...) it is seeded from ``(seed, salt, execution, operation, attempt, copy, n)``, where
+  ``n`` counts the earlier runs of that body (same operation, attempt and delivery copy) in the
+  execution: a step that a fault makes run again (a crash before its checkpoint, a retry: another
+  attempt) draws anew, and a body that runs once draws the same values in every run with that seed,
+  whichever invocation it runs in (trial8 c07: a crash before a ``random.sample`` step moved it to
+  invocation 2, where it drew another jury, and the world's invitations differed for no fault of
+  the handler's).
 
 ``salt`` tells runs apart that must draw differently: ``check()``'s second fault-free run (the
 *witness*, which tells values a step mints anew in every execution from differences faults
@@ -28,6 +32,7 @@ from __future__ import annotations
 
 import hashlib
 import random
+from collections.abc import Iterable
 from typing import Any
 
 
@@ -40,12 +45,15 @@ def derive(*parts: Any) -> int:
 class UserRandom:
     """Seeds the ``random`` module's shared instance at invocation and body starts (see module doc)."""
 
-    def __init__(self, seed: int, salt: str = "run", replay_salt: str | None = None) -> None:
+    def __init__(self, seed: int, salt: str = "run", replay_salt: str | None = None,
+                 runs: dict[tuple[str, str | None, int | None, int], int] | None = None) -> None:
         self.seed = seed
         self.salt = salt
         #: when set, code outside steps in every invocation after the first draws from another stream
         #: (a reseeded replay: the tripwire's confirmation run); step bodies draw as without it
         self.replay_salt = replay_salt
+        #: how many times each body ran so far: (execution, operation, attempt, copy) -> runs
+        self.runs: dict[tuple[str, str | None, int | None, int], int] = dict(runs or {})
 
     def invocation_seed(self, arn: str, invocation: int, copy: int = 0) -> int:
         """The seed of the code outside steps in this invocation."""
@@ -58,18 +66,28 @@ class UserRandom:
         random.seed(self.invocation_seed(arn, invocation, copy))
 
     def at_body(self, where: Any) -> None:
-        """Seed for a user function body that starts now at ``where`` (a ``Where``)."""
-        random.seed(derive(self.seed, self.salt, _execution(where.arn or ""), where.op_id, where.attempt,
-                           where.invocation, where.copy))
+        """Seed for a user function body that starts now at ``where`` (a ``Where``); counts the run."""
+        key = (_execution(where.arn or ""), where.op_id, where.attempt, where.copy)
+        done = self.runs.get(key, 0)
+        self.runs[key] = done + 1
+        random.seed(derive(self.seed, self.salt, *key, done))
 
-    def to_json(self) -> dict[str, Any]:
-        """What a subprocess child needs to seed the same way (``from_json``)."""
-        return {"seed": self.seed, "salt": self.salt, "replay_salt": self.replay_salt}
+    def to_json(self, body_runs: Iterable[Any] | None = None) -> dict[str, Any]:
+        """What a subprocess child needs to seed the same way (``from_json``); ``body_runs`` (the parent's
+        ledger's ``BodyRun`` records, whose bodies ran in other processes) give the runs so far."""
+        runs = dict(self.runs)
+        for run in body_runs or ():
+            where = run.where
+            key = (_execution(where.arn or ""), where.op_id, where.attempt, where.copy)
+            runs[key] = runs.get(key, 0) + 1
+        return {"seed": self.seed, "salt": self.salt, "replay_salt": self.replay_salt,
+                "runs": [[*key, count] for key, count in runs.items()]}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> UserRandom:
         """The inverse of ``to_json``."""
-        return cls(int(data["seed"]), str(data["salt"]), data.get("replay_salt"))
+        runs = {(str(r[0]), r[1], r[2], int(r[3])): int(r[4]) for r in data.get("runs") or []}
+        return cls(int(data["seed"]), str(data["salt"]), data.get("replay_salt"), runs)
 
 
 def _execution(arn: str) -> str:

@@ -48,11 +48,22 @@ def _parse(payload: Any) -> Any:
         return payload
 
 
+def _scalars(value: list[Any]) -> bool:
+    """A list of plain values of one type (a drawn sample, a shuffled order, a list of minted ids)."""
+    return bool(value) and all(not isinstance(v, dict | list) for v in value) and len({type(v) for v in value}) == 1
+
+
 def _differences(a: Any, b: Any, path: Path = ()) -> Iterator[Path]:
-    """Paths (down to leaves, or to where the shapes part) at which ``a`` and ``b`` differ."""
+    """Paths (down to leaves, or to where the shapes part) at which ``a`` and ``b`` differ. A list of
+    plain values that differs anywhere differs as a whole: a sample drawn anew can keep an element in
+    place by chance (trial8 c07: two juries of 3 out of 5 shared a juror at the same index), and that
+    element is as fresh as the others."""
     if isinstance(a, dict) and isinstance(b, dict) and a.keys() == b.keys():
         for key in a:
             yield from _differences(a[key], b[key], (*path, key))
+    elif isinstance(a, list) and isinstance(b, list) and _scalars(a) and _scalars(b):
+        if a != b:
+            yield path
     elif isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
         for index, (x, y) in enumerate(zip(a, b, strict=True)):
             yield from _differences(x, y, (*path, index))
@@ -133,9 +144,16 @@ class FreshValues:
     @classmethod
     def between(cls, first: RunRecord, second: RunRecord) -> FreshValues:
         """The fresh values of a handler, from two fault-free runs of it on the same input."""
+        from chaosdurable.history.tripwire import ENVIRONMENT_CALLS
+
         one, two = _step_results(first), _step_results(second)
-        paths = {(op_id, path) for op_id in one.keys() & two.keys()
-                 for path in _differences(one[op_id][1], two[op_id][1])}
+        # steps whose own body read the clock, random or uuid (the tripwire's record of ``first``): a result
+        # both runs happen to share (two juries drawn alike, a coin flip) is as fresh as one they differ on
+        minted = {hit.where.op_id for hit in getattr(first, "in_step_reads", ()) if hit.call not in ENVIRONMENT_CALLS}
+        paths: set[tuple[str, Path]] = set()
+        for op_id in one.keys() & two.keys():
+            found = set(_differences(one[op_id][1], two[op_id][1]))
+            paths |= {(op_id, path) for path in (found or ({()} if op_id in minted else set()))}
         return cls(frozenset(paths))
 
     def __bool__(self) -> bool:

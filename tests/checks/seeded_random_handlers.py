@@ -43,3 +43,20 @@ def draws_a_jury_after_registering(event: Any, context: DurableContext) -> list[
     for juror in panel:
         context.step(lambda _, j=juror: invite(j), name=f"invite-{juror}")
     return list(panel)
+
+
+@durable_execution
+def invites_while_drawing(event: Any, context: DurableContext) -> list[str]:
+    """BUG: the invitations go out inside the drawing step: a re-run draws another jury and invites it too."""
+    import boto3
+
+    def draw_and_invite(_: Any) -> list[str]:
+        panel = sorted(random.sample(JURORS, 3))
+        sqs = boto3.client("sqs", region_name="us-east-1")
+        url = sqs.get_queue_url(QueueName="invites")["QueueUrl"]
+        for juror in panel:
+            sqs.send_message(QueueUrl=url, MessageBody=juror)
+        return panel
+
+    context.step(lambda _: "registered", name="register")
+    return list(context.step(draw_and_invite, name="draw-panel"))

@@ -83,3 +83,19 @@ def test_the_runs_so_far_travel_to_a_child_process() -> None:
     in_child = random.random()
     local.at_body(dataclasses.replace(where, invocation=2))
     assert random.random() == in_child  # the child's second run draws as this process's second run
+
+
+@pytest.mark.parametrize("seed", [0, 6, 9])
+def test_a_step_a_fault_re_runs_draws_anew_and_the_world_it_steers_is_no_finding(seed: int) -> None:
+    # seeds where the witness drew the same jury as the reference by chance: the step's own body reads
+    # random (the tripwire's in-step record), so its whole result is fresh all the same (was 9 of 40 seeds
+    # flagged by resumption and idempotency); the bug twin, which invites inside the drawing step, is caught
+    from chaosdurable import InvocationTimeout
+    from tests.checks.seeded_random_handlers import draws_a_jury_after_registering, invites_while_drawing, setup
+
+    rerun = [InvocationTimeout(op="draw-panel")]
+    verdict = check(draws_a_jury_after_registering, {}, rerun, setup=setup, seed=seed)
+    assert verdict.chaotic.result != verdict.reference.result, "the re-run drew another jury"
+    assert verdict.ok, verdict.report()
+    buggy = check(invites_while_drawing, {}, rerun, setup=setup, seed=seed)
+    assert buggy.by_checker("idempotency"), buggy.report()

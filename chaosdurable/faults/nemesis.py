@@ -331,9 +331,11 @@ class Nemesis:
     def may_decide_effects(self) -> bool:
         """False when no pending fault can act on an effect: every ``on_effect`` answers "proceed".
 
-        Faults are only ever taken, never added, so once False it stays False for this run.
+        Faults are only ever taken, never added, and an outage's repeats only run out, so once False it stays
+        False for this run.
         """
-        return bool(self._pending(TransientFailure) or self._pending(CrashAfterEffect))
+        # a fired TransientFailure(times=N) with failures left still decides: its retries must fail too
+        return bool(self._pending(TransientFailure) or self._pending(CrashAfterEffect) or self._repeats)
 
     def is_crashed(self, where: Where) -> bool:
         """True when ``where`` belongs to an invocation the nemesis crashed (its code must stop)."""

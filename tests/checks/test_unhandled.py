@@ -429,3 +429,15 @@ def test_an_interrupted_submission_after_reads_only_blames_its_own_attempt() -> 
     text = found.describe()
     assert "no write was made before it (1 completed step(s) only read or computed)" in text, text
     assert "reconcile what its own attempt may have done" in text, text
+
+
+def test_an_outage_outlasts_the_retries_in_subprocess_mode_too() -> None:
+    # the retries run in later invocations, in new child processes: once the fault itself had fired the child
+    # was told no fault could act on an effect any more, sent them without waiting for the nemesis' decision,
+    # and the outage ended after its first failure (trial8 b03 missed in subprocess mode only)
+    from chaosdurable import TransientFailure
+
+    outage = FaultSchedule((TransientFailure(effect="charge", times=3),))
+    v = check(reserve_then_charge, ORDER, outage, backend="subprocess")
+    assert v.chaotic.status == "FAILED", v.report()
+    assert v.by_checker(NAME), v.report()

@@ -121,6 +121,7 @@ def given(
     kinds: list[str] | None = None,
     allow_failed_execution: bool = False,
     assumed: bool | None = None,
+    sweep: bool = True,
     **check_options: Any,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Turn a test into a chaos property over ``handler``.
@@ -141,6 +142,13 @@ def given(
     ``assumed=True`` also draws faults whose provenance is ``assumed`` (not verified on AWS, such as an
     invocation redelivered with its old token after the execution ended); the default follows
     ``--chaos-assumed-faults`` (off).
+
+    ``sweep`` (on by default, with the default ``faults`` and a fixed input): before Hypothesis searches,
+    every one-fault schedule of ``chaosdurable.strategies.sweep.single_fault_sweep`` runs once (an outage
+    of each effect, a crash after each effect and before each step's checkpoint, each callback failed,
+    timed out or answered twice, a duplicate and a cold invocation; at most ``SWEEP_LIMIT``), so a bug one
+    such fault shows is found on every run, however the search draws. A failure there is reported like
+    any other, with its one-fault schedule.
     """
     from chaosdurable.engine.errors import PayloadNotJsonError
     from chaosdurable.history.http import network_hint
@@ -169,52 +177,47 @@ def given(
         # the last one's "not reached" lines (a strategy naming no real operation tests nothing)
         drawn_faults, fired_faults, missed = [0], [0], [""]
 
-        @functools.wraps(test)
-        def property_test(*args: Any, chaos_data: Any, **kwargs: Any) -> None:
-            __tracebackhide__ = True  # a failure shows the verdict, not this frame's source
-            examples[0] += 1
-            value = chaos_data.draw(input, label="input") if isinstance(input, st.SearchStrategy) else input
-            if faults is not None:
-                schedule = chaos_data.draw(faults, label="schedule")
-            else:
-                key = json.dumps(value, sort_keys=True, default=str)
-                if key not in spaces:
-                    probe_options = {k: check_options[k] for k in ("setup", "callbacks", "targets", "backend",
-                                                                   "mode", "import_path", "faithful",
-                                                                   "allow_hosts", "http")  # as the examples run
-                                     if check_options.get(k) is not None}
-                    if "backend" not in probe_options and "mode" not in probe_options:
-                        probe_options["backend"] = _State.backend_value  # the probe runs where the examples run
-                    spaces[key] = OperationSpace.probe(handler, value, **probe_options)
-                space = spaces[key]
-                if space.outcome != "SUCCEEDED" and (
-                        "NonDeterministic" in str(space.problem) or not allow_failed_execution):
-                    # judged like any example, with no fault: a checker may say why (the SDK's own replay
-                    # check), and then the failure is saved, so that `chaosdurable replay` reproduces it
-                    _fail_fault_free(test, value, allow_failed_execution)
-                if space.outcome != "SUCCEEDED" and "NonDeterministic" in str(space.problem):
-                    raise AssertionError(
-                        f"[determinism] the SDK detected a non-deterministic replay in the fault-free run of "
-                        f"{getattr(handler, '__qualname__', handler)} on input {key} ({space.problem}). Control "
-                        "flow outside steps depends on something other than the input and step results: module "
-                        "state, the clock, randomness, or an input the handler mutates.")
-                if space.outcome != "SUCCEEDED" and not allow_failed_execution:
-                    raise AssertionError(
-                        f"the fault-free run of {getattr(handler, '__qualname__', handler)} on input {key} ended "
-                        f"{space.outcome} ({space.problem}). Chaos is judged against the fault-free run, so fix "
-                        "the handler (or the input) first; if failing is the expected outcome for this input, "
-                        "pass allow_failed_execution=True to chaosdurable.given."
-                        + (f" Note: {hint}." if (hint := network_hint(str(space.problem),
-                                                                      check_options.get("allow_hosts") or ())) else ""))
-                if key not in schedule_strategies:  # built once per input: ~9 ms each time otherwise
-                    schedule_strategies[key] = fault_schedules(
-                        space=spaces[key], kinds=_kinds_for(kinds, handler), max_faults=max_faults,
-                        min_faults=min_faults, assumed=_State.assumed if assumed is None else assumed)
-                schedule = chaos_data.draw(schedule_strategies[key], label="schedule")
+        def space_for(value: Any, key: str) -> OperationSpace:
+            """The operation space of ``value`` (probed once), failing the property when its fault-free run failed."""
+            if key not in spaces:
+                probe_options = {k: check_options[k] for k in ("setup", "callbacks", "targets", "backend",
+                                                               "mode", "import_path", "faithful",
+                                                               "allow_hosts", "http")  # as the examples run
+                                 if check_options.get(k) is not None}
+                if "backend" not in probe_options and "mode" not in probe_options:
+                    probe_options["backend"] = _State.backend_value  # the probe runs where the examples run
+                spaces[key] = OperationSpace.probe(handler, value, **probe_options)
+            space = spaces[key]
+            if space.outcome != "SUCCEEDED" and (
+                    "NonDeterministic" in str(space.problem) or not allow_failed_execution):
+                # judged like any example, with no fault: a checker may say why (the SDK's own replay
+                # check), and then the failure is saved, so that `chaosdurable replay` reproduces it
+                _fail_fault_free(test, value, allow_failed_execution)
+            if space.outcome != "SUCCEEDED" and "NonDeterministic" in str(space.problem):
+                raise AssertionError(
+                    f"[determinism] the SDK detected a non-deterministic replay in the fault-free run of "
+                    f"{getattr(handler, '__qualname__', handler)} on input {key} ({space.problem}). Control "
+                    "flow outside steps depends on something other than the input and step results: module "
+                    "state, the clock, randomness, or an input the handler mutates.")
+            if space.outcome != "SUCCEEDED" and not allow_failed_execution:
+                raise AssertionError(
+                    f"the fault-free run of {getattr(handler, '__qualname__', handler)} on input {key} ended "
+                    f"{space.outcome} ({space.problem}). Chaos is judged against the fault-free run, so fix "
+                    "the handler (or the input) first; if failing is the expected outcome for this input, "
+                    "pass allow_failed_execution=True to chaosdurable.given."
+                    + (f" Note: {hint}." if (hint := network_hint(str(space.problem),
+                                                                  check_options.get("allow_hosts") or ())) else ""))
+            return space
+
+        def judge(args: tuple[Any, ...], kwargs: dict[str, Any], value: Any, schedule: Any, chaos_data: Any) -> None:
+            """Run one schedule on ``value`` and judge it: the checkers, then the user's own invariants (a drawn
+            example, or a sweep schedule with ``chaos_data`` None, which never runs in a fresh interpreter)."""
+            __tracebackhide__ = True
             options = dict(check_options)
             if "backend" not in options and "mode" not in options:
                 options["backend"] = _State.backend_value
-                if fresh_interpreters.draw(chaos_data, handler, check_options.get("import_path")):
+                if chaos_data is not None and fresh_interpreters.draw(chaos_data, handler,
+                                                                      check_options.get("import_path")):
                     from chaosdurable.backends import Subprocess
 
                     # every invocation in a fresh interpreter (each on a new sandbox): another hash seed, cold modules
@@ -256,6 +259,23 @@ def given(
                     raise AssertionError(user_failure_report(verdict, assertion)
                                          + f"\n  chaosdurable replay {saved}") from None
 
+        @functools.wraps(test)
+        def property_test(*args: Any, chaos_data: Any, **kwargs: Any) -> None:
+            __tracebackhide__ = True  # a failure shows the verdict, not this frame's source
+            examples[0] += 1
+            value = chaos_data.draw(input, label="input") if isinstance(input, st.SearchStrategy) else input
+            if faults is not None:
+                schedule = chaos_data.draw(faults, label="schedule")
+            else:
+                key = json.dumps(value, sort_keys=True, default=str)
+                space_for(value, key)
+                if key not in schedule_strategies:  # built once per input: ~9 ms each time otherwise
+                    schedule_strategies[key] = fault_schedules(
+                        space=spaces[key], kinds=_kinds_for(kinds, handler), max_faults=max_faults,
+                        min_faults=min_faults, assumed=_State.assumed if assumed is None else assumed)
+                schedule = chaos_data.draw(schedule_strategies[key], label="schedule")
+            judge(args, kwargs, value, schedule, chaos_data)
+
         def _fail_fault_free(test: Callable[..., Any], value: Any, allowed: bool) -> None:
             """Judge the fault-free run of ``value`` alone (no fault) when it failed; raise with the report
             and a saved failure when a checker found a violation, else return."""
@@ -284,6 +304,24 @@ def given(
             inner = _within_budget(property_test, inner, _State.budget, lambda: examples[0], test.__name__)
         if faults is not None:
             inner = _every_schedule_missed_fails(inner, drawn_faults, fired_faults, missed)
+        elif sweep and not isinstance(input, st.SearchStrategy):
+            inner = _sweep_first(inner, lambda: swept_schedules(),
+                                 lambda schedule, args, kwargs: judge(args, kwargs, input, schedule, None))
+
+        def swept_schedules() -> list[Any]:
+            """The sweep's one-fault schedules for ``input`` (empty when its fault-free run did not succeed:
+            the search's first example reports that)."""
+            from chaosdurable.strategies.sweep import single_fault_sweep
+
+            key = json.dumps(input, sort_keys=True, default=str)
+            try:
+                space = space_for(input, key)
+            except AssertionError:
+                return []
+            if space.outcome != "SUCCEEDED":
+                return []
+            return single_fault_sweep(space, kinds=_kinds_for(kinds, handler),
+                                      assumed=_State.assumed if assumed is None else assumed)
         # `chaosdurable replay` of a user-assertion failure finds the user's own function here (the
         # attribute is carried over by functools.wraps to the moto wrapper below)
         inner._chaosdurable_invariant = test  # type: ignore[attr-defined]
@@ -306,6 +344,22 @@ def given(
         return with_world
 
     return decorate
+
+
+def _sweep_first(inner: Callable[..., Any], schedules: Callable[[], list[Any]],
+                 judge: Callable[[Any, tuple[Any, ...], dict[str, Any]], None]) -> Callable[..., Any]:
+    """``inner`` (the search), preceded by one run of each sweep schedule (``strategies.sweep``): the first
+    that fails fails the property, with its report and saved failure, before any search."""
+
+    @functools.wraps(inner)
+    def swept(*args: Any, **kwargs: Any) -> Any:
+        __tracebackhide__ = True
+        for schedule in schedules():
+            judge(schedule, args, kwargs)  # with the test's own fixtures, for its invariants
+        return inner(*args, **kwargs)
+
+    swept.__signature__ = inspect.signature(inner)  # type: ignore[attr-defined]
+    return swept
 
 
 def _every_schedule_missed_fails(inner: Callable[..., Any], drawn: list[int], fired: list[int],

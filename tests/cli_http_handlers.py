@@ -41,3 +41,18 @@ def charges_closed_port(event: Any, context: DurableContext) -> str:
             return int(answer.status)
 
     return str(context.step(charge, name="charge"))
+
+
+@durable_execution
+def puts_a_minted_permit(event: Any, context: DurableContext) -> str:
+    """Mints a permit id (uuid4: new in every run) in a step and PUTs the permit under it."""
+    import uuid
+
+    import requests
+
+    permit = context.step(lambda _: f"PRM-{uuid.uuid4().hex[:8]}", name="mint")
+
+    def put(_: Any) -> int:
+        return int(requests.put(f"https://permits.example.test/v1/permits/{permit}", json={}, timeout=5).status_code)
+
+    return str(context.step(put, name="put-permit"))

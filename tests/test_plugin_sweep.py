@@ -79,3 +79,30 @@ def test_the_sweep_keeps_to_the_kinds_asked_for_and_to_its_limit() -> None:
     assert {s.faults[0].kind for s in single_fault_sweep(SPACE, kinds=["crash_after_effect"])} == {"crash_after_effect"}
     assert len(single_fault_sweep(SPACE, limit=3)) == 3
     assert single_fault_sweep(SPACE, kinds=["late_timer"]) == []
+
+
+def _permit_mock() -> Any:
+    import re
+
+    import responses
+
+    mock = responses.RequestsMock(assert_all_requests_are_fired=False)
+    mock.add(responses.PUT, re.compile(r"https://permits\.example\.test/v1/permits/.*"), json={"ok": True})
+    return mock
+
+
+def test_an_effect_whose_url_holds_an_id_minted_per_run_is_still_a_target() -> None:
+    # trial8 c05: the probe's effect name held the permit id a step minted (uuid4, new in every run), so no
+    # fault drawn from it ever matched an effect of a later run
+    from chaosdurable import check
+    from chaosdurable.strategies.schedules import target_name
+    from tests.cli_http_handlers import puts_a_minted_permit
+
+    assert target_name("http:PUT permits.example.test/v1/permits/PRM-3f2a9c1e") == \
+        "http:PUT permits.example.test/v1/permits/*"
+    assert target_name("http:POST bank.example/v1/transfers") == "http:POST bank.example/v1/transfers"
+    space = OperationSpace.probe(puts_a_minted_permit, {}, http=_permit_mock())
+    assert space.effects == ("http:PUT permits.example.test/v1/permits/*",)
+    outage = single_fault_sweep(space, kinds=["transient_failure"])[0]
+    verdict = check(puts_a_minted_permit, {}, outage, http=_permit_mock())
+    assert verdict.fired, verdict.report()

@@ -128,6 +128,15 @@ def _went_back(lines: list[str]) -> tuple[str, ...]:
     return tuple(out[:2])
 
 
+def _key_words(name: str, key: str | None) -> str:
+    """How a report names an effect's key: ``key 'o-1'``, or what having none means for it."""
+    if key is not None:
+        return f"key {key!r}"
+    if name.startswith("http:"):
+        return "no Idempotency-Key header"
+    return "no key"
+
+
 def _opt_out_line(names: list[str]) -> str:
     shown = ", ".join(repr(n) for n in names[:2])
     return (f"if repeating it is harmless by design (a pure computation, a consumer that dedupes), declare it: "
@@ -219,7 +228,7 @@ def _find(reference: RunRecord, chaotic: RunRecord, ledger: Ledger, repeatable: 
         total = len(hits)
         warm = warm_state_lines(reference, chaotic, hits[-1].where.invocation, hits[-1].where.op_name)
         out.append(Violation(
-            NAME, f"effect {name!r} (key {key!r}) happened {_times(total)} under faults but "
+            NAME, f"effect {name!r} ({_key_words(name, key)}) happened {_times(total)} under faults but "
                   f"{_times(ref_counts[(name, key)])} without them: "
                   + ("it is not idempotent" if ref_counts[(name, key)] else
                      "the fault-free run never made it, so the fault did not repeat it but made the handler do "

@@ -35,6 +35,28 @@ from chaosdurable.history.tripwire import ENVIRONMENT_CALLS
 MAX_NAMED = 4
 
 
+def _held_at_start(record: RunRecord, before: dict[str, str]) -> str | None:
+    """A line naming module globals this replay started with that the recorded run did not: compared with the
+    run's own start (in-process, ``RunRecord.module_state``), or, for a run made in fresh processes (none
+    recorded), the filled containers this process holds, which a freshly imported module would not."""
+    start = record.module_state.get(1) if record.module_state else None
+    if start is not None:
+        differ = differing(start, before)
+        if not differ:
+            return None
+        named = "; ".join(f"{name}: {old} -> {new}" for name, old, new in differ[:MAX_NAMED])
+        return (f"module globals differ between the start of the recorded run and the start of this replay "
+                f"(earlier executions in this process changed them, as on a warm sandbox): {named}")
+    empty = ("{}", "[]", "set()", "deque([])")
+    filled = [(name, text) for name, text in before.items()
+              if text.startswith(("{", "[", "set(", "deque(")) and text not in empty]
+    if not filled:
+        return None
+    named = "; ".join(f"{name} = {text}" for name, text in filled[:MAX_NAMED])
+    return (f"the recorded run ran in fresh processes, where the handler's module starts as imported; this replay "
+            f"started with module state earlier executions in this process left behind: {named}")
+
+
 def should_replay(record: RunRecord) -> bool:
     """Whether ``record`` is a finished run whose replay says something (see the module docstring)."""
     if record.status not in ("SUCCEEDED", "FAILED") or record.stuck or not record.history:
@@ -82,9 +104,14 @@ def replay_finished(record: RunRecord, handler: Callable[..., Any], *,
     if outside:
         lines.append("calls the recorded run made outside any step (a replay makes them again and may read other "
                      f"values; a read belongs in a step): {', '.join(outside[:4])}")
-    if changed:
+    held = _held_at_start(record, before)
+    if held and not changed:
+        lines.append(held)
+    if changed or held:
         lines.append("the handler computes this outside steps from module state no checkpoint holds, so each replay "
-                     "sees another value: compute it inside a step, or derive it from step results")
+                     "sees another value: compute it inside a step, or derive it from step results" + (
+                         " (a cache filled by one execution and read by the next steers a warm sandbox's replay "
+                         "another way than a cold one's)" if held and not changed else ""))
     else:
         lines.append("no module global changed: the usual cause is a step body that stores its value in a variable "
                      "or object around it (a closure, the event, a list) instead of returning it; on replay the "

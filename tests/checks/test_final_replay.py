@@ -10,6 +10,7 @@ import itertools
 import os
 from typing import Any
 
+import pytest
 from aws_durable_execution_sdk_python import DurableContext, durable_execution
 from aws_durable_execution_sdk_python.config import Duration
 
@@ -116,3 +117,22 @@ def test_a_read_outside_steps_is_named_with_its_line() -> None:
     (found,) = v.by_checker("final_replay")
     assert "calls the recorded run made outside any step" in found.describe()
     assert "aws:dynamodb.GetItem at " in found.describe(), found.describe()
+
+
+@pytest.mark.parametrize("backend", ["inprocess", "subprocess"])
+def test_a_cache_filled_before_the_replay_is_named_as_its_cause(backend: str) -> None:
+    # trial8 b06: the replay found the divergence, then said "no module global changed" (true: the replay
+    # changed nothing) while the cause was the token the run had cached, which the replay started with
+    from tests.checks import cache_handlers
+
+    cache_handlers._AUTH.clear()
+    if backend == "subprocess":  # the runs start fresh in children; this process ran the handler before
+        cache_handlers._AUTH["token"] = "tok-1"
+    v = check(cache_handlers.cached_token, None, backend=backend)
+    (found,) = v.by_checker("final_replay")
+    text = found.describe()
+    assert "no module global changed" not in text, text
+    assert "_AUTH" in text and "tok-1" in text, text
+    expected = ("the recorded run ran in fresh processes" if backend == "subprocess"
+                else "module globals differ between the start of the recorded run and the start of this replay")
+    assert expected in text, text

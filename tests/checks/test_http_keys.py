@@ -39,7 +39,7 @@ def test_a_keyless_request_repeated_by_a_crash_is_still_caught() -> None:
     v = check(h.keyless_release, {"ids": ["pay-1"]},
               FaultSchedule((CrashAfterEffect(effect="http:POST wms.example.com/v1/releases"),)), http=_mock())
     assert v.by_checker("idempotency"), v.report()
-    assert "(key None) happened 2 times under faults but 1 time without them" in v.report(), v.report()
+    assert "(no Idempotency-Key header) happened 2 times under faults but 1 time without them" in v.report(), v.report()
 
 
 def test_a_token_request_is_a_read_not_a_repeatable_write() -> None:

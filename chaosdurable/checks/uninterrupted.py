@@ -112,8 +112,24 @@ def compare(reference: RunRecord, witness: RunRecord, straight: RunRecord) -> tu
         f"  suspended and replayed ({len(reference.invocations)} invocations): {_shown(suspended)}",
         f"  straight through ({len(straight.invocations)} invocation(s)):  {_shown(through)}",
         "a second fault-free run agrees with the first there, so this is not a value minted anew per execution",
+        *_suspects(reference),
         _CAUSE,
     )
+
+
+def _suspects(reference: RunRecord) -> tuple[str, ...]:
+    """A line naming the step bodies that ran before a suspension and were then replayed from their checkpoints
+    (their results came back, anything else they left in memory did not), with where each is, when any."""
+    last = len(reference.invocations)
+    seen: dict[str, str] = {}
+    for run in reference.body_runs:
+        where = run.where
+        if where.in_step and where.op_name and (where.invocation or last) < last:
+            seen.setdefault(where.op_name, f"{where.op_name!r}" + (f" ({where.source})" if where.source else ""))
+    if not seen:
+        return ()
+    return ("the step bodies that ran before a suspension and were replayed from their checkpoints after it (only "
+            f"their returned values came back): {', '.join(list(seen.values())[:6])}",)
 
 
 def uninterrupted(reference: RunRecord, chaotic: RunRecord, ledger: Ledger) -> list[Violation]:

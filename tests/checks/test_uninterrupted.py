@@ -56,6 +56,9 @@ def test_a_value_kept_in_a_closure_across_a_wait_is_reported_without_any_fault()
     assert "the result at $.cents differs" in text, text
     assert "suspended and replayed (2 invocations): 0" in text and "straight through (1 invocation(s)):  2000" in text
     assert "instead of returning it" in text
+    # the step whose body ran before the wait and was replayed after it is named (trial8 b02: neither step nor
+    # line was), and the twin's steps are not suspects of anything
+    assert "replayed from their checkpoints after it (only their returned values came back): 'price' (" in text, text
     assert not v.ok
 
 

@@ -214,6 +214,21 @@ def with_a_replay(schedule: FaultSchedule, run: RunRecord) -> FaultSchedule | No
     return FaultSchedule((*schedule.faults, crash))
 
 
+def _one_for_all(violations: list[Violation], suspicions: list[Violation],
+                 lines: Any) -> list[Violation]:
+    """The violations with the clock-read suspicions, confirmed together, as one finding: the first read's,
+    with ``lines(first)`` and the other reads named (one replay cannot tell which of them steered it, so
+    one finding per read would say the same thing twice: trial8 b05)."""
+    first = suspicions[0]
+    calls = [(v.message.split(" ", 1)[0], v.source) for v in suspicions[1:]]
+    others = list(dict.fromkeys(f"{call} at {source}" if source else call for call, source in calls))
+    extra = (f"the handler's other clock reads outside steps, any of which may have steered it: {', '.join(others)}",
+             ) if others else ()
+    merged = dataclasses.replace(first, message=_confirmed_headline(first.message),
+                                 detail=(*first.detail, *lines(first), *extra))
+    return [merged if v is first else v for v in violations if v is first or v not in suspicions]
+
+
 def confirm(violations: list[Violation], chaotic: RunRecord, run: Any, schedule: FaultSchedule,
             backend: Any) -> list[Violation]:
     """The violations with each tripwire suspicion confirmed (kept, with what diverged) or cleared.
@@ -235,16 +250,12 @@ def confirm(violations: list[Violation], chaotic: RunRecord, run: Any, schedule:
         found = differences(base, run(timed, replayed, SHIFTED_REPLAY))
     reads = len({(v.message.split(" ", 1)[0], v.source) for v in suspicions})
     if found:
-        return [dataclasses.replace(v, message=_confirmed_headline(v.message),
-                                    detail=(*v.detail, *confirmed_lines(v, found, reads)))
-                if v in suspicions else v for v in violations]
+        return _one_for_all(violations, suspicions, lambda v: confirmed_lines(v, found, reads))
     if "NonDeterministic" in str((base.error or {}).get("ErrorType")):
         # both replays failed alike: already the replay on time, after the execution's own waits moved the
         # (virtual) clock on, took another path, and the SDK said so
         draws = any(v.checker == NAME and v not in suspicions for v in violations)
-        return [dataclasses.replace(v, message=_confirmed_headline(v.message),
-                                    detail=(*v.detail, *sdk_confirmed_lines(v, base, reads, draws)))
-                if v in suspicions else v for v in violations]
+        return _one_for_all(violations, suspicions, lambda v: sdk_confirmed_lines(v, base, reads, draws))
     why = ("the execution has no operation a replay could take another way" if replayed is None
            else f"{_SHIFT_WORDS}, took the same path (operations, effects and end)")
     for v in suspicions:

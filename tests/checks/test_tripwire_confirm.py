@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import pytest
+from aws_durable_execution_sdk_python import durable_execution
+from aws_durable_execution_sdk_python.config import Duration
 
 from chaosdurable import check
 from chaosdurable.backends import InProcess, Subprocess
@@ -139,3 +142,28 @@ def test_an_effect_repeated_once_more_is_not_another_path() -> None:
                                                  dataclasses.replace(base.effects[-1], key="another")])
     (what, on_time, later), = differences(base, renamed)
     assert what == "effects" and "another" in later and "another" not in on_time
+
+
+@durable_execution
+def two_reads_one_steers(event: Any, context: Any) -> str:
+    """BUG: a deadline checked on the clock outside steps; a second read only feeds a log line."""
+    import datetime as dt
+
+    opened = context.step(lambda _: dt.datetime.now(dt.UTC).isoformat(), name="open")
+    for day in range(2):
+        print(f"reminder run at {dt.datetime.now(dt.UTC):%H:%M}")
+        if dt.datetime.now(dt.UTC) > dt.datetime.fromisoformat(opened) + dt.timedelta(hours=30):
+            return str(context.step(lambda _: "cancelled", name="cancel"))
+        context.step(lambda _, d=day: f"reminded {d}", name=f"remind-{day}")
+        context.wait(Duration.from_days(1), name=f"day-{day}")
+    return "done"
+
+
+def test_two_clock_reads_one_replay_cannot_tell_apart_are_one_finding() -> None:
+    # trial8 b05: each read got its own confirmed violation saying the same thing, the log line's included
+    v = check(two_reads_one_steers, None)
+    hits = v.by_checker("tripwire")
+    assert len(hits) == 1, v.report()
+    text = hits[0].describe()
+    assert "confirmed" in text and "the handler's other clock reads outside steps, any of which may have steered it: " \
+        "datetime.now() at " in text, text

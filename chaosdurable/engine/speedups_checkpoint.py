@@ -48,18 +48,19 @@ shipped. What each one changes:
   invocation, and every update is taken from the queue only under it, so per-operation order and
   the token chain are those of the SDK. The batcher thread still runs, for what has no waiting
   caller: asynchronous updates (a step START under at-least-once, a child context START) are sent
-  with the synchronous checkpoint that follows them (the SDK's collector waits for one up to 0.1 s of
-  quiet or 1 s in all, then sends them alone; see below); refreshes when due;
+  with the synchronous checkpoint that follows them, or alone after 1 s (the SDK's collector waits for
+  one up to 0.1 s of quiet or 1 s in all; see below); refreshes when due;
   and at invocation end any asynchronous update still queued is sent before the batcher stops (the
   SDK sends those its collector had already taken, which it takes as soon as they are queued).
   What changes: the thread that calls ``checkpoint`` on the service client is the caller's, not
   the batcher's (the service, not the handler, sees that); under threaded branches two threads'
   synchronous updates may share one call or not, depending on timing, as with
-  ``flush_sync_batches``. An asynchronous update waits for the synchronous one that follows it
-  (the SDK's collector sends it after 0.1 s of quiet, 1 s at most), so a step START always reaches the
-  service with the step's outcome, however long the body runs: a fault at that START then finds the
-  body run to its end whatever the machine's load (the same seed and schedule give the same history).
-  Sent alone only when a refresh falls due or at invocation end.
+  ``flush_sync_batches``. An asynchronous update waits for the synchronous one that follows it, up to
+  the SDK's longest batching time (1 s; the SDK's collector sends it after 0.1 s of quiet, 1 s at
+  most), so a step START reaches the service with the step's outcome unless the body runs longer than
+  1 s: a fault at that START then finds the body run to its end whatever the machine's load, for any
+  body shorter than that (the same seed and schedule give the same history). A longer body has its
+  START persisted while it runs, as on AWS (conformance 3-12 relies on it).
 - ``plain_step_counter``: ``OrderedCounter.increment`` (the step counter every operation id comes
   from) takes its ``OrderedLock``'s inner lock and counts, instead of queueing an ``Event`` per call
   in the ``OrderedLock``. The inner lock is the one that fixes the order of callers in the SDK's
@@ -796,19 +797,22 @@ def _make_batcher(state: Any, original: Callable[..., Any]) -> Callable[..., Any
             if not _wait_for_update(self, queue, poll if until is None else min(poll, until)):
                 continue
             # An asynchronous update (an at-least-once step's START, a child context's START) waits for the
-            # synchronous caller that always follows it in the same invocation (the step's SUCCEED, RETRY or
-            # FAIL; the child's first operation), which sends it from its own thread, in queue order: so a
-            # fault at that START finds the body run to its end however slow the body or the machine (the
-            # SDK's collector sends it after 0.1 s of quiet instead: mid-body, under load). Sent by this
-            # thread only when a refresh falls due, or at stop.
+            # synchronous caller that follows it in the same invocation (the step's SUCCEED, RETRY or FAIL; the
+            # child's first operation), which sends it from its own thread, in queue order; this thread sends it
+            # alone only after the SDK's longest batching time (``max_batch_time_seconds``, 1 s, on the
+            # monotonic clock), when a refresh falls due, or at stop. The SDK's collector sends it after 0.1 s
+            # of quiet instead: then a body of 0.1 s, or a loaded machine, decided whether a fault at that START
+            # found the body run to its end. A body still running after 1 s has its START persisted, as on AWS.
+            deadline = time.monotonic() + self._batcher_config.max_batch_time_seconds
             while not stopped.is_set() and not self._cd_dead:
                 until = self._seconds_until_next_refresh(time.time()) if self._pending_refreshes else None
-                if until is not None and until <= 0:
+                left = deadline - time.monotonic()
+                if (until is not None and until <= 0) or left <= 0:
                     _flush(self)
                     break
                 with queue.cond:  # woken by a wake signal only (a refresh scheduled, stop); else polled
                     if queue.has_update():
-                        queue.cond.wait(poll if until is None else min(poll, until))
+                        queue.cond.wait(min(poll, left) if until is None else min(poll, left, until))
                 if not queue.has_update():
                     break  # a synchronous caller sent it
         # At stop: asynchronous updates still queued go out (the SDK's collector would have taken them).

@@ -44,12 +44,24 @@ ALL_CHECKERS: dict[str, Checker] = {
     "uninterrupted": uninterrupted,
 }
 
+
+
+def allowing_repeats(*effects: str) -> dict[str, Checker]:
+    """Every built-in checker, with the effects named (effect names or ``fnmatch`` patterns, as reports name
+    them: ``"http:POST rating.example.com/*"``) declared safe to repeat by ``idempotency``: pass it as
+    ``check(..., checkers=allowing_repeats(...))`` or ``given(..., checkers=...)``."""
+    from chaosdurable.checks.idempotency import idempotency_checker
+
+    return {**ALL_CHECKERS, "idempotency": idempotency_checker(repeatable=list(effects))}
+
+
 __all__ = [
     "ALL_CHECKERS",
     "Checker",
     "CheckerInputError",
     "Ledger",
     "Violation",
+    "allowing_repeats",
     "determinism",
     "effects_outside_steps",
     "event_delivery",

@@ -140,7 +140,7 @@ def _key_words(name: str, key: str | None) -> str:
 def _opt_out_line(names: list[str]) -> str:
     shown = ", ".join(repr(n) for n in names[:2])
     return (f"if repeating it is harmless by design (a pure computation, a consumer that dedupes), declare it: "
-            f"check(..., checkers={{**ALL_CHECKERS, 'idempotency': idempotency_checker(repeatable=[{shown}])}})")
+            f"check(..., checkers=allowing_repeats({shown})) (from chaosdurable.checks import allowing_repeats)")
 
 
 def _send_advice(names: list[str]) -> tuple[str, ...]:

@@ -59,11 +59,14 @@ def test_a_repeated_send_is_reported_with_the_fifo_advice_and_the_opt_out() -> N
     text = found.describe()
     assert "aws:sqs.SendMessage ran more often under faults" in text, text
     assert "FIFO queue with a MessageDeduplicationId" in text
-    assert "idempotency_checker(repeatable=['aws:sqs.SendMessage'])" in text
+    assert "check(..., checkers=allowing_repeats('aws:sqs.SendMessage'))" in text
 
 
 def test_declared_repeatable_it_passes() -> None:
+    from chaosdurable.checks import allowing_repeats
+
     assert check(announce, EVENT, CRASH_AFTER_SEND, setup=setup, checkers=LENIENT).ok
+    assert check(announce, EVENT, CRASH_AFTER_SEND, setup=setup, checkers=allowing_repeats("aws:sqs.*")).ok
 
 
 def test_a_write_not_declared_is_still_caught() -> None:

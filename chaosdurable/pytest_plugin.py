@@ -144,11 +144,11 @@ def given(
     ``--chaos-assumed-faults`` (off).
 
     ``sweep`` (on by default, with the default ``faults`` and a fixed input): before Hypothesis searches,
-    every one-fault schedule of ``chaosdurable.strategies.sweep.single_fault_sweep`` runs once (an outage
-    of each effect, a crash after each effect and before each step's checkpoint, each callback failed,
-    timed out or answered twice, a duplicate and a cold invocation; at most ``SWEEP_LIMIT``), so a bug one
-    such fault shows is found on every run, however the search draws. A failure there is reported like
-    any other, with its one-fault schedule.
+    the empty schedule (when ``min_faults`` is 0), then every one-fault schedule of
+    ``chaosdurable.strategies.sweep.single_fault_sweep`` runs once (an outage of each effect, a crash after
+    each effect and before each step's checkpoint, each callback failed, timed out or answered twice, a
+    duplicate and a cold invocation; at most ``SWEEP_LIMIT``), so a bug one such fault shows is found on
+    every run, however the search draws. A failure there is reported like any other, with its schedule.
     """
     from chaosdurable.engine.errors import PayloadNotJsonError
     from chaosdurable.history.http import network_hint
@@ -320,8 +320,12 @@ def given(
                 return []
             if space.outcome != "SUCCEEDED":
                 return []
-            return single_fault_sweep(space, kinds=_kinds_for(kinds, handler),
-                                      assumed=_State.assumed if assumed is None else assumed)
+            from chaosdurable.faults.schedule import FaultSchedule
+
+            # no fault first (when the search may draw none): a bug that shows without one is reported as such
+            first = [FaultSchedule()] if min_faults == 0 else []
+            return first + single_fault_sweep(space, kinds=_kinds_for(kinds, handler),
+                                              assumed=_State.assumed if assumed is None else assumed)
         # `chaosdurable replay` of a user-assertion failure finds the user's own function here (the
         # attribute is carried over by functools.wraps to the moto wrapper below)
         inner._chaosdurable_invariant = test  # type: ignore[attr-defined]

@@ -128,6 +128,14 @@ def _went_back(lines: list[str]) -> tuple[str, ...]:
     return tuple(out[:2])
 
 
+def _service(name: str) -> str | None:
+    """The world's prefix for the service an AWS effect calls (``aws:sqs.SendMessage`` -> ``sqs``)."""
+    if not name.startswith("aws:"):
+        return None
+    service = name[4:].split(".", 1)[0]
+    return "ses" if service == "sesv2" else service
+
+
 def _key_words(name: str, key: str | None) -> str:
     """How a report names an effect's key: ``key 'o-1'``, or what having none means for it."""
     if key is not None:
@@ -193,6 +201,12 @@ def _find(reference: RunRecord, chaotic: RunRecord, ledger: Ledger, repeatable: 
             detail = tuple(lines[:20]) + (("... and more",) if len(lines) > 20 else ())
             more = (Counter(n for (n, _), c in _counts(chaotic.effects, "aws").items() for _ in range(c))
                     - Counter(n for (n, _), c in _counts(reference.effects, "aws").items() for _ in range(c)))
+            # blame only calls to the services where the world differs (trial8 c07: a conditional PutItem that
+            # ran again harmlessly was named for SQS messages that differed)
+            places = {line.split(":", 1)[0] for line in lines if ":" in line}
+            elsewhere = sorted(n for n in more if _service(n) not in places)
+            more = Counter({n: c for n, c in more.items() if _service(n) in places})
+            culprits = [(n, k) for n, k in culprits if _service(n) in places] or culprits
             if more:  # every run of a call that ran more often, the first (with other parameters) included
                 for name in sorted(more)[:3]:
                     runs = _in_order([e for e in chaotic.effects if e.name == name and e.kind == "aws" and e.mutating
@@ -208,6 +222,9 @@ def _find(reference: RunRecord, chaotic: RunRecord, ledger: Ledger, repeatable: 
                        "but with different parameters")
             else:
                 why = "the same calls left a different state"
+            if elsewhere and not more:
+                detail += (f"{', '.join(elsewhere[:3])} ran more often under faults too, but on other services than "
+                           "where the world differs",)
             detail += warm_state_lines(reference, chaotic, first.where.invocation if first else None,
                                        first.where.op_name if first else None)
             detail += _went_back(lines)

@@ -79,3 +79,42 @@ def test_a_write_not_declared_is_still_caught() -> None:
 def test_bad_patterns_are_refused_with_the_spelling() -> None:
     with pytest.raises(TypeError, match="effect names or patterns"):
         idempotency_checker(repeatable=[""])
+
+
+@durable_execution
+def registers_then_announces_with_attempt(event: dict[str, Any], context: Any) -> str:
+    """A conditional put (harmless to repeat) and a message that carries its attempt number."""
+    import contextlib
+
+    from botocore.exceptions import ClientError
+
+    def register(_: Any) -> str:
+        with contextlib.suppress(ClientError):  # already registered: a repeat changes nothing
+            boto3.client("dynamodb", region_name="us-east-1").put_item(
+                TableName="counters", Item={"id": {"S": event["device"]}},
+                ConditionExpression="attribute_not_exists(id)")
+        return "registered"
+
+    def announce(sc: Any) -> str:
+        sqs = boto3.client("sqs", region_name="us-east-1")
+        url = sqs.get_queue_url(QueueName="commands")["QueueUrl"]
+        sqs.send_message(QueueUrl=url, MessageBody=f"{event['device']} attempt {sc.attempt}")
+        return "announced"
+
+    context.step(register, name="register")
+    return str(context.step(announce, name="announce"))
+
+
+def test_the_headline_blames_calls_to_the_service_where_the_world_differs() -> None:
+    # trial8 c07: a conditional PutItem a crash repeated harmlessly was named for SQS messages that differed
+    from chaosdurable import TransientFailure
+
+    schedule = [CrashAfterEffect(effect="aws:dynamodb.PutItem"), TransientFailure(effect="aws:sqs.SendMessage")]
+    v = check(registers_then_announces_with_attempt, EVENT, schedule, setup=setup)
+    (found,) = v.by_checker(NAME)
+    text = found.describe()
+    assert "PutItem ran more often under faults:" not in found.message, text
+    assert found.message.endswith(
+        "aws:sqs.SendMessage ran as often as without faults, but with different parameters"), text
+    assert "aws:dynamodb.PutItem ran more often under faults too, but on other services than where the world differs" \
+        in text, text

@@ -238,7 +238,20 @@ def execute(handler: Callable[..., Any], payload: str, schedule: FaultSchedule, 
         record.diagnostics.append(note)  # under faults, a failure has other causes to report
     if stuck or record.status != "SUCCEEDED":
         record.diagnostics += list(dict.fromkeys(problems))
+    _release(runner, nemesis)
     return record, nemesis
+
+
+def _release(runner: DurableRunner, nemesis: Nemesis) -> None:
+    """Break the run's reference cycles once its record is taken, so its state dies by reference counting.
+
+    The service's observers are closures over the runner (which holds the service), and the nemesis holds
+    the service that holds it as its interceptor: left alone, the whole run (service, executions,
+    operations, recorder) waits for the cyclic garbage collector. Nothing reads either after the record:
+    the verdict reads the nemesis' own findings (``fired``, ``not_reached``, ...), never its service.
+    """
+    runner.service.observers.clear()
+    nemesis.service = None
 
 
 def _module_state_observer(handler: Callable[..., Any], states: dict[int, dict[str, str]],

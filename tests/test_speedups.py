@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import contextlib
+import gc
+import logging
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from aws_durable_execution_sdk_python import DurableContext, durable_execution
 from aws_durable_execution_sdk_python import state as sdk_state
+from aws_durable_execution_sdk_python.config import Duration
 
 from chaosdurable import DurableRunner
 from chaosdurable.engine import speedups
@@ -28,7 +32,7 @@ def test_installed_on_sdk_3() -> None:
                                   "light_queue": "installed", "inline_sync_checkpoints": "installed",
                                   "plain_step_counter": "installed", "skip_unimplemented_hooks": "installed",
                                   "direct_body_probe": "installed",
-                                  "wrapper_on_caller": "installed"}
+                                  "wrapper_on_caller": "installed", "acyclic_logger": "installed"}
 
 
 def test_thread_reuse_only_while_active() -> None:
@@ -489,3 +493,109 @@ def test_a_crash_at_an_at_least_once_start_finds_the_body_run_to_its_end_whateve
         assert v.fired, v.report()
         counts.add(sum(1 for e in v.chaotic.effects if e.name == "charge"))
     assert counts == {2}, counts  # the crashed invocation's body charged, and the replay charged again
+
+
+# ---------------------------------------------------------------------------------------- acyclic_logger
+_LINES: list[str] = []
+_CONTEXTS: list[DurableContext] = []
+
+
+@durable_execution
+def logs_around_a_wait(event: int, context: DurableContext) -> int:
+    _CONTEXTS.append(context)
+    context.logger.info("before")
+    value = context.step(lambda _: event + 1, name="add")
+    context.logger.info("between")
+    context.wait(Duration.from_seconds(5))
+    context.logger.info("after")
+    return int(value)
+
+
+class _Lines(logging.Handler):
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.getMessage() in ("before", "between", "after"):
+            _LINES.append(record.getMessage())
+
+
+def _run_logging(**options: Any) -> tuple[list[str], list[DurableContext], str]:
+    _LINES.clear()
+    _CONTEXTS.clear()
+    root, handler = logging.getLogger(), _Lines()
+    level = root.level
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+    try:
+        result = DurableRunner(logs_around_a_wait, **options).run(1)
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(level)
+    assert result.result == 2
+    return list(_LINES), list(_CONTEXTS), result.history_json()
+
+
+def test_acyclic_logger_logs_exactly_what_the_sdk_logs() -> None:
+    """Two invocations: the second replays ``before`` and ``between`` (suppressed) and logs ``after``; the
+    same lines and history with the patch on, switched off and in faithful mode."""
+    from chaosdurable.engine import speedups_gc
+
+    lines, contexts, history = _run_logging()
+    assert lines == ["before", "between", "after"]
+    assert [c.logger._is_replaying.__name__ for c in contexts] == ["_not_replaying"] * 2  # applied
+    speedups_gc.ENABLED["acyclic_logger"] = False
+    try:
+        off, off_contexts, off_history = _run_logging()
+    finally:
+        speedups_gc.ENABLED["acyclic_logger"] = True
+    assert [c.logger._is_replaying.__self__ for c in off_contexts] == off_contexts  # the SDK's own
+    faithful, faithful_contexts, faithful_history = _run_logging(faithful=True)
+    assert [c.logger._is_replaying.__self__ for c in faithful_contexts] == faithful_contexts
+    assert lines == off == faithful
+    assert history == off_history == faithful_history
+
+
+def test_acyclic_logger_keeps_the_bound_source_while_the_context_replays() -> None:
+    """A context built replaying keeps asking it until it turns NEW (the replay would log otherwise)."""
+    from aws_durable_execution_sdk_python.context import ReplayStatus
+
+    seen: list[Any] = []
+
+    @durable_execution
+    def watch(event: int, context: DurableContext) -> int:
+        seen.append((context._replay_status, getattr(context.logger._is_replaying, "__self__", None) is context))
+        context.step(lambda _: 1, name="one")
+        context.wait(Duration.from_seconds(1))
+        seen.append((context._replay_status, getattr(context.logger._is_replaying, "__self__", None) is context))
+        return 0
+
+    DurableRunner(watch).run(0)
+    assert seen[0] == (ReplayStatus.NEW, False)  # first invocation: NEW from the start, no cycle
+    assert seen[1] == (ReplayStatus.REPLAY, True)  # second: replaying, the SDK's bound method
+    assert seen[2] == (ReplayStatus.NEW, False)  # past the wait: NEW for good
+
+
+def _cyclic_garbage(run: Callable[[], Any]) -> list[str]:
+    gc.collect()
+    gc.set_debug(gc.DEBUG_SAVEALL)
+    try:
+        run()
+        gc.collect()
+        found = [type(o).__qualname__ for o in gc.garbage]
+    finally:
+        gc.set_debug(0)
+        gc.garbage.clear()
+    return found
+
+
+def test_a_check_leaves_its_state_to_reference_counting() -> None:
+    """A fault-free check, and one whose crash kills an invocation mid-checkpoint, leave no invocation state
+    (contexts, execution states, frames) and no engine state (runner, service) to the cyclic collector."""
+    from chaosdurable import FaultSchedule, check
+    from chaosdurable.faults.schedule import CrashAtCheckpoint
+
+    reference = check(three_steps, 1).reference
+    check(three_steps, 1, reference=reference)  # warm: imports, first-use caches
+    heavy = {"DurableContext", "ExecutionState", "frame", "Service", "DurableRunner", "Nemesis", "Recorder"}
+    assert not heavy & set(_cyclic_garbage(lambda: check(three_steps, 1, reference=reference)))
+    crash = FaultSchedule((CrashAtCheckpoint(op="add-1", action="SUCCEED", phase="after_persist"),))
+    assert check(three_steps, 1, crash, reference=reference).ok
+    assert not heavy & set(_cyclic_garbage(lambda: check(three_steps, 1, crash, reference=reference)))

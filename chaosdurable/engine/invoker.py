@@ -181,6 +181,8 @@ class _CallerBounds:
             self.abandoned = "interrupted"
             raise
         if self.abandoned is not None:
+            # nobody reads the worker's outcome now (the wrapper unwinds, its executor waits for nothing)
+            future.add_done_callback(_forget_outcome)
             raise _Abandoned(self.abandoned)
 
 
@@ -241,7 +243,8 @@ class InProcessInvoker:
             # stopped) before the service moves on, so what a zombie still does happens before the retry,
             # never interleaved with it by thread timing: one legal schedule, the same every time. Bounded,
             # for a body stuck in real time.
-            done.wait(min(self.hang_timeout_s, ZOMBIE_WAIT_S))
+            if done.wait(min(self.hang_timeout_s, ZOMBIE_WAIT_S)):
+                forget_tracebacks(box.get("exc"))
             return Outcome(kind="crashed", error_type="Runtime.ExitError", error_message="killed (injected)")
         if "exc" in box:
             return _raised(box["exc"])
@@ -263,6 +266,12 @@ class InProcessInvoker:
                 if bounds.abandoned == "interrupted":
                     raise
                 error = exc
+        outcome = self._outcome_on_caller(bounds, abort, before, output, error)
+        forget_tracebacks(error)  # put into words (``_raised``) or of no interest (killed): finished with
+        return outcome
+
+    def _outcome_on_caller(self, bounds: _CallerBounds, abort: threading.Event | None, before: set[threading.Thread],
+                           output: Any, error: BaseException | None) -> Outcome:
         if bounds.abandoned == "timed_out":
             return Outcome(
                 kind="timed_out",
@@ -291,9 +300,39 @@ def _raised(exc: BaseException) -> Outcome:
     frames = traceback.extract_tb(tail[0], limit=-3) if tail else traceback.StackSummary()
     lines = [f'  File "{f.filename}", line {f.lineno}, in {f.name}\n' + (f"    {f.line.strip()}\n" if f.line else "")
              for f in frames]
-    return Outcome(
+    outcome = Outcome(
         kind="raised",
         error_type=type(exc).__name__,
         error_message=str(exc),
         where="".join(lines + traceback.format_exception_only(exc)),
     )
+    forget_tracebacks(exc)  # put into words: finished with
+    return outcome
+
+
+def _forget_outcome(future: Future[Any]) -> None:
+    """A done-callback: the tracebacks of a worker's exception that nobody will read (``forget_tracebacks``)."""
+    if not future.cancelled():
+        forget_tracebacks(future.exception())
+
+
+def forget_tracebacks(exc: BaseException | None) -> None:
+    """Drop the tracebacks of ``exc`` and of every exception it holds (cause, context, attributes, group members).
+
+    For an exception the engine is finished with (an invocation's end, already put into words; a killed
+    worker's, which nobody reads): its traceback holds the frames it passed through, which hold it, or
+    objects that hold it (the SDK's completion event holds a checkpoint failure, the worker's future the
+    worker's exception), so it and the invocation's whole state would wait for the cyclic garbage
+    collector. Without the traceback they die by reference counting.
+    """
+    todo: list[Any] = [exc]
+    seen: set[int] = set()
+    while todo:
+        item = todo.pop()
+        if not isinstance(item, BaseException) or id(item) in seen:
+            continue
+        seen.add(id(item))
+        item.__traceback__ = None
+        todo += (item.__cause__, item.__context__, *getattr(item, "__dict__", {}).values())
+        if isinstance(item, BaseExceptionGroup):
+            todo += item.exceptions

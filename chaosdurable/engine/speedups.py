@@ -54,7 +54,9 @@ stop flag every 100 ms, plus ~1 ms per synchronous checkpoint for a batching win
 
 The checkpoint path's patches (``skip_plugin_bookkeeping``, ``exact_batch_size``, ``light_queue``,
 ``inline_sync_checkpoints``, ``plain_step_counter``) live in ``engine.speedups_checkpoint``, which says
-what each changes; they are installed and switched with these.
+what each changes; they are installed and switched with these. So is ``acyclic_logger`` (``engine.speedups_gc``:
+a context's logger stops holding the context once its replay status is NEW for good, so an invocation's
+state dies by reference counting).
 
 Guards: each patch checks the SDK version (3.x) and that every attribute it touches exists
 with the expected shape; otherwise it is skipped and ``status()`` says why. Patches are
@@ -72,13 +74,13 @@ from concurrent.futures import wait as futures_wait
 from typing import Any
 
 from chaosdurable import sdk_compat
-from chaosdurable.engine import speedups_checkpoint
+from chaosdurable.engine import speedups_checkpoint, speedups_gc
 from chaosdurable.engine.threads import IDLE_THREADS, fresh_context
 
-#: Every patch this module knows, in the order ``status()`` reports them (the last four are the
-#: checkpoint path's, ``engine.speedups_checkpoint``).
+#: Every patch this module knows, in the order ``status()`` reports them (those of the checkpoint path are
+#: ``engine.speedups_checkpoint``'s; the last, ``acyclic_logger``, is ``engine.speedups_gc``'s).
 PATCHES = ("wake_on_stop", "flush_sync_batches", "reuse_threads", "serial_branches", *speedups_checkpoint.PATCHES,
-           "wrapper_on_caller")
+           "wrapper_on_caller", *speedups_gc.PATCHES)
 #: switch for ``wrapper_on_caller`` alone (the others: ``speedups_checkpoint.ENABLED``)
 WRAPPER_ON_CALLER = [True]
 
@@ -132,6 +134,7 @@ def install() -> dict[str, str]:
         batcher = speedups_checkpoint.install(state, _skipped)
         if batcher is not None and _SDK_ONLY_JOB is not None:
             _SDK_ONLY_JOB = batcher  # the replacement runs only SDK and engine code too
+        speedups_gc.install(_skipped)
         blocked = getattr(state, "_BLOCKED_CALLER_WAIT_SECONDS", None)
         if not isinstance(blocked, float):
             _skipped["flush_sync_batches"] = "state._BLOCKED_CALLER_WAIT_SECONDS not found"

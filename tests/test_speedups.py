@@ -248,8 +248,10 @@ def test_synchronous_checkpoints_are_sent_from_the_callers_thread_only_while_act
     finally:
         EngineServiceClient.checkpoint = original  # type: ignore[method-assign]
     assert fast.history_json() == faithful.history_json()
-    # fast: one call per step (START and SUCCEED in one batch) plus the execution's, from the handler's thread
-    assert len(fast_callers) == len(callers) == 3
+    # fast: one call per step (START and SUCCEED in one batch) plus the execution's, from the handler's thread;
+    # faithful: the SDK's collector sends a START alone when 0.1 s of quiet passes first (a loaded machine)
+    assert len(fast_callers) == 3
+    assert len(callers) >= 3
     assert not any("checkpoint" in name for name in fast_callers)
 
 
